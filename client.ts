@@ -1,0 +1,212 @@
+/**
+ * `sockkit client`: connect, send, receive the echo, in one of three ways: one message (default), one
+ * message per interval (`repeat`), or stdin to the socket and the socket to stdout (`pipe`).
+ * @module
+ */
+import type { ClientEvent, ClientSummary, EventSink } from "./lib/events.ts";
+import { networkReason, SockkitError, toNetworkError } from "./lib/errors.ts";
+import { escapeBytes } from "./lib/format.ts";
+import { type ByteReader, type ByteWriter, closeQuietly, isClosedError, sleep, writeAll } from "./lib/io.ts";
+import { ReplyTracker } from "./lib/replies.ts";
+import { RttAccumulator } from "./lib/stats.ts";
+import { connect, type Endpoint, formatEndpoint } from "./lib/transport.ts";
+
+/** What `runClient` needs; main.ts fills in the defaults. */
+export interface ClientOptions {
+  endpoint: Endpoint;
+  /** The bytes to send (default `Hello`). */
+  message?: Uint8Array;
+  /** `once` (default): one message; `repeat`: one per interval; `pipe`: stdin ⇄ socket. */
+  mode?: "once" | "repeat" | "pipe";
+  /** Repeat mode: stop after this many messages (default: until aborted). */
+  count?: number;
+  /** Repeat mode: time between messages (default 1000 ms). */
+  intervalMs?: number;
+  /** Bounds connecting and each reply (default 5000 ms). */
+  timeoutMs?: number;
+}
+
+/** How the client is driven: stopped by `signal`, observed through `onEvent`, with pipe mode's streams. */
+export interface RunClientContext {
+  signal?: AbortSignal;
+  onEvent?: EventSink<ClientEvent>;
+  /** Pipe mode reads this (default `Deno.stdin`). */
+  stdin?: ByteReader;
+  /** Pipe mode writes what it receives here (default `Deno.stdout`). */
+  stdout?: ByteWriter;
+}
+
+const DEFAULT_MESSAGE = new TextEncoder().encode("Hello");
+const PIPE_BUFFER_SIZE = 64 * 1024;
+
+/**
+ * Runs the client and resolves to a summary. Throws a `SockkitError` when it cannot connect, and in `once`
+ * mode when the reply does not come back complete; in `repeat` mode lost replies are counted instead.
+ *
+ * @example
+ * ```ts
+ * const summary = await runClient({ endpoint: { transport: "tcp", hostname: "127.0.0.1", port: 1234 } }, {
+ *   onEvent: (e) => e.type === "reply" && console.log(e.text), // Hello
+ * });
+ * ```
+ */
+export async function runClient(opts: ClientOptions, ctx: RunClientContext = {}): Promise<ClientSummary> {
+  const emit = ctx.onEvent ?? (() => {});
+  const signal = ctx.signal ?? new AbortController().signal;
+  const timeoutMs = opts.timeoutMs ?? 5000;
+  const address = formatEndpoint(opts.endpoint);
+  const startedAt = performance.now();
+
+  // connect
+  const conn = await connectWithin(opts.endpoint, timeoutMs, signal);
+  emit({ type: "connected", address, connectMs: performance.now() - startedAt });
+
+  const onAbort = () => closeQuietly(conn);
+  signal.addEventListener("abort", onAbort, { once: true });
+  try {
+    const result = opts.mode === "pipe"
+      ? await pipe(conn, ctx.stdin ?? Deno.stdin, ctx.stdout ?? Deno.stdout, signal, emit)
+      : await exchange(conn, opts, timeoutMs, signal, emit);
+    const summary: ClientSummary = { address, ...result, elapsedMs: performance.now() - startedAt };
+    emit({ type: "summary", ...summary });
+    return summary;
+  } finally {
+    signal.removeEventListener("abort", onAbort);
+    closeQuietly(conn);
+  }
+}
+
+async function connectWithin(ep: Endpoint, timeoutMs: number, signal: AbortSignal): Promise<Deno.Conn> {
+  try {
+    return await connect(ep, AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]));
+  } catch (err) {
+    if (signal.aborted) throw new SockkitError(`cannot connect to ${formatEndpoint(ep)}: interrupted`);
+    if (err instanceof SockkitError && /timed out/.test(err.message)) {
+      throw new SockkitError(
+        `cannot connect to ${
+          formatEndpoint(ep)
+        }: timed out after ${timeoutMs} ms (check the host and port, or raise --timeout)`,
+        undefined,
+        { cause: err },
+      );
+    }
+    throw err;
+  }
+}
+
+type Counts = Omit<ClientSummary, "address" | "elapsedMs">;
+
+/** Once and repeat modes: send a message, wait for its complete echo, and again every interval. */
+async function exchange(
+  conn: Deno.Conn,
+  opts: ClientOptions,
+  timeoutMs: number,
+  signal: AbortSignal,
+  emit: EventSink<ClientEvent>,
+): Promise<Counts> {
+  const message = opts.message ?? DEFAULT_MESSAGE;
+  const repeat = opts.mode === "repeat";
+  const count = repeat ? opts.count ?? Infinity : 1;
+  const intervalMs = opts.intervalMs ?? 1000;
+  const replies = new ReplyTracker();
+  const receiving = receive(conn, replies);
+  const rtt = new RttAccumulator();
+  const counts = { sent: 0, received: 0, lost: 0, bytesSent: 0, bytesReceived: 0 };
+  const firstAt = performance.now();
+  try {
+    for (let seq = 1; seq <= count && !signal.aborted; seq++) {
+      const start = counts.bytesSent;
+      const reply = replies.expect(start, start + message.length, timeoutMs, signal);
+      const sentAt = performance.now();
+      try {
+        await writeAll(conn, message);
+        counts.sent++;
+        counts.bytesSent += message.length;
+        const bytes = await reply;
+        const rttMs = performance.now() - sentAt;
+        rtt.add(rttMs);
+        counts.received++;
+        emit({ type: "reply", seq, bytes: bytes.length, rttMs, text: escapeBytes(bytes) });
+      } catch (err) {
+        reply.catch(() => {});
+        if (signal.aborted && counts.sent < seq) break;
+        const failure = signal.aborted ? "interrupted" : describeFailure(err);
+        if (!repeat) throw toClientError(err);
+        counts.lost++;
+        emit({ type: "lost", seq, reason: failure });
+        if (!(err instanceof SockkitError && /^no complete reply/.test(err.message))) {
+          return { ...counts, bytesReceived: replies.received, rtt: rtt.stats(), error: failure };
+        }
+      }
+      if (seq < count) await sleep(Math.max(0, firstAt + seq * intervalMs - performance.now()), signal);
+    }
+  } finally {
+    closeQuietly(conn);
+    await receiving;
+  }
+  return { ...counts, bytesReceived: replies.received, rtt: rtt.stats() };
+}
+
+function describeFailure(err: unknown): string {
+  return err instanceof SockkitError ? err.message : networkReason(err);
+}
+
+function toClientError(err: unknown): SockkitError {
+  return err instanceof SockkitError ? err : new SockkitError(networkReason(err), undefined, { cause: err });
+}
+
+/** Reads everything the server sends into the tracker until the stream ends or the connection is closed. */
+async function receive(conn: Deno.Conn, replies: ReplyTracker): Promise<void> {
+  const buf = new Uint8Array(PIPE_BUFFER_SIZE);
+  try {
+    while (true) {
+      const n = await conn.read(buf);
+      if (n === null) return replies.end();
+      replies.push(buf.subarray(0, n));
+    }
+  } catch (err) {
+    replies.end(isClosedError(err) ? new SockkitError("the connection was closed") : err);
+  }
+}
+
+/** Pipe mode: stdin to the socket (half-closing at its end) and the socket to stdout, until the server closes. */
+async function pipe(
+  conn: Deno.Conn,
+  stdin: ByteReader,
+  stdout: ByteWriter,
+  signal: AbortSignal,
+  emit: EventSink<ClientEvent>,
+): Promise<Counts> {
+  const counts = { sent: 0, received: 0, lost: 0, bytesSent: 0, bytesReceived: 0 };
+  const upload = (async () => {
+    const buf = new Uint8Array(PIPE_BUFFER_SIZE);
+    while (true) {
+      const n = await stdin.read(buf);
+      if (n === null) break;
+      await writeAll(conn, buf.subarray(0, n));
+      counts.sent++;
+      counts.bytesSent += n;
+    }
+    await conn.closeWrite();
+  })();
+  let uploadError: unknown;
+  upload.catch((err) => (uploadError = err));
+
+  const buf = new Uint8Array(PIPE_BUFFER_SIZE);
+  try {
+    while (true) {
+      const n = await conn.read(buf);
+      if (n === null) break;
+      counts.received++;
+      counts.bytesReceived += n;
+      await writeAll(stdout, buf.subarray(0, n));
+    }
+  } catch (err) {
+    if (!(signal.aborted && isClosedError(err))) throw toNetworkError(err, "read", "the connection");
+  }
+  if (uploadError !== undefined && !isClosedError(uploadError) && !signal.aborted) {
+    throw toNetworkError(uploadError, "write", "the connection");
+  }
+  emit({ type: "eof", sent: counts.bytesSent, received: counts.bytesReceived });
+  return counts;
+}

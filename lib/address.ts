@@ -1,0 +1,46 @@
+import { UsageError } from "./errors.ts";
+
+/**
+ * Parses a TCP/UDP port number: a whole number from 0 to 65535 (0 means "any free port" when listening).
+ *
+ * @example
+ * ```ts
+ * parsePort("1234"); // 1234
+ * parsePort("http"); // throws UsageError: invalid port 'http': expected a whole number from 0 to 65535
+ * ```
+ */
+export function parsePort(value: string, { allowZero = true } = {}): number {
+  const min = allowZero ? 0 : 1;
+  const trimmed = value.trim();
+  const port = /^\d{1,5}$/.test(trimmed) ? Number(trimmed) : NaN;
+  if (!Number.isInteger(port) || port < min || port > 65535) {
+    throw new UsageError(`invalid port '${value}': expected a whole number from ${min} to 65535`);
+  }
+  return port;
+}
+
+/**
+ * Validates a host given on the command line: a name or an IPv4/IPv6 address (brackets around IPv6 are
+ * accepted and removed).
+ */
+export function parseHost(value: string): string {
+  const host = value.startsWith("[") && value.endsWith("]") ? value.slice(1, -1) : value;
+  if (host === "" || /[\s/]/.test(host) || host.length > 253) {
+    throw new UsageError(
+      `invalid host '${value}': expected a host name or an IP address such as 127.0.0.1 or ::1`,
+    );
+  }
+  return host;
+}
+
+/** Formats a host and port the way users type them: `127.0.0.1:1234`, `[::1]:1234`. */
+export function formatHostPort(hostname: string, port: number): string {
+  return hostname.includes(":") ? `[${hostname}]:${port}` : `${hostname}:${port}`;
+}
+
+/** Formats any Deno address: `127.0.0.1:1234`, `[::1]:1234`, `unix:/tmp/s.sock`. */
+export function formatAddr(addr: Deno.Addr): string {
+  if ("path" in addr) return `unix:${addr.path}`;
+  if ("cid" in addr) return `vsock:${addr.cid}:${addr.port}`;
+  return formatHostPort(addr.hostname, addr.port);
+}

@@ -1,0 +1,52 @@
+/** Anything bytes can be written to, a few at a time (a `Deno.Conn`, `Deno.stdout`, …). */
+export interface ByteWriter {
+  write(p: Uint8Array): Promise<number>;
+}
+
+/** Anything bytes can be read from into a caller's buffer (a `Deno.Conn`, `Deno.stdin`, …). */
+export interface ByteReader {
+  read(p: Uint8Array): Promise<number | null>;
+}
+
+/**
+ * Writes every byte of `data`, looping because `write()` may accept fewer bytes than given.
+ *
+ * @example
+ * ```ts
+ * await writeAll(conn, new TextEncoder().encode("Hello"));
+ * ```
+ */
+export async function writeAll(w: ByteWriter, data: Uint8Array): Promise<void> {
+  let offset = 0;
+  while (offset < data.length) {
+    offset += await w.write(data.subarray(offset));
+  }
+}
+
+/** Closes a connection or listener, ignoring "already closed": every resource is closed exactly once. */
+export function closeQuietly(resource: { close(): void }): void {
+  try {
+    resource.close();
+  } catch (err) {
+    if (!(err instanceof Deno.errors.BadResource)) throw err;
+  }
+}
+
+/** Resolves after `ms`, or at once when `signal` aborts; never leaves a timer behind. */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener("abort", done, { once: true });
+  });
+}
+
+/** True for the errors a read or write raises when the connection was closed under it (by us or at shutdown). */
+export function isClosedError(err: unknown): boolean {
+  return err instanceof Deno.errors.BadResource || err instanceof Deno.errors.Interrupted;
+}

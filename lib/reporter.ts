@@ -1,0 +1,114 @@
+import type { ClientEvent, ServerEvent } from "./events.ts";
+import { formatDuration } from "./duration.ts";
+import { formatBytes, plural } from "./format.ts";
+
+/** How events are shown. */
+export interface ReporterOptions {
+  /** One JSON object per line instead of text. */
+  json?: boolean;
+  /** Only warnings and errors. */
+  quiet?: boolean;
+  /** Also a line per message received. */
+  verbose?: boolean;
+  /** The client numbers each reply (repeat mode). */
+  numbered?: boolean;
+}
+
+/** Where a reporter writes: status lines and warnings. */
+export interface ReporterOutput {
+  status(line: string): void;
+  warn(line: string): void;
+}
+
+/** The text line a server event is shown as, or undefined when it is not shown at this verbosity. */
+export function formatServerEvent(event: ServerEvent, opts: ReporterOptions = {}): string | undefined {
+  switch (event.type) {
+    case "listening":
+      return `Listening on ${event.address} (${event.mode}); Ctrl-C to stop`;
+    case "connect":
+      return `${event.peer} connected (${event.active} online)`;
+    case "message":
+      return opts.verbose ? `${event.peer} ${event.count} (${plural(event.bytes, "byte")})` : undefined;
+    case "disconnect":
+      return `${event.peer} left${event.reason ? ` (${event.reason})` : ""}: ${
+        plural(event.messages, "message")
+      }, ${plural(event.bytes, "byte")} in ${formatDuration(event.durationMs)} (${event.active} online)`;
+    case "warning":
+      return `warning: ${event.message}`;
+    case "stopping":
+      return event.active > 0 ? `Stopping: closing ${plural(event.active, "client")}` : undefined;
+    case "summary":
+      return `Stopped after ${formatDuration(event.uptimeMs)}: ${plural(event.clients, "client")} served, ${
+        plural(event.messages, "message")
+      }, ${formatBytes(event.bytes)} received`;
+  }
+}
+
+/** The text lines a client event is shown as (none when it is not shown at this verbosity). */
+export function formatClientEvent(event: ClientEvent, opts: ReporterOptions = {}): string[] {
+  switch (event.type) {
+    case "connected":
+      return [`Connected to ${event.address} in ${formatDuration(event.connectMs)}`];
+    case "reply":
+      return [
+        `${opts.numbered ? `${event.seq}: ` : ""}Received: ${event.text} (${formatDuration(event.rttMs)})`,
+      ];
+    case "lost":
+      return [`${opts.numbered ? `${event.seq}: ` : ""}no reply: ${event.reason}`];
+    case "eof":
+      return opts.verbose ? [`Server closed the connection`] : [];
+    case "summary": {
+      if (!opts.numbered) {
+        return opts.verbose || event.sent === 0
+          ? [
+            `Sent ${formatBytes(event.bytesSent)}, received ${formatBytes(event.bytesReceived)} in ${
+              formatDuration(event.elapsedMs)
+            }`,
+          ]
+          : [];
+      }
+      const lossPct = event.sent === 0 ? 0 : (100 * event.lost) / event.sent;
+      const lines = [
+        `--- ${event.address} echo statistics ---`,
+        `${event.sent} sent, ${event.received} received, ${lossPct.toFixed(0)}% lost, time ${
+          formatDuration(event.elapsedMs)
+        }`,
+      ];
+      const r = event.rtt;
+      if (r) {
+        lines.push(
+          `rtt min/avg/max/mdev = ${[r.min, r.avg, r.max, r.mdev].map((v) => v.toFixed(3)).join("/")} ms`,
+        );
+      }
+      return lines;
+    }
+  }
+}
+
+function jsonLine(event: { type: string }): string {
+  return JSON.stringify({ time: new Date().toISOString(), ...event });
+}
+
+/** A sink for server events that prints them as text or JSON lines. */
+export function serverReporter(opts: ReporterOptions, out: ReporterOutput): (event: ServerEvent) => void {
+  return (event) => {
+    if (event.type === "warning") return out.warn(opts.json ? jsonLine(event) : formatServerEvent(event)!);
+    if (opts.quiet) return;
+    if (opts.json) {
+      if (event.type !== "message" || opts.verbose) out.status(jsonLine(event));
+      return;
+    }
+    const line = formatServerEvent(event, opts);
+    if (line !== undefined) out.status(line);
+  };
+}
+
+/** A sink for client events that prints them as text or JSON lines. */
+export function clientReporter(opts: ReporterOptions, out: ReporterOutput): (event: ClientEvent) => void {
+  return (event) => {
+    if (opts.quiet && event.type !== "lost") return;
+    if (opts.json) return out.status(jsonLine(event));
+    const emit = event.type === "lost" ? out.warn : out.status;
+    for (const line of formatClientEvent(event, opts)) emit(line);
+  };
+}

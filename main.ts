@@ -1,0 +1,200 @@
+/**
+ * sockkit's one entry point: parses the command line, turns Ctrl-C/SIGTERM into an AbortSignal, runs a
+ * command, prints its events, and picks the exit code.
+ * @module
+ */
+import { Command, CommanderError, Option } from "@commander-js/extra-typings";
+import meta from "./deno.json" with { type: "json" };
+import { runClient } from "./client.ts";
+import { runServer } from "./server.ts";
+import { parseHost, parsePort } from "./lib/address.ts";
+import { parseDuration } from "./lib/duration.ts";
+import { ExitCode, SockkitError, UsageError } from "./lib/errors.ts";
+import { MODE_NAMES, type ModeName } from "./lib/modes/mod.ts";
+import { clientReporter, type ReporterOutput, serverReporter } from "./lib/reporter.ts";
+
+/** The version printed by `--version` and carried by compiled binaries. */
+export const VERSION: string = meta.version;
+
+const encoder = new TextEncoder();
+
+function writeLine(stream: { writeSync(p: Uint8Array): number }, line: string): void {
+  const bytes = encoder.encode(line + "\n");
+  let offset = 0;
+  while (offset < bytes.length) offset += stream.writeSync(bytes.subarray(offset));
+}
+
+/** Status to stdout (or to stderr when stdout carries payload); warnings always to stderr. */
+function output(statusToStderr: boolean): ReporterOutput {
+  return {
+    status: (line) => writeLine(statusToStderr ? Deno.stderr : Deno.stdout, line),
+    warn: (line) => writeLine(Deno.stderr, line),
+  };
+}
+
+/** An AbortSignal that fires on Ctrl-C (and SIGTERM); a second Ctrl-C exits at once. */
+function interruptSignal(): { signal: AbortSignal; dispose(): void } {
+  const ac = new AbortController();
+  const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT", "SIGBREAK"] : ["SIGINT", "SIGTERM"];
+  const onSignal = () => {
+    if (ac.signal.aborted) Deno.exit(130);
+    ac.abort();
+  };
+  for (const s of signals) Deno.addSignalListener(s, onSignal);
+  return {
+    signal: ac.signal,
+    dispose: () => signals.forEach((s) => Deno.removeSignalListener(s, onSignal)),
+  };
+}
+
+const portArg = (value: string) => parsePort(value);
+const hostArg = (value: string) => parseHost(value);
+
+/** An option that takes a duration (`500ms`, `5s`, `2m`) and holds milliseconds. */
+function durationOption<F extends string>(flags: F, description: string, fallback: string) {
+  const long = flags.split(/[ ,]+/).find((f) => f.startsWith("--"))!;
+  return new Option(flags, description)
+    .argParser((v) => parseDuration(v, long))
+    .default(parseDuration(fallback), fallback);
+}
+
+/** Usage errors as one line that names the help to read. */
+function usageOutput(command: string) {
+  return {
+    outputError: (message: string, write: (s: string) => void) =>
+      write(`sockkit: ${message.replace(/^error: /, "").trim()} (see '${command} --help')\n`),
+  };
+}
+function countArg(value: string): number {
+  const n = /^\d+$/.test(value) ? Number(value) : NaN;
+  if (!Number.isSafeInteger(n) || n < 1) {
+    throw new UsageError(`invalid --count '${value}': expected a whole number of 1 or more`);
+  }
+  return n;
+}
+
+/** Builds the command line; each action resolves to the process exit code. */
+export function buildProgram(setExit: (code: number) => void) {
+  const program = new Command()
+    .name("sockkit")
+    .description("A socket toolkit: echo server, client and more, in one binary.")
+    .version(VERSION, "-V, --version", "print the version and exit")
+    .option("--debug", "show stack traces for internal errors")
+    .exitOverride()
+    .showSuggestionAfterError()
+    .configureOutput(usageOutput("sockkit"));
+
+  program
+    .command("server")
+    .description("Run a concurrent TCP echo server until Ctrl-C")
+    .configureOutput(usageOutput("sockkit server"))
+    .argument("[port]", "port to listen on; 0 picks a free port", portArg, 1234)
+    .option(
+      "--host <host>",
+      "address to bind: 0.0.0.0 (all IPv4), :: (all IPv6), 127.0.0.1, ::1 …",
+      hostArg,
+      "0.0.0.0",
+    )
+    .addOption(new Option("--mode <mode>", "what to do with each client").choices(MODE_NAMES).default("echo"))
+    .addOption(durationOption("--grace <duration>", "on shutdown, how long busy clients may finish", "2s"))
+    .option("-v, --verbose", "also print a line per message received")
+    .option("-q, --quiet", "print only warnings and errors")
+    .option("--json", "print one JSON object per event")
+    .action(async (port, o) => {
+      const { signal, dispose } = interruptSignal();
+      try {
+        await runServer(
+          {
+            endpoint: { transport: "tcp", hostname: o.host, port },
+            mode: o.mode as ModeName,
+            graceMs: o.grace,
+          },
+          { signal, onEvent: serverReporter(o, output(false)) },
+        );
+        setExit(ExitCode.Ok);
+      } finally {
+        dispose();
+      }
+    });
+
+  program
+    .command("client")
+    .description("Connect to a server, send a message and print the reply")
+    .configureOutput(usageOutput("sockkit client"))
+    .argument("<host>", "server host name or address", hostArg)
+    .argument("<port>", "server port", (v) => parsePort(v, { allowZero: false }))
+    .argument(
+      "[message]",
+      "what to send (default Hello); - sends stdin and prints what comes back (pipe mode)",
+    )
+    .option("-r, --repeat", "send the message every --interval until Ctrl-C or --count")
+    .option("-c, --count <n>", "with --repeat: stop after n messages (implies --repeat)", countArg)
+    .addOption(durationOption("-i, --interval <duration>", "with --repeat: time between messages", "1s"))
+    .addOption(durationOption("-t, --timeout <duration>", "limit for connecting and for each reply", "5s"))
+    .option("-v, --verbose", "more detail (a summary in single-message and pipe modes)")
+    .option("-q, --quiet", "print only warnings and errors")
+    .option("--json", "print one JSON object per event")
+    .action(async (host, port, message, o) => {
+      const pipe = message === "-";
+      if (message === "") throw new UsageError("the message is empty: give some text, or - to send stdin");
+      if (pipe && (o.repeat || o.count)) {
+        throw new UsageError("--repeat and --count do not apply to pipe mode (-)");
+      }
+      const mode = pipe ? "pipe" : o.repeat || o.count ? "repeat" : "once";
+      const { signal, dispose } = interruptSignal();
+      try {
+        const summary = await runClient(
+          {
+            endpoint: { transport: "tcp", hostname: host, port },
+            message: pipe || message === undefined ? undefined : encoder.encode(message),
+            mode,
+            count: o.count,
+            intervalMs: o.interval,
+            timeoutMs: o.timeout,
+          },
+          { signal, onEvent: clientReporter({ ...o, numbered: mode === "repeat" }, output(pipe)) },
+        );
+        if (summary.error) throw new SockkitError(summary.error);
+        setExit(summary.lost > 0 ? ExitCode.Failure : ExitCode.Ok);
+      } finally {
+        dispose();
+      }
+    });
+
+  return program;
+}
+
+function reportError(err: unknown, debug: boolean): number {
+  if (err instanceof CommanderError) {
+    const ok = ["commander.helpDisplayed", "commander.version", "commander.help"].includes(err.code);
+    return ok ? ExitCode.Ok : ExitCode.Usage;
+  }
+  if (err instanceof SockkitError) {
+    writeLine(Deno.stderr, `sockkit: ${err.message}`);
+    if (debug && err.cause instanceof Error) writeLine(Deno.stderr, err.cause.stack ?? String(err.cause));
+    return err.exitCode;
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  writeLine(
+    Deno.stderr,
+    `sockkit: internal error: ${message} (run with --debug for details, and please report it)`,
+  );
+  if (debug && err instanceof Error) writeLine(Deno.stderr, err.stack ?? "");
+  return ExitCode.Failure;
+}
+
+/** Runs sockkit with the given arguments and resolves to the exit code. */
+export async function main(args: string[]): Promise<number> {
+  let code: number = ExitCode.Ok;
+  const program = buildProgram((c) => (code = c));
+  try {
+    await program.parseAsync(args, { from: "user" });
+    return code;
+  } catch (err) {
+    return reportError(err, args.includes("--debug"));
+  }
+}
+
+if (import.meta.main) {
+  Deno.exit(await main(Deno.args));
+}

@@ -1,0 +1,211 @@
+/**
+ * `sockkit server`: bind, listen, accept, then serve every client at once with a mode (echo by default).
+ * @module
+ */
+import { formatAddr } from "./lib/address.ts";
+import type { EventSink, ServerEvent, ServerSummary } from "./lib/events.ts";
+import { networkReason } from "./lib/errors.ts";
+import { closeQuietly, isClosedError, sleep, writeAll } from "./lib/io.ts";
+import { type ModeName, MODES, type Session } from "./lib/modes/mod.ts";
+import { type Endpoint, listen, type Listener, listenerAddress } from "./lib/transport.ts";
+
+/** What `runServer` needs; main.ts fills in the defaults. */
+export interface ServerOptions {
+  /** Where to bind: host `0.0.0.0` and port 1234 by default; port 0 picks a free port. */
+  endpoint: Endpoint;
+  /** What to do with each client (default `echo`). */
+  mode?: ModeName;
+  /** How long shutdown waits for in-flight work before closing what is left (default 2000 ms). */
+  graceMs?: number;
+}
+
+/** How the server is driven: stopped by `signal`, observed through `onEvent`. */
+export interface RunServerContext {
+  signal?: AbortSignal;
+  onEvent?: EventSink<ServerEvent>;
+}
+
+/** Accept failures of one kind are reported at most this often. */
+const WARNING_INTERVAL_MS = 1000;
+
+class Client implements Session {
+  messages = 0;
+  bytes = 0;
+  stopping = false;
+  #reading = false;
+  #closed = false;
+  readonly startedAt = performance.now();
+
+  constructor(
+    readonly conn: Deno.Conn,
+    readonly id: number,
+    readonly peer: string,
+    private readonly onMessage: (client: Client, bytes: number) => void,
+  ) {}
+
+  async read(buf: Uint8Array): Promise<number | null> {
+    this.#reading = true;
+    try {
+      const n = await this.conn.read(buf);
+      if (n !== null) {
+        this.messages++;
+        this.bytes += n;
+        this.onMessage(this, n);
+      }
+      return n;
+    } finally {
+      this.#reading = false;
+    }
+  }
+
+  write(data: Uint8Array): Promise<void> {
+    return writeAll(this.conn, data);
+  }
+
+  /** Asks the mode to finish; a client idle in read() has nothing in flight and is closed at once. */
+  stop(): void {
+    this.stopping = true;
+    if (this.#reading) this.close();
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    closeQuietly(this.conn);
+  }
+}
+
+/** Logs a recurring accept failure at most once a second, with how often it happened meanwhile. */
+function rateLimitedWarner(emit: EventSink<ServerEvent>) {
+  let lastAt = -Infinity;
+  let suppressed = 0;
+  return (message: string) => {
+    const now = performance.now();
+    if (now - lastAt < WARNING_INTERVAL_MS) {
+      suppressed++;
+      return;
+    }
+    const extra = suppressed > 0 ? ` (${suppressed} more since the last report)` : "";
+    emit({ type: "warning", message: message + extra });
+    lastAt = now;
+    suppressed = 0;
+  };
+}
+
+function isOutOfDescriptors(err: unknown): boolean {
+  return err instanceof Error && /too many open files|os error 2[34]\b/i.test(err.message);
+}
+
+/**
+ * Runs a server until `signal` aborts, then stops accepting, lets each client finish what it is writing
+ * (up to `graceMs`), closes them all and resolves to a summary.
+ *
+ * @example
+ * ```ts
+ * const ac = new AbortController();
+ * const done = runServer({ endpoint: { transport: "tcp", hostname: "127.0.0.1", port: 0 } }, {
+ *   signal: ac.signal,
+ *   onEvent: (e) => console.log(e),
+ * });
+ * ac.abort();
+ * const summary = await done; // { clients: 0, messages: 0, … }
+ * ```
+ */
+export async function runServer(opts: ServerOptions, ctx: RunServerContext = {}): Promise<ServerSummary> {
+  const emit = ctx.onEvent ?? (() => {});
+  const signal = ctx.signal ?? new AbortController().signal;
+  const modeName = opts.mode ?? "echo";
+  const mode = MODES[modeName];
+  const startedAt = performance.now();
+
+  // bind + listen
+  const listener = listen(opts.endpoint);
+  const address = listenerAddress(listener);
+  emit({ type: "listening", address, mode: modeName });
+
+  const clients = new Set<Client>();
+  const running = new Set<Promise<void>>();
+  const totals = { clients: 0, messages: 0, bytes: 0 };
+  const onMessage = (c: Client, bytes: number) => {
+    totals.messages++;
+    totals.bytes += bytes;
+    emit({ type: "message", id: c.id, peer: c.peer, count: c.messages, bytes });
+  };
+
+  const serve = async (client: Client) => {
+    let reason: string | undefined;
+    try {
+      await mode(client);
+    } catch (err) {
+      if (!(isClosedError(err) && client.stopping)) reason = networkReason(err);
+    } finally {
+      client.close();
+      clients.delete(client);
+      emit({
+        type: "disconnect",
+        id: client.id,
+        peer: client.peer,
+        messages: client.messages,
+        bytes: client.bytes,
+        durationMs: performance.now() - client.startedAt,
+        active: clients.size,
+        reason: reason ?? (client.stopping ? "server shutting down" : undefined),
+      });
+    }
+  };
+
+  const stopAccepting = () => closeQuietly(listener);
+  signal.addEventListener("abort", stopAccepting, { once: true });
+  if (signal.aborted) stopAccepting();
+
+  // accept, one task per client
+  await acceptLoop(listener, signal, emit, (conn) => {
+    const client = new Client(conn, ++totals.clients, formatAddr(conn.remoteAddr), onMessage);
+    clients.add(client);
+    emit({ type: "connect", id: client.id, peer: client.peer, active: clients.size });
+    const task = serve(client).finally(() => running.delete(task));
+    running.add(task);
+  });
+  signal.removeEventListener("abort", stopAccepting);
+
+  // shutdown: idle clients close now, busy ones get the grace period
+  emit({ type: "stopping", active: clients.size });
+  for (const client of clients) client.stop();
+  const grace = new AbortController();
+  const allDone = Promise.all(running).then(() => grace.abort());
+  await sleep(opts.graceMs ?? 2000, grace.signal);
+  for (const client of clients) client.close();
+  await allDone;
+
+  const summary: ServerSummary = { address, ...totals, uptimeMs: performance.now() - startedAt };
+  emit({ type: "summary", ...summary });
+  return summary;
+}
+
+async function acceptLoop(
+  listener: Listener,
+  signal: AbortSignal,
+  emit: EventSink<ServerEvent>,
+  onConn: (conn: Deno.Conn) => void,
+): Promise<void> {
+  const warn = rateLimitedWarner(emit);
+  let backoffMs = 10;
+  while (!signal.aborted) {
+    let conn: Deno.Conn;
+    try {
+      conn = await listener.accept();
+    } catch (err) {
+      if (signal.aborted || isClosedError(err)) return;
+      if (isOutOfDescriptors(err)) {
+        warn(`cannot accept: too many open files; new clients wait until others leave (raise 'ulimit -n')`);
+        await sleep(backoffMs, signal);
+        backoffMs = Math.min(backoffMs * 2, 500);
+      } else {
+        warn(`cannot accept: ${networkReason(err)}`);
+      }
+      continue;
+    }
+    backoffMs = 10;
+    onConn(conn);
+  }
+}
