@@ -63,9 +63,9 @@ export class ReplyTracker {
     return new Promise((resolve, reject) => {
       const buf = new Uint8Array(end - start);
       if (this.#ended) return reject(this.#endOfStreamError({ start, end }));
-      let timer: ReturnType<typeof setTimeout> | undefined;
+      const timer = { id: undefined as ReturnType<typeof setTimeout> | undefined };
       const finish = () => {
-        clearTimeout(timer);
+        clearTimeout(timer.id);
         signal?.removeEventListener("abort", onAbort);
       };
       const waiter: Waiter = {
@@ -79,7 +79,7 @@ export class ReplyTracker {
         if (this.#waiter === waiter) this.#waiter = null;
         waiter.reject(signal!.reason);
       };
-      timer = setTimeout(() => {
+      timer.id = setTimeout(() => {
         if (this.#waiter === waiter) this.#waiter = null;
         waiter.reject(
           new SockkitError(
