@@ -62,7 +62,11 @@ function durationOption<F extends string>(flags: F, description: string, fallbac
 function usageOutput(command: string) {
   return {
     outputError: (message: string, write: (s: string) => void) =>
-      write(`sockkit: ${message.replace(/^error: /, "").trim()} (see '${command} --help')\n`),
+      write(
+        `sockkit: ${
+          message.replace(/^error: /, "").trim().replace(/\s*\n\s*/g, " ")
+        } (see '${command} --help')\n`,
+      ),
   };
 }
 function countArg(value: string): number {

@@ -128,8 +128,17 @@ export interface CliResult {
 /** Runs `deno run main.ts …args` with the permissions the README documents, and collects its output. */
 export async function runCli(
   args: string[],
-  opts: { stdin?: Uint8Array; env?: Record<string, string> } = {},
-) {
+  opts: { stdin?: Uint8Array; env?: Record<string, string>; retryRefused?: number } = {},
+): Promise<CliResult> {
+  for (let attempt = 1;; attempt++) {
+    const result = await runCliOnce(args, opts);
+    const refused = result.code === 1 && /connection refused/.test(result.stderr);
+    if (!refused || attempt >= (opts.retryRefused ?? 1)) return result;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function runCliOnce(args: string[], opts: { stdin?: Uint8Array; env?: Record<string, string> }) {
   const cmd = new Deno.Command(Deno.execPath(), {
     args: ["run", "--quiet", "--allow-net", MAIN, ...args],
     stdin: opts.stdin ? "piped" : "null",
