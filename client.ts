@@ -3,6 +3,7 @@
  * message per interval (`repeat`), or stdin to the socket and the socket to stdout (`pipe`).
  * @module
  */
+import { formatAddr } from "./lib/address.ts";
 import type { ClientEvent, ClientSummary, EventSink } from "./lib/events.ts";
 import { networkReason, SockkitError, toNetworkError } from "./lib/errors.ts";
 import { escapeBytes } from "./lib/format.ts";
@@ -59,7 +60,12 @@ export async function runClient(opts: ClientOptions, ctx: RunClientContext = {})
 
   // connect
   const conn = await connectWithin(opts.endpoint, timeoutMs, signal);
-  emit({ type: "connected", address, connectMs: performance.now() - startedAt });
+  emit({
+    type: "connected",
+    address,
+    remote: formatAddr(conn.remoteAddr),
+    connectMs: performance.now() - startedAt,
+  });
 
   const onAbort = () => closeQuietly(conn);
   signal.addEventListener("abort", onAbort, { once: true });

@@ -28,7 +28,7 @@ export interface ServerSummary {
 
 /** What the client reports while it runs. */
 export type ClientEvent =
-  | { type: "connected"; address: string; connectMs: number }
+  | { type: "connected"; address: string; remote: string; connectMs: number }
   | { type: "reply"; seq: number; bytes: number; rttMs: number; text: string }
   | { type: "lost"; seq: number; reason: string }
   | { type: "eof"; sent: number; received: number }

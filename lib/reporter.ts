@@ -48,7 +48,11 @@ export function formatServerEvent(event: ServerEvent, opts: ReporterOptions = {}
 export function formatClientEvent(event: ClientEvent, opts: ReporterOptions = {}): string[] {
   switch (event.type) {
     case "connected":
-      return [`Connected to ${event.address} in ${formatDuration(event.connectMs)}`];
+      return [
+        `Connected to ${event.address}${event.remote === event.address ? "" : ` (${event.remote})`} in ${
+          formatRtt(event.connectMs)
+        }`,
+      ];
     case "reply":
       return [
         `${opts.numbered ? `${event.seq}: ` : ""}Received: ${event.text} (${formatDuration(event.rttMs)})`,
@@ -83,6 +87,11 @@ export function formatClientEvent(event: ClientEvent, opts: ReporterOptions = {}
       return lines;
     }
   }
+}
+
+/** Round-trip times as ping shows them: `0.213 ms`. */
+function formatRtt(ms: number): string {
+  return `${ms.toFixed(3)} ms`;
 }
 
 function jsonLine(event: { type: string }): string {
