@@ -55,7 +55,7 @@ export function formatClientEvent(event: ClientEvent, opts: ReporterOptions = {}
       ];
     case "reply":
       return [
-        `${opts.numbered ? `${event.seq}: ` : ""}Received: ${event.text} (${formatDuration(event.rttMs)})`,
+        `${opts.numbered ? `${event.seq}: ` : ""}Received: ${event.text} (${formatRtt(event.rttMs)})`,
       ];
     case "lost":
       return [`${opts.numbered ? `${event.seq}: ` : ""}no reply: ${event.reason}`];

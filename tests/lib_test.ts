@@ -91,7 +91,7 @@ Deno.test("reporter lines read like the classic server's log", () => {
   );
   assert.equal(formatServerEvent({ type: "message", id: 1, peer: "p", count: 3, bytes: 5 }), undefined);
   assert.deepEqual(
-    formatClientEvent({ type: "reply", seq: 2, bytes: 5, rttMs: 0.5, text: "Hello" }, { numbered: true }),
-    ["2: Received: Hello (0.500 ms)"],
+    formatClientEvent({ type: "reply", seq: 2, bytes: 5, rttMs: 12.5, text: "Hello" }, { numbered: true }),
+    ["2: Received: Hello (12.500 ms)"],
   );
 });
