@@ -1,0 +1,28 @@
+import assert from "node:assert/strict";
+import { runCli } from "./_helpers.ts";
+
+const ROOT = new URL("../", import.meta.url);
+const README = await Deno.readTextFile(new URL("README.md", ROOT));
+
+Deno.test("readme: the 'How it works' table points at the lines that really do each step", async () => {
+  const rows = [...README.matchAll(/^\|[^|]*\| `([\w/.]+\.ts):(\d+)` +\| `(.+)` +\|$/gm)];
+  assert.ok(rows.length >= 8, "the table lists the six steps");
+  for (const [, file, line, code] of rows) {
+    const lines = (await Deno.readTextFile(new URL(file, ROOT))).split("\n");
+    assert.equal(lines[Number(line) - 1]?.trim(), code, `${file}:${line}`);
+  }
+});
+
+Deno.test("readme: every option of every command is documented", async () => {
+  const help = await runCli(["--help"]);
+  const commands = [...help.stdout.matchAll(/^ {2}(\w+) \[options\]/gm)].map((m) => m[1]);
+  assert.ok(commands.includes("server") && commands.includes("client"));
+  for (const command of commands) {
+    const text = (await runCli([command, "--help"])).stdout;
+    const options = new Set([...text.matchAll(/(?<![\w-])--[a-z][\w-]*/g)].map((m) => m[0]));
+    options.delete("--help");
+    for (const option of options) {
+      assert.ok(README.includes(`\`${option}`) || README.includes(`, ${option}`), `${command} ${option}`);
+    }
+  }
+});
