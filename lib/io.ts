@@ -50,3 +50,14 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 export function isClosedError(err: unknown): boolean {
   return err instanceof Deno.errors.BadResource || err instanceof Deno.errors.Interrupted;
 }
+
+/** Joins byte arrays into a new one. */
+export function concatBytes(...parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let offset = 0;
+  for (const p of parts) {
+    out.set(p, offset);
+    offset += p.length;
+  }
+  return out;
+}

@@ -1,0 +1,73 @@
+import { type Cidr, cidrContains } from "./cidr.ts";
+import { formatDuration } from "./duration.ts";
+
+/** Who may connect: peers in a `deny` network are refused; with an `allow` list, only peers in it are let in. */
+export interface AccessRules {
+  allow?: readonly Cidr[];
+  deny?: readonly Cidr[];
+}
+
+/**
+ * Why a peer is refused by the access rules, or undefined when it may connect. `deny` wins over `allow`.
+ * Rules apply to IP peers only (a Unix-socket peer has no address to match).
+ *
+ * @example
+ * ```ts
+ * accessRefusal({ hostname: "127.0.0.1", port: 5000, transport: "tcp" }, { deny: [parseCidr("127.0.0.0/8")] });
+ * // "denied by --deny 127.0.0.0/8"
+ * ```
+ */
+export function accessRefusal(addr: Deno.Addr, rules: AccessRules): string | undefined {
+  if (!("hostname" in addr)) return undefined;
+  const denied = rules.deny?.find((c) => cidrContains(c, addr.hostname));
+  if (denied) return `denied by --deny ${denied.text}`;
+  if (rules.allow?.length && !rules.allow.some((c) => cidrContains(c, addr.hostname))) {
+    return "not in the --allow list";
+  }
+  return undefined;
+}
+
+/** The reason logged when a client is closed for being silent too long. */
+export function idleReason(timeoutMs: number): string {
+  return `idle timeout: nothing received for ${formatDuration(timeoutMs)}`;
+}
+
+/**
+ * Calls `onIdle` once nothing was `touch`ed for `timeoutMs`. Touching is cheap (no timer is re-armed per
+ * call): the one timer re-arms itself for the time that is left when it fires.
+ *
+ * @example
+ * ```ts
+ * const idle = new IdleTimer(30_000, () => conn.close());
+ * idle.touch(); // on every read
+ * idle.stop(); // when the connection ends
+ * ```
+ */
+export class IdleTimer {
+  #lastActive = performance.now();
+  #timer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(readonly timeoutMs: number, private readonly onIdle: () => void) {
+    this.#arm(timeoutMs);
+  }
+
+  /** Records activity now. */
+  touch(): void {
+    this.#lastActive = performance.now();
+  }
+
+  /** Cancels the timer for good. */
+  stop(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  #arm(delayMs: number): void {
+    this.#timer = setTimeout(() => {
+      const left = this.timeoutMs - (performance.now() - this.#lastActive);
+      if (left > 0) return this.#arm(left);
+      this.#timer = undefined;
+      this.onIdle();
+    }, delayMs);
+  }
+}
