@@ -10,21 +10,30 @@ import { escapeBytes } from "./lib/format.ts";
 import { type ByteReader, type ByteWriter, closeQuietly, isClosedError, sleep, writeAll } from "./lib/io.ts";
 import { ReplyTracker } from "./lib/replies.ts";
 import { RttAccumulator } from "./lib/stats.ts";
+import { LineEditor, type Terminal, textForTerminal, WholeLines } from "./lib/terminal.ts";
 import { connect, type Endpoint, formatEndpoint } from "./lib/transport.ts";
+import { WireTap } from "./lib/wire.ts";
 
 /** What `runClient` needs; main.ts fills in the defaults. */
 export interface ClientOptions {
   endpoint: Endpoint;
   /** The bytes to send (default `Hello`). */
   message?: Uint8Array;
-  /** `once` (default): one message; `repeat`: one per interval; `pipe`: stdin ⇄ socket. */
-  mode?: "once" | "repeat" | "pipe";
+  /**
+   * `once` (default): one message; `repeat`: one per interval; `pipe`: stdin ⇄ socket; `interactive`:
+   * lines typed go to the server and lines that arrive are printed whole (a chat client).
+   */
+  mode?: "once" | "repeat" | "pipe" | "interactive";
   /** Repeat mode: stop after this many messages (default: until aborted). */
   count?: number;
   /** Repeat mode: time between messages (default 1000 ms). */
   intervalMs?: number;
   /** Bounds connecting and each reply (default 5000 ms). */
   timeoutMs?: number;
+  /** Report every socket call (`--trace`). */
+  trace?: boolean;
+  /** Report the bytes sent and received as hex dumps (`--hex`). */
+  hex?: boolean;
 }
 
 /** How the client is driven: stopped by `signal`, observed through `onEvent`, with pipe mode's streams. */
@@ -35,6 +44,8 @@ export interface RunClientContext {
   stdin?: ByteReader;
   /** Pipe mode writes what it receives here (default `Deno.stdout`). */
   stdout?: ByteWriter;
+  /** Interactive mode: the terminal stdin belongs to, switched to raw mode for line editing (default none). */
+  terminal?: Terminal;
 }
 
 const DEFAULT_MESSAGE = new TextEncoder().encode("Hello");
@@ -58,20 +69,30 @@ export async function runClient(opts: ClientOptions, ctx: RunClientContext = {})
   const address = formatEndpoint(opts.endpoint);
   const startedAt = performance.now();
 
+  const tap = new WireTap(opts, emit, startedAt);
+
   // connect
-  const conn = await connectWithin(opts.endpoint, timeoutMs, signal);
-  emit({
-    type: "connected",
-    address,
-    remote: formatAddr(conn.remoteAddr),
-    connectMs: performance.now() - startedAt,
-  });
+  let conn: Deno.Conn;
+  try {
+    conn = await connectWithin(opts.endpoint, timeoutMs, signal);
+  } catch (err) {
+    tap.trace("connect", { peer: address, error: err instanceof Error ? err.message : String(err) });
+    throw err;
+  }
+  const remote = formatAddr(conn.remoteAddr);
+  tap.trace("connect", { peer: remote, address: formatAddr(conn.localAddr) });
+  conn = tap.wrap(conn, remote);
+  emit({ type: "connected", address, remote, connectMs: performance.now() - startedAt });
 
   const onAbort = () => closeQuietly(conn);
   signal.addEventListener("abort", onAbort, { once: true });
   try {
+    const stdin = ctx.stdin ?? Deno.stdin;
+    const stdout = ctx.stdout ?? Deno.stdout;
     const result = opts.mode === "pipe"
-      ? await pipe(conn, ctx.stdin ?? Deno.stdin, ctx.stdout ?? Deno.stdout, signal, emit)
+      ? await pipe(conn, stdin, stdout, signal, emit)
+      : opts.mode === "interactive"
+      ? await interactive(conn, stdin, stdout, ctx.terminal, signal, emit)
       : await exchange(conn, opts, timeoutMs, signal, emit);
     const summary: ClientSummary = { address, ...result, elapsedMs: performance.now() - startedAt };
     emit({ type: "summary", ...summary });
@@ -209,6 +230,78 @@ async function pipe(
     }
   } catch (err) {
     if (!(signal.aborted && isClosedError(err))) throw toNetworkError(err, "read", "the connection");
+  }
+  if (uploadError !== undefined && !isClosedError(uploadError) && !signal.aborted) {
+    throw toNetworkError(uploadError, "write", "the connection");
+  }
+  emit({ type: "eof", sent: counts.bytesSent, received: counts.bytesReceived });
+  return counts;
+}
+
+/**
+ * Interactive mode: what is typed goes to the server, what arrives is printed a whole line at a time. On a
+ * terminal, a line editor keeps the line being typed below the lines that arrive; otherwise stdin is sent
+ * as it comes and received lines are written untouched. Ends when the server closes the connection.
+ */
+async function interactive(
+  conn: Deno.Conn,
+  stdin: ByteReader,
+  stdout: ByteWriter,
+  terminal: Terminal | undefined,
+  signal: AbortSignal,
+  emit: EventSink<ClientEvent>,
+): Promise<Counts> {
+  const counts = { sent: 0, received: 0, lost: 0, bytesSent: 0, bytesReceived: 0 };
+  const editor = terminal ? new LineEditor() : undefined;
+  const encoder = new TextEncoder();
+  let screen = Promise.resolve();
+  const show = (data: Uint8Array) => (screen = screen.then(() => writeAll(stdout, data)));
+  const send = async (data: Uint8Array) => {
+    await writeAll(conn, data);
+    counts.sent++;
+    counts.bytesSent += data.length;
+  };
+
+  const upload = (async () => {
+    const buf = new Uint8Array(4096);
+    while (true) {
+      const n = await stdin.read(buf);
+      if (n === null) break;
+      if (!editor) {
+        await send(buf.subarray(0, n));
+        continue;
+      }
+      const typed = editor.feed(buf.subarray(0, n));
+      await show(encoder.encode(typed.echo));
+      for (const line of typed.send) await send(line);
+      if (typed.eof) break;
+    }
+    await conn.closeWrite();
+  })();
+  let uploadError: unknown;
+  upload.catch((err) => (uploadError = err));
+
+  terminal?.setRaw(true);
+  const lines = new WholeLines();
+  const print = (data: Uint8Array) => {
+    if (data.length === 0) return screen;
+    return show(editor ? encoder.encode(editor.showAbove(textForTerminal(data))) : data);
+  };
+  const buf = new Uint8Array(PIPE_BUFFER_SIZE);
+  try {
+    while (true) {
+      const n = await conn.read(buf);
+      if (n === null) break;
+      counts.received++;
+      counts.bytesReceived += n;
+      await print(lines.push(buf.subarray(0, n)));
+    }
+    await print(lines.rest());
+  } catch (err) {
+    if (!(signal.aborted && isClosedError(err))) throw toNetworkError(err, "read", "the connection");
+  } finally {
+    if (editor) await show(encoder.encode("\r\x1b[K")).catch(() => {});
+    terminal?.setRaw(false);
   }
   if (uploadError !== undefined && !isClosedError(uploadError) && !signal.aborted) {
     throw toNetworkError(uploadError, "write", "the connection");

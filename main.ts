@@ -8,10 +8,13 @@ import meta from "./deno.json" with { type: "json" };
 import { runClient } from "./client.ts";
 import { runServer } from "./server.ts";
 import { parseHost, parsePort } from "./lib/address.ts";
+import { type Cidr, parseCidr } from "./lib/cidr.ts";
 import { parseDuration } from "./lib/duration.ts";
 import { ExitCode, SockkitError, UsageError } from "./lib/errors.ts";
 import { MODE_NAMES, type ModeName } from "./lib/modes/mod.ts";
 import { clientReporter, type ReporterOutput, serverReporter } from "./lib/reporter.ts";
+import { parseSize } from "./lib/size.ts";
+import type { Terminal } from "./lib/terminal.ts";
 
 /** The version printed by `--version` and carried by compiled binaries. */
 export const VERSION: string = meta.version;
@@ -58,6 +61,14 @@ function durationOption<F extends string>(flags: F, description: string, fallbac
     .default(parseDuration(fallback), fallback);
 }
 
+/** An option that takes a byte size (`65536`, `64KiB`, `1MiB`) and holds bytes. */
+function sizeOption<F extends string>(flags: F, description: string, fallback: string) {
+  const long = flags.split(/[ ,]+/).find((f) => f.startsWith("--"))!;
+  return new Option(flags, description)
+    .argParser((v) => parseSize(v, long))
+    .default(parseSize(fallback), fallback);
+}
+
 /** Usage errors as one line that names the help to read. */
 function usageOutput(command: string) {
   return {
@@ -69,12 +80,29 @@ function usageOutput(command: string) {
       ),
   };
 }
-function countArg(value: string): number {
-  const n = /^\d+$/.test(value) ? Number(value) : NaN;
-  if (!Number.isSafeInteger(n) || n < 1) {
-    throw new UsageError(`invalid --count '${value}': expected a whole number of 1 or more`);
-  }
-  return n;
+function wholeNumberArg(option: string) {
+  return (value: string): number => {
+    const n = /^\d+$/.test(value) ? Number(value) : NaN;
+    if (!Number.isSafeInteger(n) || n < 1) {
+      throw new UsageError(`invalid ${option} '${value}': expected a whole number of 1 or more`);
+    }
+    return n;
+  };
+}
+const countArg = wholeNumberArg("--count");
+
+/** A repeatable option that collects networks (`--allow 10.0.0.0/8 --allow ::1`, or comma-separated). */
+function cidrListArg(option: string) {
+  return (value: string, previous: Cidr[]): Cidr[] => [
+    ...previous,
+    ...value.split(",").filter((v) => v.trim() !== "").map((v) => parseCidr(v, option)),
+  ];
+}
+
+/** The terminal the interactive client edits lines on, when both stdin and stdout are one. */
+function stdinTerminal(): Terminal | undefined {
+  if (!Deno.stdin.isTerminal() || !Deno.stdout.isTerminal()) return undefined;
+  return { setRaw: (raw) => Deno.stdin.setRaw(raw, { cbreak: true }) };
 }
 
 /** Builds the command line; each action resolves to the process exit code. */
@@ -90,7 +118,7 @@ export function buildProgram(setExit: (code: number) => void) {
 
   program
     .command("server")
-    .description("Run a concurrent TCP echo server until Ctrl-C")
+    .description("Run a concurrent TCP server (echo, chat, broadcast or discard) until Ctrl-C")
     .configureOutput(usageOutput("sockkit server"))
     .argument("[port]", "port to listen on; 0 picks a free port", portArg, 1234)
     .option(
@@ -101,6 +129,36 @@ export function buildProgram(setExit: (code: number) => void) {
     )
     .addOption(new Option("--mode <mode>", "what to do with each client").choices(MODE_NAMES).default("echo"))
     .addOption(durationOption("--grace <duration>", "on shutdown, how long busy clients may finish", "2s"))
+    .addOption(sizeOption("--max-line <size>", "chat: the longest line accepted", "64KiB"))
+    .addOption(
+      sizeOption(
+        "--max-queue <size>",
+        "chat/broadcast: bytes waiting for one client before it is cut off",
+        "1MiB",
+      ),
+    )
+    .option(
+      "--max-conns <n>",
+      "clients served at once; one more is told 'server full'",
+      wholeNumberArg("--max-conns"),
+    )
+    .addOption(
+      new Option(
+        "--idle-timeout <duration>",
+        "close clients that send nothing for this long (e.g. 5m; 0: never)",
+      )
+        .argParser((v) => parseDuration(v, "--idle-timeout")),
+    )
+    .addOption(
+      new Option("--allow <cidr>", "only accept peers in this network (repeatable, or comma-separated)")
+        .argParser(cidrListArg("--allow")).default([], "everyone"),
+    )
+    .addOption(
+      new Option("--deny <cidr>", "refuse peers in this network (repeatable; wins over --allow)")
+        .argParser(cidrListArg("--deny")).default([], "nobody"),
+    )
+    .option("--trace", "narrate every socket call: bind, listen, accept, recv, send, close")
+    .option("--hex", "show the bytes received and sent as a hex dump")
     .option("-v, --verbose", "also print a line per message received")
     .option("-q, --quiet", "print only warnings and errors")
     .option("--json", "print one JSON object per event")
@@ -112,6 +170,14 @@ export function buildProgram(setExit: (code: number) => void) {
             endpoint: { transport: "tcp", hostname: o.host, port },
             mode: o.mode as ModeName,
             graceMs: o.grace,
+            maxLine: o.maxLine,
+            maxQueue: o.maxQueue,
+            maxConns: o.maxConns,
+            idleTimeoutMs: o.idleTimeout || undefined,
+            allow: o.allow,
+            deny: o.deny,
+            trace: o.trace,
+            hex: o.hex,
           },
           { signal, onEvent: serverReporter(o, output(false)) },
         );
@@ -135,6 +201,9 @@ export function buildProgram(setExit: (code: number) => void) {
     .option("-c, --count <n>", "with --repeat: stop after n messages (implies --repeat)", countArg)
     .addOption(durationOption("-i, --interval <duration>", "with --repeat: time between messages", "1s"))
     .addOption(durationOption("-t, --timeout <duration>", "limit for connecting and for each reply", "5s"))
+    .option("-I, --interactive", "chat: send each line typed, print each line that arrives")
+    .option("--trace", "narrate every socket call: connect, send, recv, close")
+    .option("--hex", "show the bytes sent and received as a hex dump")
     .option("-v, --verbose", "more detail (a summary in single-message and pipe modes)")
     .option("-q, --quiet", "print only warnings and errors")
     .option("--json", "print one JSON object per event")
@@ -144,7 +213,11 @@ export function buildProgram(setExit: (code: number) => void) {
       if (pipe && (o.repeat || o.count)) {
         throw new UsageError("--repeat and --count do not apply to pipe mode (-)");
       }
-      const mode = pipe ? "pipe" : o.repeat || o.count ? "repeat" : "once";
+      if (o.interactive && (message !== undefined || o.repeat || o.count)) {
+        throw new UsageError("--interactive takes no message, --repeat or --count: type the lines instead");
+      }
+      const mode = o.interactive ? "interactive" : pipe ? "pipe" : o.repeat || o.count ? "repeat" : "once";
+      const payloadOnStdout = pipe || mode === "interactive";
       const { signal, dispose } = interruptSignal();
       try {
         const summary = await runClient(
@@ -155,8 +228,17 @@ export function buildProgram(setExit: (code: number) => void) {
             count: o.count,
             intervalMs: o.interval,
             timeoutMs: o.timeout,
+            trace: o.trace,
+            hex: o.hex,
           },
-          { signal, onEvent: clientReporter({ ...o, numbered: mode === "repeat" }, output(pipe)) },
+          {
+            signal,
+            onEvent: clientReporter(
+              { ...o, numbered: mode === "repeat", interactive: mode === "interactive" },
+              output(payloadOnStdout),
+            ),
+            terminal: mode === "interactive" ? stdinTerminal() : undefined,
+          },
         );
         if (summary.error) throw new SockkitError(summary.error);
         setExit(summary.lost > 0 ? ExitCode.Failure : ExitCode.Ok);

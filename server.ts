@@ -3,11 +3,16 @@
  * @module
  */
 import { formatAddr } from "./lib/address.ts";
+import type { Cidr } from "./lib/cidr.ts";
 import type { EventSink, ServerEvent, ServerSummary } from "./lib/events.ts";
 import { networkReason } from "./lib/errors.ts";
+import { DEFAULT_MAX_LINE } from "./lib/framing.ts";
+import { accessRefusal, idleReason, IdleTimer } from "./lib/guards.ts";
 import { closeQuietly, isClosedError, sleep, writeAll } from "./lib/io.ts";
 import { type ModeName, MODES, type Session } from "./lib/modes/mod.ts";
+import { DEFAULT_MAX_QUEUE } from "./lib/queue.ts";
 import { type Endpoint, listen, type Listener, listenerAddress } from "./lib/transport.ts";
+import { WireTap } from "./lib/wire.ts";
 
 /** What `runServer` needs; main.ts fills in the defaults. */
 export interface ServerOptions {
@@ -17,6 +22,22 @@ export interface ServerOptions {
   mode?: ModeName;
   /** How long shutdown waits for in-flight work before closing what is left (default 2000 ms). */
   graceMs?: number;
+  /** Line modes (chat): the longest line accepted, in bytes (default 64 KiB). */
+  maxLine?: number;
+  /** Fan-out modes: bytes that may wait for one client before it is disconnected (default 1 MiB). */
+  maxQueue?: number;
+  /** Clients served at once; one more is told "server full" and closed (default: no limit). */
+  maxConns?: number;
+  /** Clients that send nothing for this long are closed (default: never). */
+  idleTimeoutMs?: number;
+  /** Only peers in these networks may connect (default: everyone). */
+  allow?: readonly Cidr[];
+  /** Peers in these networks are refused, even when allowed (default: none). */
+  deny?: readonly Cidr[];
+  /** Report every socket call (`--trace`). */
+  trace?: boolean;
+  /** Report the bytes received and sent as hex dumps (`--hex`). */
+  hex?: boolean;
 }
 
 /** How the server is driven: stopped by `signal`, observed through `onEvent`. */
@@ -32,6 +53,10 @@ class Client implements Session {
   messages = 0;
   bytes = 0;
   stopping = false;
+  // Guard rails and fan-out modes: why the server closed it, its idle timer, a mode's shutdown hook.
+  closeReason?: string;
+  idle?: IdleTimer;
+  onStop?: () => void;
   #reading = false;
   #closed = false;
   readonly startedAt = performance.now();
@@ -65,12 +90,14 @@ class Client implements Session {
   /** Asks the mode to finish; a client idle in read() has nothing in flight and is closed at once. */
   stop(): void {
     this.stopping = true;
-    if (this.#reading) this.close();
+    if (this.onStop) this.onStop();
+    else if (this.#reading) this.close();
   }
 
-  close(): void {
+  close(reason?: string): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.closeReason = reason;
     closeQuietly(this.conn);
   }
 }
@@ -115,18 +142,26 @@ export async function runServer(opts: ServerOptions, ctx: RunServerContext = {})
   const emit = ctx.onEvent ?? (() => {});
   const signal = ctx.signal ?? new AbortController().signal;
   const modeName = opts.mode ?? "echo";
-  const mode = MODES[modeName];
+  const mode = MODES[modeName]({
+    maxLine: opts.maxLine ?? DEFAULT_MAX_LINE,
+    maxQueue: opts.maxQueue ?? DEFAULT_MAX_QUEUE,
+    emit,
+  });
   const startedAt = performance.now();
+  const tap = new WireTap(opts, emit, startedAt);
 
   // bind + listen
   const listener = listen(opts.endpoint);
   const address = listenerAddress(listener);
+  tap.trace("bind", { address });
+  tap.trace("listen", { address });
   emit({ type: "listening", address, mode: modeName });
 
   const clients = new Set<Client>();
   const running = new Set<Promise<void>>();
-  const totals = { clients: 0, messages: 0, bytes: 0 };
+  const totals = { clients: 0, messages: 0, bytes: 0, refused: 0 };
   const onMessage = (c: Client, bytes: number) => {
+    c.idle?.touch();
     totals.messages++;
     totals.bytes += bytes;
     emit({ type: "message", id: c.id, peer: c.peer, count: c.messages, bytes });
@@ -139,6 +174,7 @@ export async function runServer(opts: ServerOptions, ctx: RunServerContext = {})
     } catch (err) {
       if (!(isClosedError(err) && client.stopping)) reason = networkReason(err);
     } finally {
+      client.idle?.stop();
       client.close();
       clients.delete(client);
       emit({
@@ -149,7 +185,7 @@ export async function runServer(opts: ServerOptions, ctx: RunServerContext = {})
         bytes: client.bytes,
         durationMs: performance.now() - client.startedAt,
         active: clients.size,
-        reason: reason ?? (client.stopping ? "server shutting down" : undefined),
+        reason: client.closeReason ?? reason ?? (client.stopping ? "server shutting down" : undefined),
       });
     }
   };
@@ -158,9 +194,32 @@ export async function runServer(opts: ServerOptions, ctx: RunServerContext = {})
   signal.addEventListener("abort", stopAccepting, { once: true });
   if (signal.aborted) stopAccepting();
 
+  /** Closes a connection the guard rails turned away, after a one-line notice when there is one. */
+  const refuse = (conn: Deno.Conn, peer: string, reason: string, notice?: string) => {
+    totals.refused++;
+    emit({ type: "refused", peer, reason });
+    if (notice === undefined) return closeQuietly(conn);
+    const task = writeAll(conn, new TextEncoder().encode(notice)).catch(() => {}).finally(() => {
+      closeQuietly(conn);
+      running.delete(task);
+    });
+    running.add(task);
+  };
+
   // accept, one task per client
-  await acceptLoop(listener, signal, emit, (conn) => {
-    const client = new Client(conn, ++totals.clients, formatAddr(conn.remoteAddr), onMessage);
+  await acceptLoop(listener, signal, emit, (accepted) => {
+    const peer = formatAddr(accepted.remoteAddr);
+    const conn = tap.wrap(accepted, peer);
+    tap.trace("accept", { address, peer });
+    const denied = accessRefusal(accepted.remoteAddr, opts);
+    if (denied) return refuse(conn, peer, denied);
+    if (opts.maxConns !== undefined && clients.size >= opts.maxConns) {
+      const notice = `server full (${opts.maxConns} clients), try again later\n`;
+      return refuse(conn, peer, `server full (${opts.maxConns} clients, --max-conns)`, notice);
+    }
+    const client = new Client(conn, ++totals.clients, peer, onMessage);
+    const idleMs = opts.idleTimeoutMs;
+    if (idleMs) client.idle = new IdleTimer(idleMs, () => client.close(idleReason(idleMs)));
     clients.add(client);
     emit({ type: "connect", id: client.id, peer: client.peer, active: clients.size });
     const task = serve(client).finally(() => running.delete(task));

@@ -15,7 +15,45 @@ export type ServerEvent =
   }
   | { type: "warning"; message: string }
   | { type: "stopping"; active: number }
-  | ({ type: "summary" } & ServerSummary);
+  | ({ type: "summary" } & ServerSummary)
+  | { type: "refused"; peer: string; reason: string }
+  | ModeEvent
+  | WireEvent;
+
+/** What a mode reports: a chat transcript line (as members see it), or a note about one client. */
+export type ModeEvent =
+  | { type: "chat"; id: number; peer: string; text: string }
+  | { type: "note"; id: number; peer: string; text: string };
+
+/** A socket call narrated by `--trace`: what was called, on which peer, with which sizes, and when. */
+export interface TraceEvent {
+  type: "trace";
+  call: "bind" | "listen" | "accept" | "connect" | "recv" | "send" | "shutdown" | "close";
+  /** Milliseconds since the command started. */
+  elapsedMs: number;
+  /** The local address (bind, listen, connect). */
+  address?: string;
+  /** The other end of the connection. */
+  peer?: string;
+  /** recv: the buffer size offered; send: the bytes given. */
+  size?: number;
+  /** Bytes received (0 at end of stream) or sent. */
+  result?: number;
+  error?: string;
+}
+
+/** Bytes on the wire for `--hex`: one event per recv or send, with the stream offset of its first byte. */
+export interface HexEvent {
+  type: "hex";
+  direction: "recv" | "send";
+  peer: string;
+  offset: number;
+  /** The bytes, two lowercase hex digits each. */
+  hex: string;
+}
+
+/** What `--trace` and `--hex` report, on the server and on the client. */
+export type WireEvent = TraceEvent | HexEvent;
 
 /** What `runServer` resolves to once it has shut down. */
 export interface ServerSummary {
@@ -24,6 +62,8 @@ export interface ServerSummary {
   messages: number;
   bytes: number;
   uptimeMs: number;
+  /** Connections closed at once by the guard rails (--max-conns, --allow, --deny). */
+  refused: number;
 }
 
 /** What the client reports while it runs. */
@@ -32,7 +72,8 @@ export type ClientEvent =
   | { type: "reply"; seq: number; bytes: number; rttMs: number; text: string }
   | { type: "lost"; seq: number; reason: string }
   | { type: "eof"; sent: number; received: number }
-  | ({ type: "summary" } & ClientSummary);
+  | ({ type: "summary" } & ClientSummary)
+  | WireEvent;
 
 /** Round-trip statistics in milliseconds, as ping prints them. */
 export interface RttStats {

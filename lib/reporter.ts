@@ -1,6 +1,7 @@
 import type { ClientEvent, ServerEvent } from "./events.ts";
 import { formatDuration } from "./duration.ts";
 import { formatBytes, plural } from "./format.ts";
+import { formatHex, formatTrace } from "./wire.ts";
 
 /** How events are shown. */
 export interface ReporterOptions {
@@ -12,6 +13,8 @@ export interface ReporterOptions {
   verbose?: boolean;
   /** The client numbers each reply (repeat mode). */
   numbered?: boolean;
+  /** The client is interactive: say how to use it, and when the server closes. */
+  interactive?: boolean;
 }
 
 /** Where a reporter writes: status lines and warnings. */
@@ -20,7 +23,7 @@ export interface ReporterOutput {
   warn(line: string): void;
 }
 
-/** The text line a server event is shown as, or undefined when it is not shown at this verbosity. */
+/** The text a server event is shown as (lines joined by `\n`), or undefined when it is not shown at this verbosity. */
 export function formatServerEvent(event: ServerEvent, opts: ReporterOptions = {}): string | undefined {
   switch (event.type) {
     case "listening":
@@ -40,8 +43,25 @@ export function formatServerEvent(event: ServerEvent, opts: ReporterOptions = {}
     case "summary":
       return `Stopped after ${formatDuration(event.uptimeMs)}: ${plural(event.clients, "client")} served, ${
         plural(event.messages, "message")
-      }, ${formatBytes(event.bytes)} received`;
+      }, ${formatBytes(event.bytes)} received${event.refused ? `, ${event.refused} refused` : ""}`;
+    case "refused":
+      return `${event.peer} refused: ${event.reason}`;
+    case "chat":
+      return event.text;
+    case "note":
+      return `${event.peer} ${event.text}`;
+    case "trace":
+      return formatTrace(event);
+    case "hex":
+      return formatHex(event).join("\n");
   }
+}
+
+const INTERACTIVE_HINT = "; type a line and press Enter to send it, Ctrl-D to leave";
+
+/** Events asked for by name (`--trace`, `--hex`) are shown even with `--quiet`. */
+function isWireEvent(event: { type: string }): boolean {
+  return event.type === "trace" || event.type === "hex";
 }
 
 /** The text lines a client event is shown as (none when it is not shown at this verbosity). */
@@ -51,7 +71,7 @@ export function formatClientEvent(event: ClientEvent, opts: ReporterOptions = {}
       return [
         `Connected to ${event.address}${event.remote === event.address ? "" : ` (${event.remote})`} in ${
           formatRtt(event.connectMs)
-        }`,
+        }${opts.interactive ? INTERACTIVE_HINT : ""}`,
       ];
     case "reply":
       return [
@@ -60,7 +80,11 @@ export function formatClientEvent(event: ClientEvent, opts: ReporterOptions = {}
     case "lost":
       return [`${opts.numbered ? `${event.seq}: ` : ""}no reply: ${event.reason}`];
     case "eof":
-      return opts.verbose ? [`Server closed the connection`] : [];
+      return opts.verbose || opts.interactive ? [`Server closed the connection`] : [];
+    case "trace":
+      return [formatTrace(event)];
+    case "hex":
+      return formatHex(event);
     case "summary": {
       if (!opts.numbered) {
         return opts.verbose || event.sent === 0
@@ -102,7 +126,7 @@ function jsonLine(event: { type: string }): string {
 export function serverReporter(opts: ReporterOptions, out: ReporterOutput): (event: ServerEvent) => void {
   return (event) => {
     if (event.type === "warning") return out.warn(opts.json ? jsonLine(event) : formatServerEvent(event)!);
-    if (opts.quiet) return;
+    if (opts.quiet && !isWireEvent(event)) return;
     if (opts.json) {
       if (event.type !== "message" || opts.verbose) out.status(jsonLine(event));
       return;
@@ -115,7 +139,7 @@ export function serverReporter(opts: ReporterOptions, out: ReporterOutput): (eve
 /** A sink for client events that prints them as text or JSON lines. */
 export function clientReporter(opts: ReporterOptions, out: ReporterOutput): (event: ClientEvent) => void {
   return (event) => {
-    if (opts.quiet && event.type !== "lost") return;
+    if (opts.quiet && event.type !== "lost" && !isWireEvent(event)) return;
     if (opts.json) return out.status(jsonLine(event));
     const emit = event.type === "lost" ? out.warn : out.status;
     for (const line of formatClientEvent(event, opts)) emit(line);

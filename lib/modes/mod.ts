@@ -1,10 +1,18 @@
+import { broadcast } from "./broadcast.ts";
+import { chat } from "./chat.ts";
+import { discard } from "./discard.ts";
 import { echo } from "./echo.ts";
-import type { Mode } from "./mode.ts";
+import type { ModeFactory } from "./mode.ts";
 
-export type { Mode, Session } from "./mode.ts";
+export type { Mode, ModeContext, ModeFactory, Session } from "./mode.ts";
 
-/** Every server mode by name; the first is the default. */
-export const MODES = { echo } as const satisfies Record<string, Mode>;
+/** Every server mode by name, as a factory called once per server run; the first is the default. */
+export const MODES = {
+  echo: () => echo,
+  chat,
+  broadcast,
+  discard: () => discard,
+} as const satisfies Record<string, ModeFactory>;
 
 /** The name of a server mode. */
 export type ModeName = keyof typeof MODES;

@@ -1,3 +1,5 @@
+import type { EventSink, ModeEvent } from "../events.ts";
+
 /** What a mode may do with the connection it was given; the server counts and reports through it. */
 export interface Session {
   /** The server-wide number of this client (1, 2, …). */
@@ -6,11 +8,33 @@ export interface Session {
   readonly peer: string;
   /** True once the server is shutting down: a mode returns at its next safe point. */
   readonly stopping: boolean;
+  /** Why the server closed this connection (idle, too slow, …), once it has. */
+  readonly closeReason?: string;
   /** Receives into `buf` (recv); null at end of stream. Counts one message per read that returns data. */
   read(buf: Uint8Array): Promise<number | null>;
   /** Sends all of `data` (send), resolving once every byte was handed to the OS. */
   write(data: Uint8Array): Promise<void>;
+  /** Closes the connection now; `reason` is logged when the client is reported gone. */
+  close(reason?: string): void;
+  /**
+   * Set by a mode that holds output of its own (a queue): at shutdown the server calls it instead of
+   * closing a client that waits in `read()`, so the mode can deliver what it queued and then close.
+   */
+  onStop?: () => void;
 }
 
 /** A server mode: what the server does with one accepted connection until it ends. */
 export type Mode = (session: Session) => Promise<void>;
+
+/** What a server run gives its mode: the limits it was started with and where to report. */
+export interface ModeContext {
+  /** The longest line a line-based mode accepts (`--max-line`, bytes). */
+  maxLine: number;
+  /** How many bytes may wait to be sent to one client before it is disconnected (`--max-queue`). */
+  maxQueue: number;
+  /** Reports transcript lines and notes about clients. */
+  emit: EventSink<ModeEvent>;
+}
+
+/** Makes a mode once per server run; modes that share state between clients (a chat room) keep it here. */
+export type ModeFactory = (ctx: ModeContext) => Mode;

@@ -1,0 +1,126 @@
+import assert from "node:assert/strict";
+import { parseCidr } from "../lib/cidr.ts";
+import { writeAll } from "../lib/io.ts";
+import { echoRoundTrip, readToEnd, runCli, startServer } from "./_helpers.ts";
+
+const text = (b: Uint8Array) => new TextDecoder().decode(b);
+const hello = new TextEncoder().encode("hello");
+
+Deno.test("max-conns: the client over the limit is told 'server full' and closed; a freed slot is reused", async () => {
+  const server = await startServer({ maxConns: 2 });
+  const a = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+  try {
+    using b = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+    let connects = 0;
+    await server.waitFor((e) => e.type === "connect" && ++connects === 2);
+    using c = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+    assert.equal(text(await readToEnd(c)), "server full (2 clients), try again later\n");
+    const refused = await server.waitFor((e) => e.type === "refused");
+    assert.ok(refused.type === "refused");
+    assert.equal(refused.reason, "server full (2 clients, --max-conns)");
+
+    a.close();
+    await server.waitFor((e) => e.type === "disconnect");
+    assert.equal(text(await echoRoundTrip(server.port, hello)), "hello", "a slot freed is taken again");
+    assert.ok(b);
+    const summary = await server.stop();
+    assert.deepEqual([summary.clients, summary.refused], [3, 1]);
+  } catch (err) {
+    a.close();
+    await server.stop();
+    throw err;
+  }
+});
+
+Deno.test("idle-timeout: a silent client is closed with the reason logged; a talking one is kept", async () => {
+  const server = await startServer({ idleTimeoutMs: 300 });
+  try {
+    const started = performance.now();
+    using silent = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+    using talker = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+    const silentClosed = readToEnd(silent).then(() => performance.now() - started);
+    // The talker sends every 100 ms for 600 ms: never 300 ms of silence.
+    for (let i = 0; i < 6; i++) {
+      await writeAll(talker, hello);
+      const echo = new Uint8Array(5);
+      assert.equal(await talker.read(echo), 5);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const closedAfter = await silentClosed;
+    assert.ok(closedAfter >= 290, `closed after ${closedAfter.toFixed(0)} ms`);
+    const gone = server.events.filter((e) => e.type === "disconnect");
+    assert.equal(gone.length, 1, "only the silent client was closed");
+    assert.ok(gone[0].type === "disconnect");
+    assert.equal(gone[0].reason, "idle timeout: nothing received for 300 ms");
+    assert.equal(gone[0].peer, `127.0.0.1:${(silent.localAddr as Deno.NetAddr).port}`);
+  } finally {
+    await server.stop();
+  }
+});
+
+Deno.test("deny: a peer in a denied IPv4 network is closed at once and logged", async () => {
+  const server = await startServer({ deny: [parseCidr("127.0.0.0/8")] });
+  try {
+    using conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+    await writeAll(conn, hello).catch(() => {});
+    assert.equal((await readToEnd(conn).catch(() => new Uint8Array(0))).length, 0, "no echo");
+    const refused = await server.waitFor((e) => e.type === "refused");
+    assert.ok(refused.type === "refused");
+    assert.equal(refused.reason, "denied by --deny 127.0.0.0/8");
+    assert.match(refused.peer, /^127\.0\.0\.1:\d+$/);
+    assert.equal(server.events.some((e) => e.type === "connect"), false, "never served");
+  } finally {
+    await server.stop();
+  }
+});
+
+Deno.test("allow ::1/128 on a dual-stack listener: IPv6 loopback is served, IPv4 loopback refused", async () => {
+  const server = await startServer({ hostname: "::", allow: [parseCidr("::1/128")] });
+  try {
+    assert.equal(text(await echoRoundTrip(server.port, hello, "::1")), "hello");
+    using v4 = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+    assert.equal((await readToEnd(v4).catch(() => new Uint8Array(0))).length, 0);
+    const refused = await server.waitFor((e) => e.type === "refused");
+    assert.ok(refused.type === "refused");
+    assert.equal(refused.reason, "not in the --allow list");
+    assert.match(refused.peer, /127\.0\.0\.1/);
+    const summary = await server.stop();
+    assert.deepEqual([summary.clients, summary.refused], [1, 1]);
+  } catch (err) {
+    await server.stop();
+    throw err;
+  }
+});
+
+Deno.test("deny an IPv6 network: ::1 is refused while IPv4 loopback is allowed", async () => {
+  const server = await startServer({
+    hostname: "::",
+    allow: [parseCidr("127.0.0.0/8"), parseCidr("::/0")],
+    deny: [parseCidr("::1")],
+  });
+  try {
+    assert.equal(text(await echoRoundTrip(server.port, hello, "127.0.0.1")), "hello");
+    using v6 = await Deno.connect({ hostname: "::1", port: server.port });
+    assert.equal((await readToEnd(v6).catch(() => new Uint8Array(0))).length, 0);
+    const refused = await server.waitFor((e) => e.type === "refused");
+    assert.ok(refused.type === "refused" && refused.reason === "denied by --deny ::1/128");
+  } finally {
+    await server.stop();
+  }
+});
+
+Deno.test("CLI: bad guard-rail values are usage errors that name the value and the accepted form", async () => {
+  const cases: [string[], RegExp][] = [
+    [["--allow", "10.0.0.300/8"], /^sockkit: invalid --allow '10\.0\.0\.300\/8': expected an IPv4 or IPv6/],
+    [["--deny", "::1/200"], /^sockkit: invalid --deny '::1\/200': expected an IPv4 or IPv6/],
+    [["--max-conns", "0"], /^sockkit: invalid --max-conns '0': expected a whole number of 1 or more/],
+    [["--idle-timeout", "soon"], /^sockkit: invalid --idle-timeout 'soon': expected a number with a unit/],
+    [["--max-queue", "lots"], /^sockkit: invalid --max-queue 'lots': expected a size such as 65536, 64KiB/],
+    [["--max-line", "0"], /^sockkit: invalid --max-line '0': must be at least 1 B/],
+  ];
+  for (const [args, expected] of cases) {
+    const r = await runCli(["server", "0", ...args]);
+    assert.equal(r.code, 2, args.join(" "));
+    assert.match(r.stderr, expected);
+  }
+});
