@@ -288,6 +288,7 @@ async function interactive(
     return show(editor ? encoder.encode(editor.showAbove(textForTerminal(data))) : data);
   };
   const buf = new Uint8Array(PIPE_BUFFER_SIZE);
+  let serverClosed = false;
   try {
     while (true) {
       const n = await conn.read(buf);
@@ -296,6 +297,7 @@ async function interactive(
       counts.bytesReceived += n;
       await print(lines.push(buf.subarray(0, n)));
     }
+    serverClosed = true;
     await print(lines.rest());
   } catch (err) {
     if (!(signal.aborted && isClosedError(err))) throw toNetworkError(err, "read", "the connection");
@@ -306,6 +308,6 @@ async function interactive(
   if (uploadError !== undefined && !isClosedError(uploadError) && !signal.aborted) {
     throw toNetworkError(uploadError, "write", "the connection");
   }
-  emit({ type: "eof", sent: counts.bytesSent, received: counts.bytesReceived });
+  if (serverClosed) emit({ type: "eof", sent: counts.bytesSent, received: counts.bytesReceived });
   return counts;
 }

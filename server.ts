@@ -6,6 +6,7 @@ import { formatAddr } from "./lib/address.ts";
 import type { Cidr } from "./lib/cidr.ts";
 import type { EventSink, ServerEvent, ServerSummary } from "./lib/events.ts";
 import { networkReason } from "./lib/errors.ts";
+import { plural } from "./lib/format.ts";
 import { DEFAULT_MAX_LINE } from "./lib/framing.ts";
 import { accessRefusal, idleReason, IdleTimer } from "./lib/guards.ts";
 import { closeQuietly, isClosedError, sleep, writeAll } from "./lib/io.ts";
@@ -214,8 +215,13 @@ export async function runServer(opts: ServerOptions, ctx: RunServerContext = {})
     const denied = accessRefusal(accepted.remoteAddr, opts);
     if (denied) return refuse(conn, peer, denied);
     if (opts.maxConns !== undefined && clients.size >= opts.maxConns) {
-      const notice = `server full (${opts.maxConns} clients), try again later\n`;
-      return refuse(conn, peer, `server full (${opts.maxConns} clients, --max-conns)`, notice);
+      const limit = plural(opts.maxConns, "client");
+      return refuse(
+        conn,
+        peer,
+        `server full (${limit}, --max-conns)`,
+        `server full (${limit}), try again later\n`,
+      );
     }
     const client = new Client(conn, ++totals.clients, peer, onMessage);
     const idleMs = opts.idleTimeoutMs;

@@ -57,7 +57,7 @@ export function formatServerEvent(event: ServerEvent, opts: ReporterOptions = {}
   }
 }
 
-const INTERACTIVE_HINT = "; type a line and press Enter to send it, Ctrl-D to leave";
+const INTERACTIVE_HINT = "; Enter sends a line, Ctrl-D leaves";
 
 /** Events asked for by name (`--trace`, `--hex`) are shown even with `--quiet`. */
 function isWireEvent(event: { type: string }): boolean {
@@ -87,7 +87,7 @@ export function formatClientEvent(event: ClientEvent, opts: ReporterOptions = {}
       return formatHex(event);
     case "summary": {
       if (!opts.numbered) {
-        return opts.verbose || event.sent === 0
+        return opts.verbose || (event.sent === 0 && !opts.interactive)
           ? [
             `Sent ${formatBytes(event.bytesSent)}, received ${formatBytes(event.bytesReceived)} in ${
               formatDuration(event.elapsedMs)

@@ -128,7 +128,7 @@ Deno.test("CLI: sockkit client -I against sockkit server --mode chat", async () 
     );
     assert.match(
       client.stderr,
-      /^Connected to 127\.0\.0\.1:\d+ in .*; type a line and press Enter to send it/,
+      /^Connected to 127\.0\.0\.1:\d+ in .*; Enter sends a line, Ctrl-D leaves$/m,
     );
     assert.match(client.stderr, /Server closed the connection\n$/);
     await server.line(/^\* zed left$/);
