@@ -205,37 +205,51 @@ async function pipe(
   emit: EventSink<ClientEvent>,
 ): Promise<Counts> {
   const counts = { sent: 0, received: 0, lost: 0, bytesSent: 0, bytesReceived: 0 };
-  const upload = (async () => {
+  const upload = async (send: (data: Uint8Array) => Promise<void>) => {
     const buf = new Uint8Array(PIPE_BUFFER_SIZE);
-    while (true) {
-      const n = await stdin.read(buf);
-      if (n === null) break;
-      await writeAll(conn, buf.subarray(0, n));
-      counts.sent++;
-      counts.bytesSent += n;
-    }
-    await conn.closeWrite();
-  })();
+    for (let n = await stdin.read(buf); n !== null; n = await stdin.read(buf)) await send(buf.subarray(0, n));
+  };
+  await relay(conn, signal, counts, upload, (chunk) => writeAll(stdout, chunk));
+  emit({ type: "eof", sent: counts.bytesSent, received: counts.bytesReceived });
+  return counts;
+}
+
+/**
+ * Pipe and interactive modes: `upload` sends what it reads through `send`, then the client half-closes;
+ * meanwhile every chunk the server sends goes to `onChunk`. Resolves once the server closed the connection
+ * (true) or the run was interrupted (false); throws when reading or writing failed.
+ */
+async function relay(
+  conn: Deno.Conn,
+  signal: AbortSignal,
+  counts: Counts,
+  upload: (send: (data: Uint8Array) => Promise<void>) => Promise<void>,
+  onChunk: (chunk: Uint8Array) => Promise<unknown>,
+): Promise<boolean> {
+  const send = async (data: Uint8Array) => {
+    await writeAll(conn, data);
+    counts.sent++;
+    counts.bytesSent += data.length;
+  };
   let uploadError: unknown;
-  upload.catch((err) => (uploadError = err));
+  upload(send).then(() => conn.closeWrite()).catch((err) => (uploadError = err));
 
   const buf = new Uint8Array(PIPE_BUFFER_SIZE);
+  let serverClosed = false;
   try {
-    while (true) {
-      const n = await conn.read(buf);
-      if (n === null) break;
+    for (let n = await conn.read(buf); n !== null; n = await conn.read(buf)) {
       counts.received++;
       counts.bytesReceived += n;
-      await writeAll(stdout, buf.subarray(0, n));
+      await onChunk(buf.subarray(0, n));
     }
+    serverClosed = true;
   } catch (err) {
     if (!(signal.aborted && isClosedError(err))) throw toNetworkError(err, "read", "the connection");
   }
   if (uploadError !== undefined && !isClosedError(uploadError) && !signal.aborted) {
     throw toNetworkError(uploadError, "write", "the connection");
   }
-  emit({ type: "eof", sent: counts.bytesSent, received: counts.bytesReceived });
-  return counts;
+  return serverClosed;
 }
 
 /**
@@ -256,17 +270,15 @@ async function interactive(
   const encoder = new TextEncoder();
   let screen = Promise.resolve();
   const show = (data: Uint8Array) => (screen = screen.then(() => writeAll(stdout, data)));
-  const send = async (data: Uint8Array) => {
-    await writeAll(conn, data);
-    counts.sent++;
-    counts.bytesSent += data.length;
-  };
+  const lines = new WholeLines();
+  const print = (data: Uint8Array) =>
+    data.length === 0
+      ? screen
+      : show(editor ? encoder.encode(editor.showAbove(textForTerminal(data))) : data);
 
-  const upload = (async () => {
+  const upload = async (send: (data: Uint8Array) => Promise<void>) => {
     const buf = new Uint8Array(4096);
-    while (true) {
-      const n = await stdin.read(buf);
-      if (n === null) break;
+    for (let n = await stdin.read(buf); n !== null; n = await stdin.read(buf)) {
       if (!editor) {
         await send(buf.subarray(0, n));
         continue;
@@ -274,40 +286,18 @@ async function interactive(
       const typed = editor.feed(buf.subarray(0, n));
       await show(encoder.encode(typed.echo));
       for (const line of typed.send) await send(line);
-      if (typed.eof) break;
+      if (typed.eof) return;
     }
-    await conn.closeWrite();
-  })();
-  let uploadError: unknown;
-  upload.catch((err) => (uploadError = err));
+  };
 
   terminal?.setRaw(true);
-  const lines = new WholeLines();
-  const print = (data: Uint8Array) => {
-    if (data.length === 0) return screen;
-    return show(editor ? encoder.encode(editor.showAbove(textForTerminal(data))) : data);
-  };
-  const buf = new Uint8Array(PIPE_BUFFER_SIZE);
-  let serverClosed = false;
   try {
-    while (true) {
-      const n = await conn.read(buf);
-      if (n === null) break;
-      counts.received++;
-      counts.bytesReceived += n;
-      await print(lines.push(buf.subarray(0, n)));
-    }
-    serverClosed = true;
+    const serverClosed = await relay(conn, signal, counts, upload, (chunk) => print(lines.push(chunk)));
     await print(lines.rest());
-  } catch (err) {
-    if (!(signal.aborted && isClosedError(err))) throw toNetworkError(err, "read", "the connection");
+    if (serverClosed) emit({ type: "eof", sent: counts.bytesSent, received: counts.bytesReceived });
   } finally {
     if (editor) await show(encoder.encode("\r\x1b[K")).catch(() => {});
     terminal?.setRaw(false);
   }
-  if (uploadError !== undefined && !isClosedError(uploadError) && !signal.aborted) {
-    throw toNetworkError(uploadError, "write", "the connection");
-  }
-  if (serverClosed) emit({ type: "eof", sent: counts.bytesSent, received: counts.bytesReceived });
   return counts;
 }

@@ -1,7 +1,7 @@
 /** Shared test helpers: an in-process server on a free loopback port, raw sockets, and the real CLI. */
 import { runServer, type ServerOptions } from "../server.ts";
 import type { ServerEvent, ServerSummary } from "../lib/events.ts";
-import { writeAll } from "../lib/io.ts";
+import { concatBytes, writeAll } from "../lib/io.ts";
 
 /** A server running in this process on 127.0.0.1 (or `hostname`), port 0. */
 export interface TestServer {
@@ -83,13 +83,7 @@ export async function readToEnd(conn: Deno.Conn): Promise<Uint8Array> {
 
 /** Joins byte arrays. */
 export function concat(chunks: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(chunks.reduce((s, c) => s + c.length, 0));
-  let offset = 0;
-  for (const c of chunks) {
-    out.set(c, offset);
-    offset += c.length;
-  }
-  return out;
+  return concatBytes(...chunks);
 }
 
 /** SHA-256 of bytes, as hex. */
