@@ -195,8 +195,21 @@ export async function runServer(opts: ServerOptions, ctx: RunServerContext = {})
   signal.addEventListener("abort", stopAccepting, { once: true });
   if (signal.aborted) stopAccepting();
 
-  /** Closes a connection the guard rails turned away, after a one-line notice when there is one. */
-  const refuse = (conn: Deno.Conn, peer: string, reason: string, notice?: string) => {
+  /** Why the guard rails turn a new connection away (and the line it is sent first), or undefined. */
+  const refusalOf = (addr: Deno.Addr): { reason: string; notice?: string } | undefined => {
+    const denied = accessRefusal(addr, opts);
+    if (denied) return { reason: denied };
+    if (opts.maxConns !== undefined && clients.size >= opts.maxConns) {
+      const limit = plural(opts.maxConns, "client");
+      return {
+        reason: `server full (${limit}, --max-conns)`,
+        notice: `server full (${limit}), try again later\n`,
+      };
+    }
+  };
+
+  /** Closes a connection the guard rails turned away, after its one-line notice when there is one. */
+  const refuse = (conn: Deno.Conn, peer: string, { reason, notice }: { reason: string; notice?: string }) => {
     totals.refused++;
     emit({ type: "refused", peer, reason });
     if (notice === undefined) return closeQuietly(conn);
@@ -212,17 +225,8 @@ export async function runServer(opts: ServerOptions, ctx: RunServerContext = {})
     const peer = formatAddr(accepted.remoteAddr);
     const conn = tap.wrap(accepted, peer);
     tap.trace("accept", { address, peer });
-    const denied = accessRefusal(accepted.remoteAddr, opts);
-    if (denied) return refuse(conn, peer, denied);
-    if (opts.maxConns !== undefined && clients.size >= opts.maxConns) {
-      const limit = plural(opts.maxConns, "client");
-      return refuse(
-        conn,
-        peer,
-        `server full (${limit}, --max-conns)`,
-        `server full (${limit}), try again later\n`,
-      );
-    }
+    const refusal = refusalOf(accepted.remoteAddr);
+    if (refusal) return refuse(conn, peer, refusal);
     const client = new Client(conn, ++totals.clients, peer, onMessage);
     const idleMs = opts.idleTimeoutMs;
     if (idleMs) client.idle = new IdleTimer(idleMs, () => client.close(idleReason(idleMs)));
