@@ -131,7 +131,34 @@ Deno.test("chat: shutting down tells everyone, then closes cleanly", async () =>
   }
 });
 
-/** Bytes 0..n-1 of a recognisable stream (sender `tag` in the top bits of each byte). */
+Deno.test("chat: a member that never reads is cut off, and the others are told why", async () => {
+  const server = await startServer({ mode: "chat", maxQueue: 64 * 1024 });
+  const sender = await joinChat(server, /welcome user1/);
+  const slow = await joinChat(server, /welcome user2/);
+  const watcher = await joinChat(server, /welcome user3/);
+  try {
+    const slowPeer = formatAddr(slow.conn.localAddr);
+    let cut = false;
+    server.waitFor((e) => e.type === "disconnect" && e.peer === slowPeer).then(() => (cut = true));
+    const notice = watcher.until(/^\* user2 left/);
+    const line = "x".repeat(1000) + "\n";
+    for (let i = 0; i < 20_000 && !cut; i++) await sender.send(line);
+    assert.ok(cut, "the member that never reads was disconnected");
+    assert.equal(await notice, "* user2 left (too slow: more than 64.0 KiB waiting to be sent)");
+    const said = transcript(server);
+    const before = said.slice(0, said.findIndex((t) => t.startsWith("* user2 left")));
+    assert.deepEqual(
+      watcher.lines.slice(1, -1).map((l) => l.trimEnd()),
+      before.slice(3),
+      "the watcher, which reads, got every line said before the notice, in order",
+    );
+  } finally {
+    for (const p of [sender, slow, watcher]) p.close();
+    await server.stop();
+  }
+});
+
+/** A recognisable stream of `n` bytes taken from `letters` (a different walk through them for each `seed`). */
 function pattern(n: number, seed: number, letters: string): Uint8Array {
   const out = new Uint8Array(n);
   for (let i = 0; i < n; i++) out[i] = letters.charCodeAt((i * 7 + seed) % letters.length);
