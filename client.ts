@@ -11,11 +11,19 @@ import { type ByteReader, type ByteWriter, closeQuietly, isClosedError, sleep, w
 import { ReplyTracker } from "./lib/replies.ts";
 import { RttAccumulator } from "./lib/stats.ts";
 import { LineEditor, type Terminal, textForTerminal, WholeLines } from "./lib/terminal.ts";
-import { connect, type Endpoint, formatEndpoint } from "./lib/transport.ts";
+import {
+  connect,
+  describeConnection,
+  type Endpoint,
+  formatEndpoint,
+  type StreamEndpoint,
+} from "./lib/transport.ts";
+import { runUdpClient, type UdpSettings } from "./lib/udp.ts";
 import { WireTap } from "./lib/wire.ts";
 
 /** What `runClient` needs; main.ts fills in the defaults. */
 export interface ClientOptions {
+  /** Where to connect and over which transport: TCP, TLS, a Unix socket or UDP. */
   endpoint: Endpoint;
   /** The bytes to send (default `Hello`). */
   message?: Uint8Array;
@@ -34,6 +42,8 @@ export interface ClientOptions {
   trace?: boolean;
   /** Report the bytes sent and received as hex dumps (`--hex`). */
   hex?: boolean;
+  /** UDP: the largest datagram sent or received. */
+  udp?: UdpSettings;
 }
 
 /** How the client is driven: stopped by `signal`, observed through `onEvent`, with pipe mode's streams. */
@@ -63,10 +73,12 @@ const PIPE_BUFFER_SIZE = 64 * 1024;
  * ```
  */
 export async function runClient(opts: ClientOptions, ctx: RunClientContext = {}): Promise<ClientSummary> {
+  if (opts.endpoint.transport === "udp") return await runUdpClient({ ...opts, endpoint: opts.endpoint }, ctx);
+  const endpoint = opts.endpoint;
   const emit = ctx.onEvent ?? (() => {});
   const signal = ctx.signal ?? new AbortController().signal;
   const timeoutMs = opts.timeoutMs ?? 5000;
-  const address = formatEndpoint(opts.endpoint);
+  const address = formatEndpoint(endpoint);
   const startedAt = performance.now();
 
   const tap = new WireTap(opts, emit, startedAt);
@@ -74,15 +86,17 @@ export async function runClient(opts: ClientOptions, ctx: RunClientContext = {})
   // connect
   let conn: Deno.Conn;
   try {
-    conn = await connectWithin(opts.endpoint, timeoutMs, signal);
+    conn = await connectWithin(endpoint, timeoutMs, signal);
   } catch (err) {
     tap.trace("connect", { peer: address, error: err instanceof Error ? err.message : String(err) });
     throw err;
   }
+  const connectMs = performance.now() - startedAt;
+  const detail = await describeConnection(endpoint, conn);
   const remote = formatAddr(conn.remoteAddr);
   tap.trace("connect", { peer: remote, address: formatAddr(conn.localAddr) });
   conn = tap.wrap(conn, remote);
-  emit({ type: "connected", address, remote, connectMs: performance.now() - startedAt });
+  emit({ type: "connected", address, remote, connectMs, detail });
 
   const onAbort = () => closeQuietly(conn);
   signal.addEventListener("abort", onAbort, { once: true });
@@ -103,7 +117,7 @@ export async function runClient(opts: ClientOptions, ctx: RunClientContext = {})
   }
 }
 
-async function connectWithin(ep: Endpoint, timeoutMs: number, signal: AbortSignal): Promise<Deno.Conn> {
+async function connectWithin(ep: StreamEndpoint, timeoutMs: number, signal: AbortSignal): Promise<Deno.Conn> {
   try {
     return await connect(ep, AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]));
   } catch (err) {

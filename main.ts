@@ -7,14 +7,16 @@ import { Command, CommanderError, Option } from "@commander-js/extra-typings";
 import meta from "./deno.json" with { type: "json" };
 import { runClient } from "./client.ts";
 import { runServer } from "./server.ts";
-import { parseHost, parsePort } from "./lib/address.ts";
+import { parseHost, parsePort, parseUnixPath } from "./lib/address.ts";
 import { type Cidr, parseCidr } from "./lib/cidr.ts";
 import { parseDuration } from "./lib/duration.ts";
+import { clientTarget, parseAlpn, parseWholeNumber, serverEndpoint } from "./lib/endpoints.ts";
 import { ExitCode, SockkitError, UsageError } from "./lib/errors.ts";
 import { MODE_NAMES, type ModeName } from "./lib/modes/mod.ts";
 import { clientReporter, type ReporterOutput, serverReporter } from "./lib/reporter.ts";
 import { parseSize } from "./lib/size.ts";
 import type { Terminal } from "./lib/terminal.ts";
+import { UDP_MAX_PAYLOAD } from "./lib/udp.ts";
 
 /** The version printed by `--version` and carried by compiled binaries. */
 export const VERSION: string = meta.version;
@@ -52,6 +54,10 @@ function interruptSignal(): { signal: AbortSignal; dispose(): void } {
 
 const portArg = (value: string) => parsePort(value);
 const hostArg = (value: string) => parseHost(value);
+const unixArg = (value: string) => parseUnixPath(value);
+const alpnArg = (value: string) => parseAlpn(value);
+const udpRateArg = (value: string) => parseWholeNumber(value, "--udp-rate", 0, 1_000_000);
+const maxDatagramArg = (value: string) => parseWholeNumber(value, "--max-datagram", 1, UDP_MAX_PAYLOAD);
 
 /** An option that takes a duration (`500ms`, `5s`, `2m`) and holds milliseconds. */
 function durationOption<F extends string>(flags: F, description: string, fallback: string) {
@@ -118,14 +124,37 @@ export function buildProgram(setExit: (code: number) => void) {
 
   program
     .command("server")
-    .description("Run a concurrent TCP server (echo, chat, broadcast or discard) until Ctrl-C")
+    .description(
+      "Run a concurrent server (echo, chat, broadcast or discard) over TCP, TLS, Unix or UDP until Ctrl-C",
+    )
     .configureOutput(usageOutput("sockkit server"))
     .argument("[port]", "port to listen on; 0 picks a free port", portArg, 1234)
     .option(
       "--host <host>",
-      "address to bind: 0.0.0.0 (all IPv4), :: (all IPv6), 127.0.0.1, ::1 …",
+      "address to bind: 0.0.0.0 (all IPv4), :: (all IPv6), 127.0.0.1, ::1, fe80::1%eth0 …",
       hostArg,
       "0.0.0.0",
+    )
+    .option("--unix <path>", "listen on a Unix domain socket at this path instead of a port", unixArg)
+    .option("--tls", "serve TLS: with --cert/--key, or an ephemeral self-signed certificate")
+    .option("--cert <file>", "with --tls: the server's certificate chain (PEM)")
+    .option("--key <file>", "with --tls: the private key of --cert (PEM)")
+    .option("--write-cert <file>", "with --tls and no --cert: write the generated certificate here")
+    .option(
+      "--alpn <protocols>",
+      "with --tls: ALPN protocols to offer, comma-separated (e.g. h2,http/1.1)",
+      alpnArg,
+    )
+    .option("--udp", "serve UDP datagrams instead of TCP (modes echo and discard)")
+    .option(
+      "--udp-rate <n>",
+      "with --udp: replies per second to one source, 0 for no limit (default 200)",
+      udpRateArg,
+    )
+    .option(
+      "--max-datagram <bytes>",
+      `with --udp: the largest datagram accepted; larger ones are reported (default ${UDP_MAX_PAYLOAD})`,
+      maxDatagramArg,
     )
     .addOption(new Option("--mode <mode>", "what to do with each client").choices(MODE_NAMES).default("echo"))
     .addOption(durationOption("--grace <duration>", "on shutdown, how long busy clients may finish", "2s"))
@@ -145,7 +174,7 @@ export function buildProgram(setExit: (code: number) => void) {
     .addOption(
       new Option(
         "--idle-timeout <duration>",
-        "close clients that send nothing for this long (e.g. 5m; 0: never)",
+        "close clients that send nothing for this long (e.g. 5m; 0: never); --udp: report a silent peer gone (default 30s)",
       )
         .argParser((v) => parseDuration(v, "--idle-timeout")),
     )
@@ -162,12 +191,17 @@ export function buildProgram(setExit: (code: number) => void) {
     .option("-v, --verbose", "also print a line per message received")
     .option("-q, --quiet", "print only warnings and errors")
     .option("--json", "print one JSON object per event")
-    .action(async (port, o) => {
+    .action(async (port, o, cmd) => {
+      const endpoint = serverEndpoint({
+        ...o,
+        port,
+        addressGiven: cmd.args.length > 0 || cmd.getOptionValueSource("host") === "cli",
+      });
       const { signal, dispose } = interruptSignal();
       try {
         await runServer(
           {
-            endpoint: { transport: "tcp", hostname: o.host, port },
+            endpoint,
             mode: o.mode as ModeName,
             graceMs: o.grace,
             maxLine: o.maxLine,
@@ -178,6 +212,7 @@ export function buildProgram(setExit: (code: number) => void) {
             deny: o.deny,
             trace: o.trace,
             hex: o.hex,
+            udp: { ratePerSecond: o.udpRate, maxDatagram: o.maxDatagram },
           },
           { signal, onEvent: serverReporter(o, output(false)) },
         );
@@ -191,11 +226,28 @@ export function buildProgram(setExit: (code: number) => void) {
     .command("client")
     .description("Connect to a server, send a message and print the reply")
     .configureOutput(usageOutput("sockkit client"))
-    .argument("<host>", "server host name or address", hostArg)
-    .argument("<port>", "server port", (v) => parsePort(v, { allowZero: false }))
+    .argument("[host]", "server host name or address (left out with --unix)")
+    .argument("[port]", "server port (left out with --unix)")
     .argument(
       "[message]",
       "what to send (default Hello); - sends stdin and prints what comes back (pipe mode)",
+    )
+    .option(
+      "--unix <path>",
+      "connect to the Unix domain socket at this path instead of a host and port",
+      unixArg,
+    )
+    .option("--tls", "connect with TLS, verifying the server's certificate and name")
+    .option("--ca <file>", "with --tls: also trust this CA or self-signed certificate (PEM)")
+    .option("--servername <name>", "with --tls: the name to send (SNI) and verify, instead of the host")
+    .option("--alpn <protocols>", "with --tls: ALPN protocols to ask for, comma-separated", alpnArg)
+    .option("--cert <file>", "with --tls: a client certificate (PEM) for servers that ask for one")
+    .option("--key <file>", "with --tls: the private key of --cert (PEM)")
+    .option("--udp", "send UDP datagrams instead of connecting over TCP")
+    .option(
+      "--max-datagram <bytes>",
+      `with --udp: the largest datagram sent or received (default ${UDP_MAX_PAYLOAD})`,
+      maxDatagramArg,
     )
     .option("-r, --repeat", "send the message every --interval until Ctrl-C or --count")
     .option("-c, --count <n>", "with --repeat: stop after n messages (implies --repeat)", countArg)
@@ -207,7 +259,8 @@ export function buildProgram(setExit: (code: number) => void) {
     .option("-v, --verbose", "more detail (a summary in single-message and pipe modes)")
     .option("-q, --quiet", "print only warnings and errors")
     .option("--json", "print one JSON object per event")
-    .action(async (host, port, message, o) => {
+    .action(async (host, port, arg3, o) => {
+      const { endpoint, message } = clientTarget([host, port, arg3], o);
       const pipe = message === "-";
       if (message === "") throw new UsageError("the message is empty: give some text, or - to send stdin");
       if (pipe && (o.repeat || o.count)) {
@@ -222,7 +275,7 @@ export function buildProgram(setExit: (code: number) => void) {
       try {
         const summary = await runClient(
           {
-            endpoint: { transport: "tcp", hostname: host, port },
+            endpoint,
             message: pipe || message === undefined ? undefined : encoder.encode(message),
             mode,
             count: o.count,
@@ -230,6 +283,7 @@ export function buildProgram(setExit: (code: number) => void) {
             timeoutMs: o.timeout,
             trace: o.trace,
             hex: o.hex,
+            udp: { maxDatagram: o.maxDatagram },
           },
           {
             signal,
@@ -241,7 +295,9 @@ export function buildProgram(setExit: (code: number) => void) {
           },
         );
         if (summary.error) throw new SockkitError(summary.error);
-        setExit(summary.lost > 0 ? ExitCode.Failure : ExitCode.Ok);
+        // Over UDP loss is expected: the run fails only when no reply came back at all.
+        const failed = endpoint.transport === "udp" ? summary.received === 0 : summary.lost > 0;
+        setExit(failed ? ExitCode.Failure : ExitCode.Ok);
       } finally {
         dispose();
       }

@@ -2,7 +2,6 @@
  * `sockkit server`: bind, listen, accept, then serve every client at once with a mode (echo by default).
  * @module
  */
-import { formatAddr } from "./lib/address.ts";
 import type { Cidr } from "./lib/cidr.ts";
 import type { EventSink, ServerEvent, ServerSummary } from "./lib/events.ts";
 import { networkReason } from "./lib/errors.ts";
@@ -12,12 +11,20 @@ import { accessRefusal, idleReason, IdleTimer } from "./lib/guards.ts";
 import { closeQuietly, isClosedError, sleep, writeAll } from "./lib/io.ts";
 import { type ModeName, MODES, type Session } from "./lib/modes/mod.ts";
 import { DEFAULT_MAX_QUEUE } from "./lib/queue.ts";
-import { type Endpoint, listen, type Listener, listenerAddress } from "./lib/transport.ts";
+import {
+  type Endpoint,
+  listen,
+  type Listener,
+  listenerAddress,
+  peerLabel,
+  transportNote,
+} from "./lib/transport.ts";
+import { runUdpServer, type UdpSettings } from "./lib/udp.ts";
 import { WireTap } from "./lib/wire.ts";
 
 /** What `runServer` needs; main.ts fills in the defaults. */
 export interface ServerOptions {
-  /** Where to bind: host `0.0.0.0` and port 1234 by default; port 0 picks a free port. */
+  /** Where to bind and over which transport: TCP, TLS, a Unix socket or UDP; port 0 picks a free port. */
   endpoint: Endpoint;
   /** What to do with each client (default `echo`). */
   mode?: ModeName;
@@ -29,7 +36,10 @@ export interface ServerOptions {
   maxQueue?: number;
   /** Clients served at once; one more is told "server full" and closed (default: no limit). */
   maxConns?: number;
-  /** Clients that send nothing for this long are closed (default: never). */
+  /**
+   * Clients that send nothing for this long are closed (default: never). Over UDP, where nothing closes, a
+   * peer silent this long is reported gone (default 30 s).
+   */
   idleTimeoutMs?: number;
   /** Only peers in these networks may connect (default: everyone). */
   allow?: readonly Cidr[];
@@ -39,6 +49,8 @@ export interface ServerOptions {
   trace?: boolean;
   /** Report the bytes received and sent as hex dumps (`--hex`). */
   hex?: boolean;
+  /** UDP: reply rate limit and largest datagram. */
+  udp?: UdpSettings;
 }
 
 /** How the server is driven: stopped by `signal`, observed through `onEvent`. */
@@ -140,6 +152,7 @@ function isOutOfDescriptors(err: unknown): boolean {
  * ```
  */
 export async function runServer(opts: ServerOptions, ctx: RunServerContext = {}): Promise<ServerSummary> {
+  if (opts.endpoint.transport === "udp") return await runUdpServer({ ...opts, endpoint: opts.endpoint }, ctx);
   const emit = ctx.onEvent ?? (() => {});
   const signal = ctx.signal ?? new AbortController().signal;
   const modeName = opts.mode ?? "echo";
@@ -152,11 +165,11 @@ export async function runServer(opts: ServerOptions, ctx: RunServerContext = {})
   const tap = new WireTap(opts, emit, startedAt);
 
   // bind + listen
-  const listener = listen(opts.endpoint);
-  const address = listenerAddress(listener);
+  const listener = await listen(opts.endpoint, emit);
+  const address = listenerAddress(listener, opts.endpoint);
   tap.trace("bind", { address });
   tap.trace("listen", { address });
-  emit({ type: "listening", address, mode: modeName });
+  emit({ type: "listening", address, mode: modeName, transport: transportNote(opts.endpoint) });
 
   const clients = new Set<Client>();
   const running = new Set<Promise<void>>();
@@ -222,7 +235,7 @@ export async function runServer(opts: ServerOptions, ctx: RunServerContext = {})
 
   // accept, one task per client
   await acceptLoop(listener, signal, emit, (accepted) => {
-    const peer = formatAddr(accepted.remoteAddr);
+    const peer = peerLabel(accepted.remoteAddr, totals.clients + 1);
     const conn = tap.wrap(accepted, peer);
     tap.trace("accept", { address, peer });
     const refusal = refusalOf(accepted.remoteAddr);

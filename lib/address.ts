@@ -30,6 +30,11 @@ export function parseHost(value: string): string {
       `invalid host '${value}': expected a host name or an IP address such as 127.0.0.1 or ::1`,
     );
   }
+  if (/^fe[89ab][0-9a-f]:/i.test(host) && !host.includes("%")) {
+    throw new UsageError(
+      `invalid host '${value}': a link-local IPv6 address needs its zone (interface), such as ${host}%eth0`,
+    );
+  }
   return host;
 }
 
@@ -38,9 +43,35 @@ export function formatHostPort(hostname: string, port: number): string {
   return hostname.includes(":") ? `[${hostname}]:${port}` : `${hostname}:${port}`;
 }
 
-/** Formats any Deno address: `127.0.0.1:1234`, `[::1]:1234`, `unix:/tmp/s.sock`. */
+/**
+ * Validates a Unix domain socket path given with `--unix`: not empty, and short enough for the OS
+ * (`sun_path` holds 108 bytes on Linux, 104 on macOS, including the final NUL).
+ *
+ * @example
+ * ```ts
+ * parseUnixPath("/tmp/sockkit.sock"); // "/tmp/sockkit.sock"
+ * ```
+ */
+export function parseUnixPath(value: string): string {
+  const bytes = new TextEncoder().encode(value).length;
+  if (value.trim() === "" || value.includes("\0")) {
+    throw new UsageError(`invalid --unix path '${value}': expected a file path such as /tmp/sockkit.sock`);
+  }
+  if (bytes > UNIX_PATH_MAX) {
+    throw new UsageError(
+      `invalid --unix path '${value}': ${bytes} bytes is too long for a socket path ` +
+        `(at most ${UNIX_PATH_MAX}; use a shorter path, e.g. in /tmp)`,
+    );
+  }
+  return value;
+}
+
+/** The longest Unix socket path Linux accepts, in bytes. */
+export const UNIX_PATH_MAX = 107;
+
+/** Formats any Deno address: `127.0.0.1:1234`, `[::1]:1234`, `unix:/tmp/s.sock` (`unix:` if unnamed). */
 export function formatAddr(addr: Deno.Addr): string {
-  if ("path" in addr) return `unix:${addr.path}`;
+  if ("path" in addr) return `unix:${addr.path ?? ""}`;
   if ("cid" in addr) return `vsock:${addr.cid}:${addr.port}`;
   return formatHostPort(addr.hostname, addr.port);
 }

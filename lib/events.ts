@@ -1,6 +1,21 @@
 /** What the server reports while it runs; a reporter turns these into text or JSON lines. */
 export type ServerEvent =
-  | { type: "listening"; address: string; mode: string }
+  | { type: "listening"; address: string; mode: string; transport?: string }
+  | {
+    type: "certificate";
+    /** SHA-256 of the certificate, as `openssl x509 -fingerprint -sha256` prints it. */
+    fingerprint: string;
+    /** True when generated at start-up (self-signed, key never written). */
+    ephemeral: boolean;
+    /** The host names and addresses a generated certificate is for. */
+    names?: string[];
+    /** When a generated certificate expires (ISO 8601). */
+    notAfter?: string;
+    /** The `--cert` file it came from. */
+    file?: string;
+    /** Where `--write-cert` wrote a generated certificate. */
+    writtenTo?: string;
+  }
   | { type: "connect"; id: number; peer: string; active: number }
   | { type: "message"; id: number; peer: string; count: number; bytes: number }
   | {
@@ -64,12 +79,15 @@ export interface ServerSummary {
   uptimeMs: number;
   /** Connections closed at once by the guard rails (--max-conns, --allow, --deny). */
   refused: number;
+  /** UDP: replies not sent because a source went over `--udp-rate`. */
+  dropped?: number;
 }
 
 /** What the client reports while it runs. */
 export type ClientEvent =
-  | { type: "connected"; address: string; remote: string; connectMs: number }
-  | { type: "reply"; seq: number; bytes: number; rttMs: number; text: string }
+  | { type: "connected"; address: string; remote: string; connectMs: number; detail?: string }
+  | { type: "sending"; address: string; local: string; transport: string }
+  | { type: "reply"; seq: number; bytes: number; rttMs: number; text: string; truncated?: boolean }
   | { type: "lost"; seq: number; reason: string }
   | { type: "eof"; sent: number; received: number }
   | ({ type: "summary" } & ClientSummary)

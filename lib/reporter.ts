@@ -27,7 +27,11 @@ export interface ReporterOutput {
 export function formatServerEvent(event: ServerEvent, opts: ReporterOptions = {}): string | undefined {
   switch (event.type) {
     case "listening":
-      return `Listening on ${event.address} (${event.mode}); Ctrl-C to stop`;
+      return `Listening on ${event.address} (${event.mode}${
+        event.transport ? ` over ${event.transport}` : ""
+      }); Ctrl-C to stop`;
+    case "certificate":
+      return formatCertificate(event);
     case "connect":
       return `${event.peer} connected (${event.active} online)`;
     case "message":
@@ -43,7 +47,11 @@ export function formatServerEvent(event: ServerEvent, opts: ReporterOptions = {}
     case "summary":
       return `Stopped after ${formatDuration(event.uptimeMs)}: ${plural(event.clients, "client")} served, ${
         plural(event.messages, "message")
-      }, ${formatBytes(event.bytes)} received${event.refused ? `, ${event.refused} refused` : ""}`;
+      }, ${formatBytes(event.bytes)} received${event.refused ? `, ${event.refused} refused` : ""}${
+        event.dropped
+          ? `, ${event.dropped} ${event.dropped === 1 ? "reply" : "replies"} dropped by the rate limit`
+          : ""
+      }`;
     case "refused":
       return `${event.peer} refused: ${event.reason}`;
     case "chat":
@@ -57,7 +65,28 @@ export function formatServerEvent(event: ServerEvent, opts: ReporterOptions = {}
   }
 }
 
+function formatCertificate(event: Extract<ServerEvent, { type: "certificate" }>): string {
+  const what = event.ephemeral
+    ? `ephemeral self-signed certificate for ${event.names?.join(", ")}${
+      event.notAfter ? ` (valid until ${event.notAfter.slice(0, 10)})` : ""
+    }`
+    : `certificate ${event.file}`;
+  const lines = [`TLS ${what}`, `SHA-256 fingerprint ${event.fingerprint}`];
+  if (event.writtenTo) {
+    lines.push(
+      `Certificate written to ${event.writtenTo}: clients trust it with --tls --ca ${event.writtenTo}`,
+    );
+  }
+  return lines.join("\n");
+}
+
 const INTERACTIVE_HINT = "; Enter sends a line, Ctrl-D leaves";
+
+/** ` (127.0.0.1:1234, TLS)`: the address connected to when the name was not one, and the transport. */
+function connectedDetail(event: Extract<ClientEvent, { type: "connected" }>): string {
+  const parts = [event.remote === event.address ? undefined : event.remote, event.detail].filter(Boolean);
+  return parts.length > 0 ? ` (${parts.join(", ")})` : "";
+}
 
 /** Events asked for by name (`--trace`, `--hex`) are shown even with `--quiet`. */
 function isWireEvent(event: { type: string }): boolean {
@@ -69,13 +98,17 @@ export function formatClientEvent(event: ClientEvent, opts: ReporterOptions = {}
   switch (event.type) {
     case "connected":
       return [
-        `Connected to ${event.address}${event.remote === event.address ? "" : ` (${event.remote})`} in ${
-          formatRtt(event.connectMs)
-        }${opts.interactive ? INTERACTIVE_HINT : ""}`,
+        `Connected to ${event.address}${connectedDetail(event)} in ${formatRtt(event.connectMs)}${
+          opts.interactive ? INTERACTIVE_HINT : ""
+        }`,
       ];
+    case "sending":
+      return [`Sending to ${event.address} over ${event.transport} from ${event.local}`];
     case "reply":
       return [
-        `${opts.numbered ? `${event.seq}: ` : ""}Received: ${event.text} (${formatRtt(event.rttMs)})`,
+        `${opts.numbered ? `${event.seq}: ` : ""}Received: ${event.text} (${formatRtt(event.rttMs)})${
+          event.truncated ? " [truncated: the reply was larger than the receive buffer]" : ""
+        }`,
       ];
     case "lost":
       return [`${opts.numbered ? `${event.seq}: ` : ""}no reply: ${event.reason}`];

@@ -1,20 +1,71 @@
+/**
+ * Transports: where a server listens and a client connects. The command line picks one endpoint at the
+ * edge; servers and clients then listen/connect through this module and never look at which one it was.
+ * @module
+ */
 import { formatAddr, formatHostPort } from "./address.ts";
 import { toNetworkError } from "./errors.ts";
+import type { EventSink, ServerEvent } from "./events.ts";
+import { connectTls, listenTls, type TlsSettings, tlsSummary } from "./tls.ts";
+import { connectUnix, listenUnix } from "./unix.ts";
 
-/** Where to listen or connect. */
-export interface Endpoint {
+/** Plain TCP to a host and port. */
+export interface TcpEndpoint {
   transport: "tcp";
   hostname: string;
   port: number;
 }
 
-/** How an endpoint is shown to people: `127.0.0.1:1234`, `[::1]:1234`. */
+/** TLS over TCP; `tls` holds certificates and verification settings. */
+export interface TlsEndpoint {
+  transport: "tls";
+  hostname: string;
+  port: number;
+  tls?: TlsSettings;
+}
+
+/** A Unix domain (stream) socket at a file path. */
+export interface UnixEndpoint {
+  transport: "unix";
+  path: string;
+}
+
+/** UDP datagrams to or from a host and port (served by lib/udp.ts, not by `listen`/`connect`). */
+export interface UdpEndpoint {
+  transport: "udp";
+  hostname: string;
+  port: number;
+}
+
+/** The endpoints that carry a byte stream: what `listen` and `connect` accept. */
+export type StreamEndpoint = TcpEndpoint | TlsEndpoint | UnixEndpoint;
+
+/** Where to listen or connect, over any transport. */
+export type Endpoint = StreamEndpoint | UdpEndpoint;
+
+/** The name of a transport. */
+export type TransportName = Endpoint["transport"];
+
+/** How each transport is named in messages. */
+export const TRANSPORT_LABELS: Record<TransportName, string> = {
+  tcp: "TCP",
+  tls: "TLS",
+  unix: "Unix socket",
+  udp: "UDP",
+};
+
+/** How an endpoint is shown to people: `127.0.0.1:1234`, `[::1]:1234`, `unix:/tmp/s.sock`. */
 export function formatEndpoint(ep: Endpoint): string {
-  return formatHostPort(ep.hostname, ep.port);
+  return ep.transport === "unix" ? `unix:${ep.path}` : formatHostPort(ep.hostname, ep.port);
+}
+
+/** The transport named in the "Listening on" line when the address does not show it: TLS and UDP. */
+export function transportNote(ep: Endpoint): string | undefined {
+  return ep.transport === "tls" || ep.transport === "udp" ? TRANSPORT_LABELS[ep.transport] : undefined;
 }
 
 /** The server's half of a transport: bound and listening, accepting connections. */
-export interface Listener extends AsyncIterable<Deno.Conn> {
+export interface Listener {
   readonly addr: Deno.Addr;
   accept(): Promise<Deno.Conn>;
   close(): void;
@@ -22,29 +73,72 @@ export interface Listener extends AsyncIterable<Deno.Conn> {
 
 /**
  * Binds and listens on an endpoint (steps 1 and 2 of the socket formula). Throws a `SockkitError` that says
- * why it cannot, e.g. `cannot listen on 0.0.0.0:1234: address already in use (…)`.
+ * why it cannot, e.g. `cannot listen on 0.0.0.0:1234: address already in use (…)`. TLS listeners report
+ * their certificate and failed handshakes through `emit`; Unix listeners report a stale socket replaced.
+ *
+ * @example
+ * ```ts
+ * const listener = await listen({ transport: "unix", path: "/tmp/sockkit.sock" });
+ * const conn = await listener.accept();
+ * ```
  */
-export function listen(ep: Endpoint): Listener {
-  try {
-    return Deno.listen({ hostname: ep.hostname, port: ep.port, transport: "tcp" });
-  } catch (err) {
-    throw toNetworkError(err, "listen", formatEndpoint(ep));
+export async function listen(ep: StreamEndpoint, emit: EventSink<ServerEvent> = () => {}): Promise<Listener> {
+  switch (ep.transport) {
+    case "tcp":
+      try {
+        return Deno.listen({ hostname: ep.hostname, port: ep.port, transport: "tcp" });
+      } catch (err) {
+        throw toNetworkError(err, "listen", formatEndpoint(ep));
+      }
+    case "tls":
+      return await listenTls(ep, emit);
+    case "unix":
+      return await listenUnix(ep, emit);
   }
 }
 
 /**
- * Connects to an endpoint (the client's step), giving up when `signal` aborts. Throws a `SockkitError`
+ * Connects to an endpoint (the client's step), giving up when `signal` aborts. For TLS the handshake is
+ * part of connecting, so a certificate the client does not trust fails here. Throws a `SockkitError`
  * such as `cannot connect to 127.0.0.1:1: connection refused (…)`.
  */
-export async function connect(ep: Endpoint, signal?: AbortSignal): Promise<Deno.Conn> {
-  try {
-    return await Deno.connect({ hostname: ep.hostname, port: ep.port, transport: "tcp", signal });
-  } catch (err) {
-    throw toNetworkError(err, "connect", formatEndpoint(ep));
+export async function connect(ep: StreamEndpoint, signal?: AbortSignal): Promise<Deno.Conn> {
+  switch (ep.transport) {
+    case "tcp":
+      try {
+        return await Deno.connect({ hostname: ep.hostname, port: ep.port, transport: "tcp", signal });
+      } catch (err) {
+        throw toNetworkError(err, "connect", formatEndpoint(ep));
+      }
+    case "tls":
+      return await connectTls(ep, signal);
+    case "unix":
+      return await connectUnix(ep, signal);
   }
 }
 
-/** The address a listener really got (port 0 becomes the port the OS chose), as people write it. */
-export function listenerAddress(listener: Listener): string {
-  return formatAddr(listener.addr);
+/** What a client shows about a connection besides its address: `TLS, ALPN h2`; empty for plain TCP. */
+export async function describeConnection(ep: StreamEndpoint, conn: Deno.Conn): Promise<string | undefined> {
+  if (ep.transport === "tls") return await tlsSummary(conn as Deno.TlsConn);
+  if (ep.transport === "unix") return TRANSPORT_LABELS.unix;
+  return undefined;
+}
+
+/**
+ * The address a listener really got (port 0 becomes the port the OS chose), as people write it. The OS
+ * drops the zone of a link-local address (`fe80::1%eth0`); it is taken back from the endpoint asked for.
+ */
+export function listenerAddress(listener: { readonly addr: Deno.Addr }, ep?: Endpoint): string {
+  const addr = listener.addr;
+  const zone = ep && "hostname" in ep ? /%[^%]+$/.exec(ep.hostname)?.[0] : undefined;
+  if (zone && "hostname" in addr && !addr.hostname.includes("%")) {
+    return formatHostPort(addr.hostname + zone, addr.port);
+  }
+  return formatAddr(addr);
+}
+
+/** How the server names a client: its address, or `unix client 3` for the unnamed peers of a Unix socket. */
+export function peerLabel(addr: Deno.Addr, id: number): string {
+  if ("path" in addr && !addr.path) return `unix client ${id}`;
+  return formatAddr(addr);
 }

@@ -1,0 +1,190 @@
+/**
+ * Turns the transport flags of the command line (`--tls`, `--unix`, `--udp` and their options) into the one
+ * `Endpoint` a command runs on, rejecting combinations that make no sense with a usage error.
+ * @module
+ */
+import { parseHost, parsePort } from "./address.ts";
+import { UsageError } from "./errors.ts";
+import type { Endpoint } from "./transport.ts";
+
+/** The transport flags both commands share; each is undefined when not given. */
+export interface TransportFlags {
+  tls?: boolean;
+  unix?: string;
+  udp?: boolean;
+  cert?: string;
+  key?: string;
+  alpn?: string[];
+}
+
+/** The server's flags: where to bind, and the server-only TLS and UDP options. */
+export interface ServerFlags extends TransportFlags {
+  host: string;
+  port: number;
+  /** True when the port or `--host` was given on the command line (not the defaults). */
+  addressGiven?: boolean;
+  writeCert?: string;
+  udpRate?: number;
+  maxDatagram?: number;
+}
+
+/** The client's flags: the positional arguments as given, and the client-only TLS and UDP options. */
+export interface ClientFlags extends TransportFlags {
+  ca?: string;
+  servername?: string;
+  maxDatagram?: number;
+}
+
+function rejectCombinations(f: TransportFlags): void {
+  if (f.udp && f.tls) throw new UsageError("--tls and --udp do not go together (sockkit has no DTLS)");
+  if (f.unix !== undefined && f.tls) {
+    throw new UsageError("--tls and --unix do not go together: TLS runs over TCP");
+  }
+  if (f.unix !== undefined && f.udp) {
+    throw new UsageError("--unix and --udp do not go together: Unix sockets here are stream sockets");
+  }
+}
+
+function requireFlag(given: unknown, flag: string, needs: string): void {
+  if (given !== undefined && given !== false) throw new UsageError(`${flag} needs ${needs}`);
+}
+
+function requireTlsOptions(
+  f: TransportFlags & { writeCert?: string; ca?: string; servername?: string },
+): void {
+  if (f.tls) return;
+  requireFlag(f.cert, "--cert", "--tls");
+  requireFlag(f.key, "--key", "--tls");
+  requireFlag(f.alpn, "--alpn", "--tls");
+  requireFlag(f.writeCert, "--write-cert", "--tls");
+  requireFlag(f.ca, "--ca", "--tls");
+  requireFlag(f.servername, "--servername", "--tls");
+}
+
+function requireCertAndKey(f: TransportFlags): void {
+  if ((f.cert === undefined) !== (f.key === undefined)) {
+    throw new UsageError("--cert and --key go together: give both, or neither");
+  }
+}
+
+/**
+ * The endpoint `sockkit server` listens on, from its flags.
+ *
+ * @example
+ * ```ts
+ * serverEndpoint({ host: "::", port: 4433, tls: true }); // { transport: "tls", hostname: "::", port: 4433, tls: {} }
+ * serverEndpoint({ host: "0.0.0.0", port: 1234, unix: "/tmp/s.sock" }); // { transport: "unix", path: "/tmp/s.sock" }
+ * ```
+ */
+export function serverEndpoint(f: ServerFlags): Endpoint {
+  rejectCombinations(f);
+  requireTlsOptions(f);
+  if (!f.udp) {
+    requireFlag(f.udpRate, "--udp-rate", "--udp");
+    requireFlag(f.maxDatagram, "--max-datagram", "--udp");
+  }
+  if (f.unix !== undefined) {
+    if (f.addressGiven) {
+      throw new UsageError("--unix takes the place of the port and --host: give one or the other");
+    }
+    return { transport: "unix", path: f.unix };
+  }
+  if (f.udp) return { transport: "udp", hostname: f.host, port: f.port };
+  if (f.tls) {
+    requireCertAndKey(f);
+    if (f.writeCert !== undefined && f.cert !== undefined) {
+      throw new UsageError(
+        "--write-cert writes the generated certificate: with --cert there is none to write",
+      );
+    }
+    return {
+      transport: "tls",
+      hostname: f.host,
+      port: f.port,
+      tls: { certFile: f.cert, keyFile: f.key, alpn: f.alpn, writeCertFile: f.writeCert },
+    };
+  }
+  return { transport: "tcp", hostname: f.host, port: f.port };
+}
+
+/** What the client's positional arguments mean once `--unix` is taken into account. */
+export interface ClientTarget {
+  endpoint: Endpoint;
+  message?: string;
+}
+
+/**
+ * The endpoint `sockkit client` connects to and the message, from its positional arguments
+ * (`HOST PORT [MESSAGE]`, or only `[MESSAGE]` with `--unix PATH`) and its flags.
+ *
+ * @example
+ * ```ts
+ * clientTarget(["::1", "4433", "hi"], { tls: true, ca: "ca.pem" }).endpoint;
+ * // { transport: "tls", hostname: "::1", port: 4433, tls: { caFile: "ca.pem", … } }
+ * clientTarget(["hi"], { unix: "/tmp/s.sock" }); // { endpoint: { transport: "unix", … }, message: "hi" }
+ * ```
+ */
+export function clientTarget(args: (string | undefined)[], f: ClientFlags): ClientTarget {
+  rejectCombinations(f);
+  requireTlsOptions(f);
+  if (!f.udp) requireFlag(f.maxDatagram, "--max-datagram", "--udp");
+  const [first, second, third] = args;
+  if (f.unix !== undefined) {
+    if (second !== undefined) {
+      throw new UsageError("with --unix PATH give no host or port, only the message (if any)");
+    }
+    return { endpoint: { transport: "unix", path: f.unix }, message: first };
+  }
+  if (first === undefined) {
+    throw new UsageError(
+      "missing the host and port: sockkit client HOST PORT [MESSAGE], or --unix PATH [MESSAGE]",
+    );
+  }
+  const hostname = parseHost(first);
+  if (second === undefined) throw new UsageError(`missing the port after '${first}'`);
+  const port = parsePort(second, { allowZero: false });
+  if (f.udp) return { endpoint: { transport: "udp", hostname, port }, message: third };
+  if (f.tls) {
+    requireCertAndKey(f);
+    if (f.cert !== undefined && f.servername !== undefined) {
+      throw new UsageError("--servername cannot be combined with a client certificate (--cert/--key)");
+    }
+    return {
+      endpoint: {
+        transport: "tls",
+        hostname,
+        port,
+        tls: { caFile: f.ca, serverName: f.servername, alpn: f.alpn, certFile: f.cert, keyFile: f.key },
+      },
+      message: third,
+    };
+  }
+  return { endpoint: { transport: "tcp", hostname, port }, message: third };
+}
+
+/**
+ * Parses `--alpn`: protocol names separated by commas, most preferred first.
+ *
+ * @example
+ * ```ts
+ * parseAlpn("h2,http/1.1"); // ["h2", "http/1.1"]
+ * ```
+ */
+export function parseAlpn(value: string): string[] {
+  const names = value.split(",").map((n) => n.trim());
+  if (names.some((n) => n === "" || new TextEncoder().encode(n).length > 255)) {
+    throw new UsageError(
+      `invalid --alpn '${value}': expected protocol names separated by commas, such as h2,http/1.1`,
+    );
+  }
+  return names;
+}
+
+/** Parses a whole number for `flag` from `min` to `max`. */
+export function parseWholeNumber(value: string, flag: string, min: number, max: number): number {
+  const n = /^\d+$/.test(value.trim()) ? Number(value) : NaN;
+  if (!Number.isSafeInteger(n) || n < min || n > max) {
+    throw new UsageError(`invalid ${flag} '${value}': expected a whole number from ${min} to ${max}`);
+  }
+  return n;
+}

@@ -1,0 +1,420 @@
+/**
+ * TLS for servers and clients: certificates from files or generated at start-up, a listener that completes
+ * each handshake before handing the connection on, a client that verifies by default, and one-line
+ * explanations of handshake failures.
+ * @module
+ */
+import { formatAddr, formatHostPort } from "./address.ts";
+import { SockkitError, toNetworkError, UsageError } from "./errors.ts";
+import type { EventSink, ServerEvent } from "./events.ts";
+import { closeQuietly } from "./io.ts";
+import { limitedLog } from "./ratelimit.ts";
+import type { Listener, TlsEndpoint } from "./transport.ts";
+
+/** Certificates and verification settings; each field says which side uses it. */
+export interface TlsSettings {
+  /** Server: its certificate chain (PEM file). Client: a certificate to show servers that ask for one. */
+  certFile?: string;
+  /** The private key (PEM file) for `certFile`. */
+  keyFile?: string;
+  /** Client: a PEM file of extra trust anchors (a CA, or a self-signed server certificate). */
+  caFile?: string;
+  /** Client: the name sent as SNI and checked against the certificate (default: the host connected to). */
+  serverName?: string;
+  /** ALPN protocols, most preferred first. */
+  alpn?: string[];
+  /** Server without `certFile`: write the generated certificate (PEM) to this file. */
+  writeCertFile?: string;
+  /** Server: how long a client may take to finish its handshake (default 10 s). */
+  handshakeTimeoutMs?: number;
+}
+
+const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
+/** Handshakes in progress at once; more clients wait in the OS backlog. */
+const MAX_PENDING_HANDSHAKES = 256;
+/** Failed handshakes logged per second at most (a scanner must not flood the log). */
+const FAILURE_LOG_RATE = 5;
+
+/** Reads a PEM file given with `flag`, checking it holds a `label` block (`CERTIFICATE`, `PRIVATE KEY`). */
+export async function readPem(path: string, flag: string, label: string): Promise<string> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (err) {
+    const reason = err instanceof Deno.errors.NotFound
+      ? "no such file"
+      : err instanceof Deno.errors.PermissionDenied || err instanceof Deno.errors.NotCapable
+      ? "permission denied"
+      : err instanceof Error
+      ? err.message
+      : String(err);
+    throw new SockkitError(`cannot read ${flag} ${path}: ${reason}`, undefined, { cause: err });
+  }
+  if (!new RegExp(`-----BEGIN [A-Z ]*${label}-----`).test(text)) {
+    throw new SockkitError(
+      `${flag} ${path} is not a PEM ${label.toLowerCase()} (no '-----BEGIN …${label}-----' line)`,
+    );
+  }
+  return text;
+}
+
+/** The SHA-256 fingerprint of the first certificate in a PEM text, as openssl prints it: `AB:CD:…`. */
+export async function certificateFingerprint(certPem: string): Promise<string> {
+  const match = /-----BEGIN CERTIFICATE-----([\s\S]*?)-----END CERTIFICATE-----/.exec(certPem);
+  if (!match) throw new SockkitError("no certificate found in the PEM text");
+  const der = Uint8Array.from(atob(match[1].replace(/\s+/g, "")), (c) => c.charCodeAt(0));
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", der));
+  return Array.from(digest, (b) => b.toString(16).padStart(2, "0").toUpperCase()).join(":");
+}
+
+/** The names an ephemeral certificate is made for: loopback always, plus the host bound when specific. */
+export function ephemeralNames(hostname: string): string[] {
+  const names = ["localhost", "127.0.0.1", "::1"];
+  const host = hostname.replace(/%.*$/, "");
+  if (host !== "0.0.0.0" && host !== "::" && !names.includes(host)) names.unshift(host);
+  return names;
+}
+
+interface ServerCertificate {
+  cert: string;
+  key: string;
+  event: Extract<ServerEvent, { type: "certificate" }>;
+}
+
+async function loadServerCertificate(s: TlsSettings): Promise<ServerCertificate> {
+  if (!s.certFile || !s.keyFile) throw new UsageError("--cert and --key go together: give both, or neither");
+  const cert = await readPem(s.certFile, "--cert", "CERTIFICATE");
+  const key = await readPem(s.keyFile, "--key", "PRIVATE KEY");
+  const fingerprint = await certificateFingerprint(cert);
+  return { cert, key, event: { type: "certificate", fingerprint, ephemeral: false, file: s.certFile } };
+}
+
+async function generateServerCertificate(hostname: string): Promise<ServerCertificate> {
+  const { generateSelfSigned } = await import("./selfsigned.ts");
+  const names = ephemeralNames(hostname);
+  const generated = await generateSelfSigned(names);
+  const fingerprint = await certificateFingerprint(generated.certPem);
+  return {
+    cert: generated.certPem,
+    key: generated.keyPem,
+    event: {
+      type: "certificate",
+      fingerprint,
+      ephemeral: true,
+      names,
+      notAfter: generated.notAfter.toISOString(),
+    },
+  };
+}
+
+async function writeCertificate(path: string, pem: string): Promise<void> {
+  try {
+    await Deno.writeTextFile(path, pem);
+  } catch (err) {
+    const reason = err instanceof Deno.errors.NotFound
+      ? "no such directory"
+      : err instanceof Deno.errors.PermissionDenied || err instanceof Deno.errors.NotCapable
+      ? "permission denied"
+      : err instanceof Error
+      ? err.message
+      : String(err);
+    throw new SockkitError(`cannot write --write-cert ${path}: ${reason}`, undefined, { cause: err });
+  }
+}
+
+/**
+ * Listens for TLS clients with the certificate from `--cert`/`--key`, or with an ephemeral self-signed one
+ * (reported with its fingerprint, and written to `writeCertFile` when asked). Handshakes run concurrently
+ * and are complete before `accept()` returns a connection; a failed one is reported through `emit` as a
+ * warning and never stops the server.
+ */
+export async function listenTls(ep: TlsEndpoint, emit: EventSink<ServerEvent>): Promise<Listener> {
+  const s = ep.tls ?? {};
+  const material = s.certFile || s.keyFile
+    ? await loadServerCertificate(s)
+    : await generateServerCertificate(ep.hostname);
+  const address = formatHostPort(ep.hostname, ep.port);
+  let inner: Deno.TlsListener;
+  try {
+    inner = Deno.listenTls({
+      hostname: ep.hostname,
+      port: ep.port,
+      cert: material.cert,
+      key: material.key,
+      alpnProtocols: s.alpn,
+    });
+  } catch (err) {
+    if (err instanceof Deno.errors.InvalidData || /certificate|private key|pem/i.test(String(err))) {
+      const files = s.certFile ? `--cert ${s.certFile} and --key ${s.keyFile}` : "the generated certificate";
+      throw new SockkitError(`cannot use ${files}: ${err instanceof Error ? err.message : err}`, undefined, {
+        cause: err,
+      });
+    }
+    throw toNetworkError(err, "listen", address);
+  }
+  if (s.writeCertFile && !s.certFile) {
+    try {
+      await writeCertificate(s.writeCertFile, material.cert);
+    } catch (err) {
+      closeQuietly(inner);
+      throw err;
+    }
+    material.event.writtenTo = s.writeCertFile;
+  }
+  emit(material.event);
+  const warn = limitedLog(FAILURE_LOG_RATE, (message) => emit({ type: "warning", message }));
+  return new HandshakingListener(
+    inner,
+    (peer, reason) => warn(`TLS handshake with ${peer} failed: ${reason}`),
+    s.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS,
+  );
+}
+
+interface AcceptWaiter {
+  resolve(conn: Deno.Conn): void;
+  reject(err: unknown): void;
+}
+
+/**
+ * Wraps a TLS listener so that `accept()` returns connections whose handshake is complete. Accepting goes
+ * on while handshakes run (a slow client never holds up the next), up to `MAX_PENDING_HANDSHAKES`;
+ * accept errors (such as running out of descriptors) reach the caller's `accept()` as they would without
+ * TLS.
+ */
+class HandshakingListener implements Listener {
+  readonly addr: Deno.Addr;
+  #pending = new Set<Deno.TlsConn>();
+  #handshakes = new Set<Promise<void>>();
+  #ready: Deno.Conn[] = [];
+  #waiters: AcceptWaiter[] = [];
+  #accepting = false;
+  #closed = false;
+
+  constructor(
+    private readonly inner: Deno.TlsListener,
+    private readonly onFailure: (peer: string, reason: string) => void,
+    private readonly timeoutMs: number,
+  ) {
+    this.addr = inner.addr;
+  }
+
+  accept(): Promise<Deno.Conn> {
+    if (this.#closed) return Promise.reject(new Deno.errors.BadResource("the listener is closed"));
+    const ready = this.#ready.shift();
+    if (ready) return Promise.resolve(ready);
+    return new Promise((resolve, reject) => {
+      this.#waiters.push({ resolve, reject });
+      this.#acceptMore();
+    });
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    closeQuietly(this.inner);
+    for (const conn of [...this.#pending, ...this.#ready]) closeQuietly(conn);
+    this.#ready = [];
+    for (const w of this.#waiters.splice(0)) w.reject(new Deno.errors.BadResource("the listener is closed"));
+  }
+
+  #acceptMore(): void {
+    if (this.#closed || this.#accepting || this.#waiters.length === 0) return;
+    if (this.#pending.size >= MAX_PENDING_HANDSHAKES) return;
+    this.#accepting = true;
+    this.inner.accept().then(
+      (conn) => {
+        this.#accepting = false;
+        if (this.#closed) return closeQuietly(conn);
+        const task = this.#handshake(conn).finally(() => this.#handshakes.delete(task));
+        this.#handshakes.add(task);
+        this.#acceptMore();
+      },
+      (err) => {
+        this.#accepting = false;
+        if (!this.#closed) this.#waiters.shift()?.reject(err);
+      },
+    );
+  }
+
+  async #handshake(conn: Deno.TlsConn): Promise<void> {
+    this.#pending.add(conn);
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      closeQuietly(conn);
+    }, this.timeoutMs);
+    try {
+      await conn.handshake();
+      this.#pending.delete(conn);
+      if (this.#closed) return closeQuietly(conn);
+      const waiter = this.#waiters.shift();
+      if (waiter) waiter.resolve(conn);
+      else this.#ready.push(conn);
+    } catch (err) {
+      closeQuietly(conn);
+      if (this.#closed) return;
+      const reason = timedOut
+        ? `no complete handshake within ${this.timeoutMs} ms (a plain TCP client, or a stalled one)`
+        : explainServerHandshakeError(err);
+      this.onFailure(formatAddr(conn.remoteAddr), reason);
+    } finally {
+      clearTimeout(timer);
+      this.#pending.delete(conn);
+      this.#acceptMore();
+    }
+  }
+}
+
+/** Why a client's handshake with this server failed, in words, from the error Deno raised. */
+export function explainServerHandshakeError(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  const alert = /fatal alert: (\w+)/.exec(message)?.[1];
+  if (alert === "UnknownCA") return "the client does not trust this certificate (unknown CA)";
+  if (alert === "CertificateExpired") return "the client says this certificate has expired";
+  if (alert === "BadCertificate" || alert === "CertificateUnknown") {
+    return "the client rejected this certificate (bad certificate: is it for the name the client used?)";
+  }
+  if (alert) return `the client aborted the handshake (alert ${alert})`;
+  if (/corrupt message|InvalidContentType|invalid message|HTTP request/i.test(message)) {
+    return "not a TLS client (it sent plain data)";
+  }
+  if (/incompatible|NoCipherSuitesInCommon|protocol version/i.test(message)) {
+    return "no TLS version or cipher suite in common with the client";
+  }
+  if (err instanceof Deno.errors.UnexpectedEof || /eof|close_notify/i.test(message)) {
+    return "the client closed the connection during the handshake";
+  }
+  if (err instanceof Deno.errors.ConnectionReset) return "connection reset during the handshake";
+  return message;
+}
+
+function unixDate(seconds: string): string {
+  return new Date(Number(seconds) * 1000).toISOString().slice(0, 10);
+}
+
+function certificateNames(list: string): string {
+  return list.split(/, | or /)
+    .map((n) => n.replace(/^\w+\("?|"?\)$/g, "").replace(/^0::/, "::"))
+    .join(", ");
+}
+
+/**
+ * Why this client's handshake failed, with what to do about it, from the error Deno raised: the reason
+ * names the case (unknown CA, expired, wrong host name, not a TLS server, client certificate required).
+ */
+export function explainClientHandshakeError(err: unknown, serverName: string): string {
+  const message = err instanceof Error ? err.message : String(err);
+  if (/UnknownIssuer/.test(message)) {
+    return "the server's certificate is signed by an unknown CA (not trusted: add the CA, or the server's " +
+      "own certificate, with --ca FILE)";
+  }
+  const expired = /certificate expired.*not valid after (\d+)/.exec(message);
+  if (expired || /\bExpired\b/.test(message)) {
+    const when = expired ? ` on ${unixDate(expired[1])}` : "";
+    return `the server's certificate has expired${when} (the server must renew it)`;
+  }
+  const notYet = /not valid yet.*not valid before (\d+)/.exec(message);
+  if (notYet || /NotValidYet/.test(message)) {
+    const when = notYet ? ` (from ${unixDate(notYet[1])})` : "";
+    return `the server's certificate is not valid yet${when} (check both clocks)`;
+  }
+  const wrongName = /not valid for name "?([^";]+)"?(?:; certificate is only valid for (.+))?/.exec(message);
+  if (wrongName || /NotValidForName/.test(message)) {
+    const valid = wrongName?.[2] ? `; it is for ${certificateNames(wrongName[2])}` : "";
+    return `the server's certificate is not valid for the name ${serverName}${valid} (connect by one of ` +
+      `its names, or check another name with --servername NAME)`;
+  }
+  if (/fatal alert: CertificateRequired/.test(message)) {
+    return "the server requires a client certificate (give --cert FILE and --key FILE)";
+  }
+  if (/fatal alert: (BadCertificate|UnknownCA|CertificateUnknown|AccessDenied)/.test(message)) {
+    return "the server rejected the client certificate";
+  }
+  if (/corrupt message|InvalidContentType|unexpected handshake message|got ClientHello/i.test(message)) {
+    return "the server does not speak TLS (is it a plain TCP server? then drop --tls)";
+  }
+  if (err instanceof Deno.errors.UnexpectedEof || /eof/i.test(message)) {
+    return "the server closed the connection during the handshake (is it a TLS server?)";
+  }
+  if (err instanceof Deno.errors.ConnectionReset) {
+    return "the server reset the connection during the handshake";
+  }
+  const alert = /fatal alert: (\w+)/.exec(message)?.[1];
+  if (alert) return `the server aborted the handshake (alert ${alert})`;
+  return message;
+}
+
+/** Settles like `promise`, or rejects with the signal's reason when it aborts first (closing what arrives). */
+function unlessAborted<T extends { close(): void }>(promise: Promise<T>, signal?: AbortSignal): Promise<T> {
+  if (!signal) return promise;
+  return new Promise((resolve, reject) => {
+    const onAbort = () => {
+      promise.then((late) => closeQuietly(late), () => {});
+      reject(signal.reason);
+    };
+    if (signal.aborted) return onAbort();
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
+}
+
+async function openTlsConnection(ep: TlsEndpoint, signal: AbortSignal | undefined): Promise<Deno.TlsConn> {
+  const s = ep.tls ?? {};
+  const caCerts = s.caFile ? [await readPem(s.caFile, "--ca", "CERTIFICATE")] : undefined;
+  const address = formatHostPort(ep.hostname, ep.port);
+  try {
+    if (s.certFile || s.keyFile) {
+      if (!s.certFile || !s.keyFile) {
+        throw new UsageError("--cert and --key go together: give both, or neither");
+      }
+      if (s.serverName !== undefined && s.serverName !== ep.hostname) {
+        throw new UsageError("--servername cannot be combined with a client certificate (--cert/--key)");
+      }
+      const cert = await readPem(s.certFile, "--cert", "CERTIFICATE");
+      const key = await readPem(s.keyFile, "--key", "PRIVATE KEY");
+      const options = { hostname: ep.hostname, port: ep.port, caCerts, alpnProtocols: s.alpn, cert, key };
+      return await unlessAborted(Deno.connectTls(options), signal);
+    }
+    const tcp = await Deno.connect({ hostname: ep.hostname, port: ep.port, signal });
+    tcp.setNoDelay(true);
+    return await Deno.startTls(tcp, { hostname: verifiedName(ep), caCerts, alpnProtocols: s.alpn });
+  } catch (err) {
+    throw toNetworkError(err, "connect", address);
+  }
+}
+
+function verifiedName(ep: TlsEndpoint): string {
+  return ep.tls?.serverName ?? ep.hostname.replace(/%.*$/, "");
+}
+
+/**
+ * Connects and completes the TLS handshake, verifying the server's certificate against the system roots
+ * (plus `caFile`) and its name; gives up when `signal` aborts. A failed handshake is a `SockkitError` such
+ * as `TLS handshake with localhost:4433 failed: the server's certificate has expired on 2020-01-02 (…)`.
+ */
+export async function connectTls(ep: TlsEndpoint, signal?: AbortSignal): Promise<Deno.TlsConn> {
+  const conn = await openTlsConnection(ep, signal);
+  const address = formatHostPort(ep.hostname, ep.port);
+  const onAbort = () => closeQuietly(conn);
+  signal?.addEventListener("abort", onAbort, { once: true });
+  try {
+    await conn.handshake();
+    return conn;
+  } catch (err) {
+    closeQuietly(conn);
+    if (signal?.aborted) throw toNetworkError(signal.reason, "connect", address);
+    throw new SockkitError(
+      `TLS handshake with ${address} failed: ${explainClientHandshakeError(err, verifiedName(ep))}`,
+      undefined,
+      { cause: err },
+    );
+  } finally {
+    signal?.removeEventListener("abort", onAbort);
+  }
+}
+
+/** `TLS` plus the protocol the server picked with ALPN, if any: `TLS, ALPN h2`. */
+export async function tlsSummary(conn: Deno.TlsConn): Promise<string> {
+  const { alpnProtocol } = await conn.handshake();
+  return alpnProtocol ? `TLS, ALPN ${alpnProtocol}` : "TLS";
+}

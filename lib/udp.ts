@@ -1,0 +1,506 @@
+/**
+ * UDP: a datagram echo (or discard) server that tracks peers by address and rate-limits its replies, and a
+ * client that sends datagrams and waits for their echo, counting the lost ones. Needs Deno's
+ * `--unstable-net`.
+ * @module
+ */
+import { formatAddr, formatHostPort } from "./address.ts";
+import { formatDuration } from "./duration.ts";
+import { ExitCode, networkReason, SockkitError, toNetworkError, UsageError } from "./errors.ts";
+import type { ClientEvent, ClientSummary, EventSink, ServerEvent, ServerSummary } from "./events.ts";
+import { escapeBytes, plural } from "./format.ts";
+import { accessRefusal, type AccessRules } from "./guards.ts";
+import { closeQuietly, isClosedError, sleep } from "./io.ts";
+import { limitedLog, TokenBucket } from "./ratelimit.ts";
+import { RttAccumulator } from "./stats.ts";
+import { listenerAddress, type UdpEndpoint } from "./transport.ts";
+
+/** The largest UDP payload over IPv4 (65,535 − 8 bytes of UDP header − 20 of IP header). */
+export const UDP_MAX_PAYLOAD = 65_507;
+/** Replies per second sent to any one source by default. */
+export const DEFAULT_UDP_RATE = 200;
+/** A peer silent this long is reported gone, by default. */
+export const DEFAULT_UDP_IDLE_MS = 30_000;
+/** Peers tracked at once; past that the longest-silent one is forgotten. */
+export const MAX_UDP_PEERS = 10_000;
+
+/** The server modes that make sense for datagrams. */
+export const UDP_MODES = ["echo", "discard"] as const;
+
+/** What `runUdpServer` needs; `runServer` passes its options through. */
+export interface UdpServerOptions extends AccessRules {
+  endpoint: UdpEndpoint;
+  /** `echo` (default) sends each datagram back to its sender; `discard` only counts it. */
+  mode?: string;
+  /** A peer silent this long is reported gone (default 30 s). */
+  idleTimeoutMs?: number;
+  udp?: UdpSettings;
+}
+
+/** UDP-only settings. */
+export interface UdpSettings {
+  /** Server: replies per second to any one source; the rest are dropped and logged (default 200, 0: no limit). */
+  ratePerSecond?: number;
+  /** The largest datagram sent or accepted (default 65,507); a longer one received is reported as truncated. */
+  maxDatagram?: number;
+}
+
+/** How a UDP command is driven: stopped by `signal`, observed through `onEvent`. */
+export interface UdpContext<E> {
+  signal?: AbortSignal;
+  onEvent?: EventSink<E>;
+}
+
+/** Turns a missing `Deno.listenDatagram` (no `--unstable-net`) into a clear error. */
+function openDatagram(hostname: string, port: number, address: string): Deno.DatagramConn {
+  if (typeof Deno.listenDatagram !== "function") {
+    throw new SockkitError(
+      "UDP needs Deno's --unstable-net flag (the deno.json tasks and the compiled binary set it; " +
+        "with deno run, add --unstable-net)",
+    );
+  }
+  try {
+    return Deno.listenDatagram({ hostname, port, transport: "udp" });
+  } catch (err) {
+    if (/os error 22|invalid argument/i.test(String(err)) && /^fe80:/i.test(hostname)) {
+      throw new SockkitError(
+        `cannot listen on ${address}: a link-local address needs its zone, such as fe80::1%eth0`,
+        undefined,
+        { cause: err },
+      );
+    }
+    throw toNetworkError(err, "listen", address);
+  }
+}
+
+interface Peer {
+  id: number;
+  label: string;
+  messages: number;
+  bytes: number;
+  firstAt: number;
+  lastAt: number;
+  bucket?: TokenBucket;
+}
+
+/** The peers heard from recently, oldest activity first, with connect/gone reported as events. */
+class PeerTable {
+  #peers = new Map<string, Peer>();
+  #nextId = 0;
+
+  constructor(
+    private readonly emit: EventSink<ServerEvent>,
+    private readonly ratePerSecond: number,
+  ) {}
+
+  get size(): number {
+    return this.#peers.size;
+  }
+
+  get seen(): number {
+    return this.#nextId;
+  }
+
+  /** The peer a datagram came from, created (and reported connected) on its first datagram. */
+  touch(label: string, now: number): Peer {
+    let peer = this.#peers.get(label);
+    if (peer) {
+      this.#peers.delete(label);
+    } else {
+      if (this.#peers.size >= MAX_UDP_PEERS) this.#forgetOldest("too many peers at once", now);
+      peer = { id: ++this.#nextId, label, messages: 0, bytes: 0, firstAt: now, lastAt: now };
+      if (this.ratePerSecond > 0) peer.bucket = new TokenBucket(this.ratePerSecond);
+      this.#peers.set(label, peer);
+      this.emit({ type: "connect", id: peer.id, peer: label, active: this.#peers.size });
+      return peer;
+    }
+    peer.lastAt = now;
+    this.#peers.set(label, peer);
+    return peer;
+  }
+
+  /** Reports gone every peer silent for `idleMs` or more. */
+  expire(now: number, idleMs: number): void {
+    for (const peer of this.#peers.values()) {
+      if (now - peer.lastAt < idleMs) break;
+      this.#remove(peer, `gone after ${formatDuration(idleMs)} of silence`, now);
+    }
+  }
+
+  /** Reports every remaining peer gone with `reason`. */
+  clear(reason: string, now: number): void {
+    for (const peer of [...this.#peers.values()]) this.#remove(peer, reason, now);
+  }
+
+  #forgetOldest(reason: string, now: number): void {
+    const oldest = this.#peers.values().next().value;
+    if (oldest) this.#remove(oldest, reason, now);
+  }
+
+  #remove(peer: Peer, reason: string, now: number): void {
+    this.#peers.delete(peer.label);
+    this.emit({
+      type: "disconnect",
+      id: peer.id,
+      peer: peer.label,
+      messages: peer.messages,
+      bytes: peer.bytes,
+      durationMs: now - peer.firstAt,
+      active: this.#peers.size,
+      reason,
+    });
+  }
+}
+
+/** Collects replies dropped by the rate limit and reports them at most once a second. */
+class DropReport {
+  #bySource = new Map<string, number>();
+  #lastAt = -Infinity;
+  total = 0;
+
+  constructor(private readonly emit: EventSink<ServerEvent>, private readonly ratePerSecond: number) {}
+
+  record(source: string, now: number): void {
+    this.total++;
+    this.#bySource.set(source, (this.#bySource.get(source) ?? 0) + 1);
+    if (now - this.#lastAt >= 1000) this.flush(now);
+  }
+
+  flush(now: number): void {
+    if (this.#bySource.size === 0) return;
+    const [top, topCount] = [...this.#bySource].reduce((a, b) => (b[1] > a[1] ? b : a));
+    const dropped = [...this.#bySource.values()].reduce((a, b) => a + b, 0);
+    const others = this.#bySource.size - 1;
+    this.emit({
+      type: "warning",
+      message: `rate limit: dropped ${dropped} ${dropped === 1 ? "reply" : "replies"} (${topCount} to ${top}${
+        others > 0 ? ` and the rest to ${plural(others, "other source")}` : ""
+      }): over --udp-rate ${this.ratePerSecond}/s per source`,
+    });
+    this.#bySource.clear();
+    this.#lastAt = now;
+  }
+}
+
+/**
+ * Runs a UDP server until `signal` aborts: each datagram is echoed to its sender (or only counted, in
+ * `discard` mode). A peer is reported connected on its first datagram and gone after `idleTimeoutMs` of
+ * silence; replies beyond `ratePerSecond` per source are dropped (a UDP echo can be made to reflect traffic
+ * at a forged source) and logged at most once a second; a datagram over `maxDatagram` is reported as
+ * truncated and not echoed.
+ *
+ * @example
+ * ```ts
+ * const ac = new AbortController();
+ * const done = runUdpServer({ endpoint: { transport: "udp", hostname: "127.0.0.1", port: 0 } }, {
+ *   signal: ac.signal,
+ * });
+ * ```
+ */
+export async function runUdpServer(
+  opts: UdpServerOptions,
+  ctx: UdpContext<ServerEvent> = {},
+): Promise<ServerSummary> {
+  const emit = ctx.onEvent ?? (() => {});
+  const signal = ctx.signal ?? new AbortController().signal;
+  const mode = opts.mode ?? "echo";
+  if (!(UDP_MODES as readonly string[]).includes(mode)) {
+    throw new UsageError(`--mode ${mode} does not work over UDP: use ${UDP_MODES.join(" or ")}`);
+  }
+  const ratePerSecond = opts.udp?.ratePerSecond ?? DEFAULT_UDP_RATE;
+  const maxDatagram = opts.udp?.maxDatagram ?? UDP_MAX_PAYLOAD;
+  const idleMs = opts.idleTimeoutMs ?? DEFAULT_UDP_IDLE_MS;
+  const { hostname, port } = opts.endpoint;
+  const startedAt = performance.now();
+
+  const conn = openDatagram(hostname, port, formatHostPort(hostname, port));
+  const address = listenerAddress(conn, opts.endpoint);
+  emit({ type: "listening", address, mode, transport: "UDP" });
+
+  const peers = new PeerTable(emit, ratePerSecond);
+  const drops = new DropReport(emit, ratePerSecond);
+  const warn = limitedLog(5, (message) => emit({ type: "warning", message }));
+  const totals = { messages: 0, bytes: 0, refused: 0 };
+  const refusedLog = new TokenBucket(5);
+  const tick = () => {
+    const now = performance.now();
+    peers.expire(now, idleMs);
+    drops.flush(now);
+  };
+  const sweeper = setInterval(tick, Math.max(10, Math.min(1000, idleMs / 4)));
+  const stop = () => closeQuietly(conn);
+  signal.addEventListener("abort", stop, { once: true });
+  if (signal.aborted) stop();
+
+  const buf = new Uint8Array(maxDatagram + 1);
+  try {
+    while (!signal.aborted) {
+      let data: Uint8Array;
+      let from: Deno.Addr;
+      try {
+        [data, from] = await conn.receive(buf);
+      } catch (err) {
+        if (signal.aborted || isClosedError(err)) break;
+        warn(`cannot receive: ${networkReason(err)}`);
+        await sleep(10, signal);
+        continue;
+      }
+      const now = performance.now();
+      const refusal = accessRefusal(from, opts);
+      if (refusal) {
+        totals.refused++;
+        if (refusedLog.take(now)) emit({ type: "refused", peer: formatAddr(from), reason: refusal });
+        continue;
+      }
+      const peer = peers.touch(formatAddr(from), now);
+      if (data.length > maxDatagram) {
+        warn(
+          `dropped a datagram from ${peer.label} larger than ${maxDatagram} bytes (truncated on receive; ` +
+            `raise --max-datagram to accept it)`,
+        );
+        continue;
+      }
+      peer.messages++;
+      peer.bytes += data.length;
+      totals.messages++;
+      totals.bytes += data.length;
+      emit({ type: "message", id: peer.id, peer: peer.label, count: peer.messages, bytes: data.length });
+      if (mode !== "echo") continue;
+      if (peer.bucket && !peer.bucket.take(now)) {
+        drops.record(peer.label, now);
+        continue;
+      }
+      try {
+        await conn.send(data, from);
+      } catch (err) {
+        if (signal.aborted || isClosedError(err)) break;
+        warn(`cannot reply to ${peer.label}: ${networkReason(err)}`);
+      }
+    }
+  } finally {
+    clearInterval(sweeper);
+    signal.removeEventListener("abort", stop);
+    closeQuietly(conn);
+  }
+
+  emit({ type: "stopping", active: 0 });
+  const end = performance.now();
+  peers.clear("server shutting down", end);
+  drops.flush(end);
+  const summary: ServerSummary = {
+    address,
+    clients: peers.seen,
+    ...totals,
+    uptimeMs: end - startedAt,
+    dropped: drops.total,
+  };
+  emit({ type: "summary", ...summary });
+  return summary;
+}
+
+/** What `runUdpClient` needs; `runClient` passes its options through. */
+export interface UdpClientOptions {
+  endpoint: UdpEndpoint;
+  message?: Uint8Array;
+  mode?: "once" | "repeat" | "pipe" | "interactive";
+  count?: number;
+  intervalMs?: number;
+  timeoutMs?: number;
+  udp?: UdpSettings;
+}
+
+const DEFAULT_MESSAGE = new TextEncoder().encode("Hello");
+
+function isFamilyMismatch(err: unknown): boolean {
+  return /os error (97|47)\b|address family not supported/i.test(String(err));
+}
+
+/** Receives the server's datagrams and hands each to whoever waits for the next reply. */
+class ReplyWaiter {
+  #waiting: ((reply: { data: Uint8Array; truncated: boolean }) => void) | undefined;
+
+  offer(data: Uint8Array, truncated: boolean): void {
+    const waiting = this.#waiting;
+    this.#waiting = undefined;
+    waiting?.({ data, truncated });
+  }
+
+  /** The next reply, or undefined when `timeoutMs` passes or `signal` aborts first. */
+  next(
+    timeoutMs: number,
+    signal: AbortSignal,
+  ): Promise<{ data: Uint8Array; truncated: boolean } | undefined> {
+    return new Promise((resolve) => {
+      const done = (reply?: { data: Uint8Array; truncated: boolean }) => {
+        clearTimeout(timer);
+        signal.removeEventListener("abort", onAbort);
+        this.#waiting = undefined;
+        resolve(reply);
+      };
+      const onAbort = () => done();
+      const timer = setTimeout(done, timeoutMs);
+      signal.addEventListener("abort", onAbort, { once: true });
+      this.#waiting = done;
+      if (signal.aborted) done();
+    });
+  }
+}
+
+/** Sends one datagram, moving to an IPv6 socket when a host name resolved to an IPv6 address. */
+class UdpSender {
+  socket: Deno.DatagramConn;
+  #switched = false;
+
+  constructor(private readonly ep: UdpEndpoint, private readonly onSocket: (s: Deno.DatagramConn) => void) {
+    this.socket = this.#open(ep.hostname.includes(":") ? "::" : "0.0.0.0");
+  }
+
+  #open(local: string): Deno.DatagramConn {
+    const socket = openDatagram(local, 0, formatHostPort(local, 0));
+    this.onSocket(socket);
+    return socket;
+  }
+
+  async send(data: Uint8Array): Promise<void> {
+    const to: Deno.NetAddr = { transport: "udp", hostname: this.ep.hostname, port: this.ep.port };
+    try {
+      await this.socket.send(data, to);
+    } catch (err) {
+      if (!isFamilyMismatch(err) || this.#switched) throw err;
+      this.#switched = true;
+      closeQuietly(this.socket);
+      this.socket = this.#open("::");
+      await this.socket.send(data, to);
+    }
+  }
+}
+
+/**
+ * Runs the UDP client: sends the message as one datagram and waits up to `timeoutMs` for its echo, once
+ * or every `intervalMs` (`repeat`). Lost datagrams are counted, not errors, in `repeat` mode; in `once`
+ * mode no reply is a `SockkitError`. A message over `maxDatagram` is a `UsageError` before anything is
+ * sent.
+ */
+export async function runUdpClient(
+  opts: UdpClientOptions,
+  ctx: UdpContext<ClientEvent> = {},
+): Promise<ClientSummary> {
+  const emit = ctx.onEvent ?? (() => {});
+  const signal = ctx.signal ?? new AbortController().signal;
+  if (opts.mode === "pipe" || opts.mode === "interactive") {
+    const what = opts.mode === "pipe" ? "pipe mode (-)" : "--interactive";
+    throw new UsageError(`${what} does not work with --udp: give the message as an argument`);
+  }
+  const message = opts.message ?? DEFAULT_MESSAGE;
+  const maxDatagram = opts.udp?.maxDatagram ?? UDP_MAX_PAYLOAD;
+  if (message.length > maxDatagram) {
+    throw new UsageError(
+      `the message is ${message.length} bytes, more than one UDP datagram may carry (${maxDatagram}): ` +
+        `send less, or use TCP`,
+    );
+  }
+  const timeoutMs = opts.timeoutMs ?? 5000;
+  const address = formatHostPort(opts.endpoint.hostname, opts.endpoint.port);
+  const startedAt = performance.now();
+  const replies = new ReplyWaiter();
+  const receivers: Promise<void>[] = [];
+  const sender = new UdpSender(opts.endpoint, (socket) => {
+    receivers.push(receiveReplies(socket, opts.endpoint.port, maxDatagram, replies));
+  });
+  const stop = () => closeQuietly(sender.socket);
+  signal.addEventListener("abort", stop, { once: true });
+  emit({ type: "sending", address, local: formatAddr(sender.socket.addr), transport: "UDP" });
+  try {
+    const counts = await exchangeDatagrams(sender, replies, message, opts, timeoutMs, signal, emit);
+    const summary: ClientSummary = { address, ...counts, elapsedMs: performance.now() - startedAt };
+    emit({ type: "summary", ...summary });
+    return summary;
+  } finally {
+    signal.removeEventListener("abort", stop);
+    closeQuietly(sender.socket);
+    await Promise.all(receivers);
+  }
+}
+
+async function receiveReplies(
+  socket: Deno.DatagramConn,
+  serverPort: number,
+  maxDatagram: number,
+  replies: ReplyWaiter,
+): Promise<void> {
+  const buf = new Uint8Array(maxDatagram + 1);
+  while (true) {
+    let data: Uint8Array;
+    let from: Deno.Addr;
+    try {
+      [data, from] = await socket.receive(buf);
+    } catch {
+      return;
+    }
+    if (!("port" in from) || from.port !== serverPort) continue;
+    const truncated = data.length > maxDatagram;
+    replies.offer(truncated ? data.slice(0, maxDatagram) : data.slice(), truncated);
+  }
+}
+
+type Counts = Omit<ClientSummary, "address" | "elapsedMs">;
+
+async function exchangeDatagrams(
+  sender: UdpSender,
+  replies: ReplyWaiter,
+  message: Uint8Array,
+  opts: UdpClientOptions,
+  timeoutMs: number,
+  signal: AbortSignal,
+  emit: EventSink<ClientEvent>,
+): Promise<Counts> {
+  const repeat = opts.mode === "repeat";
+  const count = repeat ? opts.count ?? Infinity : 1;
+  const intervalMs = opts.intervalMs ?? 1000;
+  const address = formatHostPort(opts.endpoint.hostname, opts.endpoint.port);
+  const rtt = new RttAccumulator();
+  const counts = { sent: 0, received: 0, lost: 0, bytesSent: 0, bytesReceived: 0 };
+  const firstAt = performance.now();
+  for (let seq = 1; seq <= count && !signal.aborted; seq++) {
+    const reply = replies.next(timeoutMs, signal);
+    const sentAt = performance.now();
+    try {
+      await sender.send(message);
+    } catch (err) {
+      await reply;
+      if (signal.aborted) break;
+      const failure = toNetworkError(err, "write", address);
+      if (!repeat) throw failure;
+      return { ...counts, rtt: rtt.stats(), error: failure.message };
+    }
+    counts.sent++;
+    counts.bytesSent += message.length;
+    const got = await reply;
+    if (got) {
+      const rttMs = performance.now() - sentAt;
+      rtt.add(rttMs);
+      counts.received++;
+      counts.bytesReceived += got.data.length;
+      emit({
+        type: "reply",
+        seq,
+        bytes: got.data.length,
+        rttMs,
+        text: escapeBytes(got.data),
+        truncated: got.truncated || undefined,
+      });
+    } else if (!signal.aborted) {
+      if (!repeat) {
+        throw new SockkitError(
+          `no reply from ${address} within ${timeoutMs} ms (over UDP this means the datagram or its reply ` +
+            `was lost, or nothing listens there)`,
+          ExitCode.Failure,
+        );
+      }
+      counts.lost++;
+      emit({ type: "lost", seq, reason: `timed out after ${timeoutMs} ms` });
+    }
+    if (seq < count) await sleep(Math.max(0, firstAt + seq * intervalMs - performance.now()), signal);
+  }
+  return { ...counts, rtt: rtt.stats() };
+}
