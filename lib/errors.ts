@@ -75,6 +75,11 @@ function explainConnect(err: unknown): Explanation | undefined {
 }
 
 function explainTransfer(err: unknown): Explanation | undefined {
+  const alert = err instanceof Error ? /received fatal alert: (\w+)/.exec(err.message)?.[1] : undefined;
+  if (alert === "CertificateRequired") {
+    return { reason: "the server requires a client certificate (give --cert FILE and --key FILE)" };
+  }
+  if (alert) return { reason: `the TLS peer ended the session with the alert ${alert}` };
   if (err instanceof Deno.errors.ConnectionReset) return { reason: "connection reset by peer" };
   if (err instanceof Deno.errors.BrokenPipe) return { reason: "connection closed by peer (broken pipe)" };
   if (err instanceof Deno.errors.ConnectionAborted) return { reason: "connection aborted" };

@@ -1,4 +1,4 @@
-import { SockkitError } from "./errors.ts";
+import { networkReason, SockkitError } from "./errors.ts";
 
 interface Waiter {
   start: number;
@@ -101,8 +101,7 @@ export class ReplyTracker {
     const got = `got ${this.#got(w)} of ${w.end - w.start} bytes`;
     if (this.#endError instanceof SockkitError) return this.#endError;
     if (this.#endError !== undefined) {
-      const why = this.#endError instanceof Error ? this.#endError.message : String(this.#endError);
-      return new SockkitError(`${why} before the full reply (${got})`);
+      return new SockkitError(`${networkReason(this.#endError)} before the full reply (${got})`);
     }
     return new SockkitError(`the server closed the connection before the full reply (${got})`);
   }

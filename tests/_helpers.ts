@@ -7,6 +7,8 @@ import { concatBytes, writeAll } from "../lib/io.ts";
 export interface TestServer {
   port: number;
   hostname: string;
+  /** The address from the "listening" event: `127.0.0.1:40000`, `[::1]:40000`, `unix:/tmp/s.sock`. */
+  address: string;
   events: ServerEvent[];
   /** Resolves with the first event that matches (already seen or still to come). */
   waitFor(match: (e: ServerEvent) => boolean): Promise<ServerEvent>;
@@ -48,6 +50,7 @@ export async function startServer(
   return {
     port,
     hostname,
+    address: listening.address,
     events,
     waitFor,
     stop: () => {
@@ -112,6 +115,9 @@ export async function echoRoundTrip(
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 
+/** The permissions the README lists for sockkit (and the compiled binary gets). */
+export const CLI_PERMISSIONS = ["--allow-net", "--allow-read", "--allow-write", "--unstable-net"];
+
 /** The result of running the real CLI. */
 export interface CliResult {
   code: number;
@@ -134,7 +140,7 @@ export async function runCli(
 
 async function runCliOnce(args: string[], opts: { stdin?: Uint8Array; env?: Record<string, string> }) {
   const cmd = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--quiet", "--allow-net", MAIN, ...args],
+    args: ["run", "--quiet", ...CLI_PERMISSIONS, MAIN, ...args],
     stdin: opts.stdin ? "piped" : "null",
     stdout: "piped",
     stderr: "piped",
@@ -162,13 +168,13 @@ export interface CliProcess {
 }
 
 /** Spawns `deno run main.ts …args` and follows its stdout. */
-export function spawnCli(args: string[]): CliProcess {
+export function spawnCli(args: string[], opts: { env?: Record<string, string> } = {}): CliProcess {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--quiet", "--allow-net", MAIN, ...args],
+    args: ["run", "--quiet", ...CLI_PERMISSIONS, MAIN, ...args],
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
-    env: { NO_COLOR: "1" },
+    env: { NO_COLOR: "1", ...opts.env },
   }).spawn();
   const lines: string[] = [];
   const waiters: { re: RegExp; resolve: (l: string) => void }[] = [];

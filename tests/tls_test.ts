@@ -1,0 +1,299 @@
+import assert from "node:assert/strict";
+import { runClient } from "../client.ts";
+import { SockkitError } from "../lib/errors.ts";
+import type { ClientEvent, ServerEvent } from "../lib/events.ts";
+import { writeAll } from "../lib/io.ts";
+import { certificateFingerprint } from "../lib/tls.ts";
+import type { TlsEndpoint } from "../lib/transport.ts";
+import { readExactly, runCli, spawnCli, startServer, type TestServer } from "./_helpers.ts";
+
+const FIXTURES = new URL("./fixtures/", import.meta.url).pathname;
+const fixture = (name: string) => FIXTURES + name;
+const encoder = new TextEncoder();
+
+/** A TLS server on 127.0.0.1 with a fixture certificate (`server` or `expired`), or an ephemeral one. */
+function startTlsServer(cert?: "server" | "expired", extra: Partial<TlsEndpoint["tls"]> = {}) {
+  const files = cert ? { certFile: fixture(`${cert}.pem`), keyFile: fixture(`${cert}-key.pem`) } : {};
+  return startServer({
+    endpoint: { transport: "tls", hostname: "127.0.0.1", port: 0, tls: { ...files, ...extra } },
+  });
+}
+
+function tlsClient(server: TestServer, tls: TlsEndpoint["tls"], hostname = "127.0.0.1"): TlsEndpoint {
+  return { transport: "tls", hostname, port: server.port, tls };
+}
+
+async function echoOverTls(
+  ep: TlsEndpoint,
+  text = "Hello TLS",
+): Promise<{ reply?: string; detail?: string }> {
+  const events: ClientEvent[] = [];
+  await runClient({ endpoint: ep, message: encoder.encode(text), timeoutMs: 5000 }, {
+    onEvent: (e) => events.push(e),
+  });
+  const reply = events.find((e) => e.type === "reply");
+  const connected = events.find((e) => e.type === "connected");
+  return {
+    reply: reply?.type === "reply" ? reply.text : undefined,
+    detail: connected?.type === "connected" ? connected.detail : undefined,
+  };
+}
+
+function handshakeWarning(server: TestServer): Promise<ServerEvent> {
+  return server.waitFor((e) => e.type === "warning" && e.message.startsWith("TLS handshake"));
+}
+
+async function rejectsWith(ep: TlsEndpoint, pattern: RegExp): Promise<void> {
+  await assert.rejects(
+    () => runClient({ endpoint: ep, timeoutMs: 5000 }),
+    (err) => {
+      assert.ok(err instanceof SockkitError, String(err));
+      assert.equal(err.exitCode, 1);
+      assert.match(err.message, pattern);
+      assert.ok(!err.message.includes("\n"), "one line");
+      return true;
+    },
+  );
+}
+
+Deno.test("tls: round trip with a certificate signed by a CA given with --ca", async () => {
+  const server = await startTlsServer("server");
+  try {
+    const { reply, detail } = await echoOverTls(
+      tlsClient(server, { caFile: fixture("ca.pem") }, "localhost"),
+    );
+    assert.equal(reply, "Hello TLS");
+    assert.equal(detail, "TLS");
+    const cert = server.events.find((e) => e.type === "certificate");
+    assert.ok(cert?.type === "certificate" && !cert.ephemeral);
+    assert.equal(
+      cert.fingerprint,
+      await certificateFingerprint(await Deno.readTextFile(fixture("server.pem"))),
+    );
+  } finally {
+    await server.stop();
+  }
+});
+
+Deno.test("tls: round trip with the ephemeral certificate, trusted through --write-cert", async () => {
+  const dir = await Deno.makeTempDir();
+  const server = await startTlsServer(undefined, { writeCertFile: `${dir}/server.pem` });
+  try {
+    const cert = server.events.find((e) => e.type === "certificate");
+    assert.ok(cert?.type === "certificate" && cert.ephemeral);
+    assert.deepEqual(cert.names, ["localhost", "127.0.0.1", "::1"]);
+    const written = await Deno.readTextFile(`${dir}/server.pem`);
+    assert.equal(cert.fingerprint, await certificateFingerprint(written));
+    assert.match(cert.fingerprint, /^([0-9A-F]{2}:){31}[0-9A-F]{2}$/);
+    for (const host of ["127.0.0.1", "localhost"]) {
+      const { reply } = await echoOverTls(tlsClient(server, { caFile: `${dir}/server.pem` }, host));
+      assert.equal(reply, "Hello TLS", host);
+    }
+  } finally {
+    await server.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("tls: the client refuses a certificate from an unknown CA by default, and the server goes on", async () => {
+  const server = await startTlsServer("server");
+  try {
+    await rejectsWith(
+      tlsClient(server, {}),
+      /^TLS handshake with 127\.0\.0\.1:\d+ failed: the server's certificate is signed by an unknown CA/,
+    );
+    const warning = await handshakeWarning(server);
+    assert.ok(warning.type === "warning");
+    assert.match(warning.message, /failed: the client does not trust this certificate \(unknown CA\)$/);
+    await rejectsWith(tlsClient(server, { caFile: fixture("other-ca.pem") }), /signed by an unknown CA/);
+    assert.equal((await echoOverTls(tlsClient(server, { caFile: fixture("ca.pem") }))).reply, "Hello TLS");
+  } finally {
+    await server.stop();
+  }
+});
+
+Deno.test("tls: a wrong host name is refused, naming the names the certificate is for", async () => {
+  const server = await startTlsServer("server");
+  try {
+    await rejectsWith(
+      tlsClient(server, { caFile: fixture("ca.pem"), serverName: "example.com" }),
+      /failed: the server's certificate is not valid for the name example\.com; it is for localhost, 127\.0\.0\.1, ::1 /,
+    );
+    const { reply } = await echoOverTls(
+      tlsClient(server, { caFile: fixture("ca.pem"), serverName: "localhost" }),
+    );
+    assert.equal(reply, "Hello TLS", "--servername picks the name checked");
+  } finally {
+    await server.stop();
+  }
+});
+
+Deno.test("tls: an expired certificate is refused with its expiry date", async () => {
+  const server = await startTlsServer("expired");
+  try {
+    await rejectsWith(
+      tlsClient(server, { caFile: fixture("ca.pem") }),
+      /failed: the server's certificate has expired on 2020-01-02 /,
+    );
+    const warning = await handshakeWarning(server);
+    assert.ok(warning.type === "warning" && /has expired/.test(warning.message));
+  } finally {
+    await server.stop();
+  }
+});
+
+Deno.test("tls: a plain TCP server is named as such, and so is a plain TCP client", async () => {
+  const plain = await startServer();
+  try {
+    await rejectsWith(
+      tlsClient(plain, { caFile: fixture("ca.pem") }),
+      /failed: the server does not speak TLS \(is it a plain TCP server\? then drop --tls\)$/,
+    );
+  } finally {
+    await plain.stop();
+  }
+  const server = await startTlsServer("server");
+  try {
+    using conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+    await writeAll(conn, encoder.encode("GET / HTTP/1.0\r\n\r\n"));
+    const warning = await handshakeWarning(server);
+    assert.ok(
+      warning.type === "warning" && warning.message.endsWith("not a TLS client (it sent plain data)"),
+    );
+    assert.equal((await echoOverTls(tlsClient(server, { caFile: fixture("ca.pem") }))).reply, "Hello TLS");
+  } finally {
+    await server.stop();
+  }
+});
+
+Deno.test("tls: a client that never starts its handshake is given up after the handshake timeout", async () => {
+  const server = await startTlsServer("server", { handshakeTimeoutMs: 200 });
+  try {
+    using silent = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+    const warning = await handshakeWarning(server);
+    assert.ok(warning.type === "warning" && /no complete handshake within 200 ms/.test(warning.message));
+    assert.equal(server.events.filter((e) => e.type === "connect").length, 0, "never handed to the mode");
+    assert.equal((await echoOverTls(tlsClient(server, { caFile: fixture("ca.pem") }))).reply, "Hello TLS");
+    assert.ok(silent);
+  } finally {
+    await server.stop();
+  }
+});
+
+Deno.test("tls: ALPN is negotiated and shown", async () => {
+  const server = await startTlsServer("server", { alpn: ["h2", "sockkit"] });
+  try {
+    const { detail } = await echoOverTls(tlsClient(server, { caFile: fixture("ca.pem"), alpn: ["sockkit"] }));
+    assert.equal(detail, "TLS, ALPN sockkit");
+  } finally {
+    await server.stop();
+  }
+});
+
+Deno.test("tls: slow handshakes do not hold up other clients, and many clients are served at once", async () => {
+  const server = await startTlsServer("server");
+  try {
+    using stalled = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+    const replies = await Promise.all(
+      Array.from(
+        { length: 20 },
+        (_, i) => echoOverTls(tlsClient(server, { caFile: fixture("ca.pem") }), `c${i}`),
+      ),
+    );
+    assert.deepEqual(replies.map((r) => r.reply), Array.from({ length: 20 }, (_, i) => `c${i}`));
+    assert.ok(stalled);
+  } finally {
+    await server.stop();
+  }
+});
+
+Deno.test("tls: a big transfer comes back intact through TLS records", async () => {
+  const server = await startTlsServer("server");
+  try {
+    const tcp = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+    const conn = await Deno.startTls(tcp, {
+      hostname: "localhost",
+      caCerts: [await Deno.readTextFile(fixture("ca.pem"))],
+    });
+    try {
+      const data = crypto.getRandomValues(new Uint8Array(60_000));
+      const [reply] = await Promise.all([readExactly(conn, data.length), writeAll(conn, data)]);
+      assert.deepEqual(reply, data);
+    } finally {
+      conn.close();
+    }
+  } finally {
+    await server.stop();
+  }
+});
+
+Deno.test("tls cli: ephemeral certificate, fingerprint printed, client trusts the written file", async () => {
+  const dir = await Deno.makeTempDir();
+  const server = spawnCli(["server", "0", "--host", "127.0.0.1", "--tls", "--write-cert", `${dir}/c.pem`]);
+  try {
+    const listening = await server.line(/^Listening on/);
+    assert.match(listening, /^Listening on 127\.0\.0\.1:\d+ \(echo over TLS\); Ctrl-C to stop$/);
+    const fingerprint = (await server.line(/^SHA-256 fingerprint /)).split(" ").pop()!;
+    assert.equal(fingerprint, await certificateFingerprint(await Deno.readTextFile(`${dir}/c.pem`)));
+    const port = listening.match(/:(\d+) /)![1];
+    const ok = await runCli(["client", "localhost", port, "hi", "--tls", "--ca", `${dir}/c.pem`]);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.match(ok.stdout, /^Connected to localhost:\d+ \(TLS\) in .*\nReceived: hi \(/);
+    const refused = await runCli(["client", "127.0.0.1", port, "hi", "--tls"]);
+    assert.equal(refused.code, 1);
+    assert.match(
+      refused.stderr,
+      /^sockkit: TLS handshake with 127\.0\.0\.1:\d+ failed: the server's certificate is signed by an unknown CA .*\n$/,
+    );
+  } finally {
+    const out = await server.stop();
+    assert.equal(out.code, 0, out.stderr);
+    assert.match(
+      out.stderr,
+      /warning: TLS handshake with 127\.0\.0\.1:\d+ failed: the client does not trust/,
+    );
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("tls cli: with DENO_TLS_CA_STORE=system, as the tasks and binary set it, system roots need no --ca", async () => {
+  const server = await startTlsServer("server");
+  try {
+    const env = { DENO_TLS_CA_STORE: "system", SSL_CERT_FILE: fixture("ca.pem") };
+    const out = await runCli(["client", "localhost", String(server.port), "system", "--tls"], { env });
+    assert.equal(out.code, 0, out.stderr);
+    assert.match(out.stdout, /Received: system/);
+  } finally {
+    await server.stop();
+  }
+});
+
+Deno.test("tls cli: misused TLS options are usage errors naming the fix", async () => {
+  const cases: [string[], RegExp][] = [
+    [["server", "--cert", "x.pem"], /--cert needs --tls/],
+    [["server", "--tls", "--cert", "x.pem"], /--cert and --key go together/],
+    [["server", "--tls", "--udp"], /--tls and --udp do not go together/],
+    [
+      ["server", "--tls", "--cert", "a", "--key", "b", "--write-cert", "c"],
+      /with --cert there is none to write/,
+    ],
+    [["client", "localhost", "1", "--ca", "ca.pem"], /--ca needs --tls/],
+    [["client", "localhost", "1", "--tls", "--alpn", "h2,,x"], /invalid --alpn 'h2,,x'/],
+  ];
+  for (const [args, pattern] of cases) {
+    const out = await runCli(args);
+    assert.equal(out.code, 2, args.join(" "));
+    assert.match(out.stderr, pattern, args.join(" "));
+  }
+  const missing = await runCli([
+    "server",
+    "0",
+    "--tls",
+    "--cert",
+    "/nonexistent.pem",
+    "--key",
+    "/nonexistent.pem",
+  ]);
+  assert.equal(missing.code, 1);
+  assert.match(missing.stderr, /^sockkit: cannot read --cert \/nonexistent\.pem: no such file\n$/);
+});
