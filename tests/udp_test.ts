@@ -1,0 +1,296 @@
+import assert from "node:assert/strict";
+import { runClient } from "../client.ts";
+import { SockkitError, UsageError } from "../lib/errors.ts";
+import type { ClientEvent, ServerEvent, ServerSummary } from "../lib/events.ts";
+import { runUdpServer, type UdpServerOptions } from "../lib/udp.ts";
+import type { UdpEndpoint } from "../lib/transport.ts";
+import { runCli, spawnCli, startServer } from "./_helpers.ts";
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+function udpAt(port: number, hostname = "127.0.0.1"): UdpEndpoint {
+  return { transport: "udp", hostname, port };
+}
+
+/** A UDP socket on a free port, closed by `using`. */
+function socket(hostname = "127.0.0.1"): Deno.DatagramConn & Disposable {
+  const conn = Deno.listenDatagram({ hostname, port: 0, transport: "udp" });
+  return Object.assign(conn, { [Symbol.dispose]: () => conn.close() });
+}
+
+function portOf(conn: { addr: Deno.Addr }): number {
+  return (conn.addr as Deno.NetAddr).port;
+}
+
+/** A UDP peer that answers only some datagrams (`reply(n)` for the n-th, from 1), until closed. */
+function lossyServer(reply: (n: number, data: Uint8Array) => Uint8Array | undefined) {
+  const conn = socket();
+  const serving = (async () => {
+    const buf = new Uint8Array(65536);
+    for (let n = 1;; n++) {
+      let data: Uint8Array, from: Deno.Addr;
+      try {
+        [data, from] = await conn.receive(buf);
+      } catch {
+        return;
+      }
+      const answer = reply(n, data);
+      if (answer) await conn.send(answer, from);
+    }
+  })();
+  return {
+    port: portOf(conn),
+    [Symbol.asyncDispose]: async () => {
+      conn.close();
+      await serving;
+    },
+  };
+}
+
+/** `runUdpServer` in this process, for modes the TCP server list does not have yet (discard). */
+async function startUdpServer(opts: Omit<UdpServerOptions, "endpoint">) {
+  const ac = new AbortController();
+  const events: ServerEvent[] = [];
+  let listening!: (address: string) => void;
+  const ready = new Promise<string>((resolve) => (listening = resolve));
+  const done = runUdpServer({ endpoint: udpAt(0), ...opts }, {
+    signal: ac.signal,
+    onEvent: (e) => {
+      events.push(e);
+      if (e.type === "listening") listening(e.address);
+    },
+  });
+  const address = await ready;
+  return {
+    port: Number(address.slice(address.lastIndexOf(":") + 1)),
+    events,
+    stop: (): Promise<ServerSummary> => (ac.abort(), done),
+  };
+}
+
+Deno.test("udp: echo; a peer is connected on its first datagram and gone after the idle timeout", async () => {
+  const server = await startServer({ endpoint: udpAt(0), idleTimeoutMs: 150 });
+  try {
+    const events: ClientEvent[] = [];
+    const summary = await runClient({ endpoint: udpAt(server.port), message: encoder.encode("Hello UDP") }, {
+      onEvent: (e) => events.push(e),
+    });
+    assert.deepEqual([summary.sent, summary.received, summary.lost], [1, 1, 0]);
+    const reply = events.find((e) => e.type === "reply");
+    assert.ok(reply?.type === "reply" && reply.text === "Hello UDP");
+    const sending = events.find((e) => e.type === "sending");
+    assert.ok(sending?.type === "sending" && sending.transport === "UDP");
+    const gone = await server.waitFor((e) => e.type === "disconnect");
+    assert.ok(gone.type === "disconnect");
+    assert.equal(gone.reason, "gone after 150 ms of silence");
+    assert.deepEqual([gone.messages, gone.bytes], [1, 9]);
+    assert.match(gone.peer, /^127\.0\.0\.1:\d+$/);
+  } finally {
+    await server.stop();
+  }
+});
+
+Deno.test("udp: per-peer counters, one peer per source address", async () => {
+  const server = await startServer({ endpoint: udpAt(0) });
+  using a = socket();
+  using b = socket();
+  try {
+    const to: Deno.NetAddr = { transport: "udp", hostname: "127.0.0.1", port: server.port };
+    for (const [sock, text] of [[a, "one"], [a, "two"], [b, "three"]] as const) {
+      await sock.send(encoder.encode(text), to);
+      const [reply] = await sock.receive();
+      assert.equal(decoder.decode(reply), text);
+    }
+  } finally {
+    const summary = await server.stop();
+    assert.deepEqual([summary.clients, summary.messages, summary.bytes], [2, 3, 11]);
+    const left = server.events.filter((e) => e.type === "disconnect");
+    assert.deepEqual(
+      left.map((e) => e.type === "disconnect" && [e.peer, e.messages, e.reason]),
+      [[`127.0.0.1:${portOf(a)}`, 2, "server shutting down"], [
+        `127.0.0.1:${portOf(b)}`,
+        1,
+        "server shutting down",
+      ]],
+    );
+  }
+});
+
+Deno.test("udp: --repeat counts the datagrams a lossy server drops", async () => {
+  await using lossy = lossyServer((n, data) => (n % 2 === 1 ? data : undefined));
+  const events: ClientEvent[] = [];
+  const summary = await runClient({
+    endpoint: udpAt(lossy.port),
+    message: encoder.encode("ping"),
+    mode: "repeat",
+    count: 6,
+    intervalMs: 0,
+    timeoutMs: 150,
+  }, { onEvent: (e) => events.push(e) });
+  assert.deepEqual([summary.sent, summary.received, summary.lost], [6, 3, 3]);
+  assert.equal(summary.error, undefined, "loss is not an error");
+  assert.deepEqual(events.filter((e) => e.type === "lost").map((e) => e.type === "lost" && e.seq), [2, 4, 6]);
+  assert.deepEqual(events.filter((e) => e.type === "reply").map((e) => e.type === "reply" && e.seq), [
+    1,
+    3,
+    5,
+  ]);
+});
+
+Deno.test("udp cli: partial loss exits 0, no reply at all exits 1", async () => {
+  await using lossy = lossyServer((n, data) => (n % 2 === 1 ? data : undefined));
+  const some = await runCli([
+    "client",
+    "127.0.0.1",
+    String(lossy.port),
+    "x",
+    "--udp",
+    "-c",
+    "4",
+    "-i",
+    "0",
+    "-t",
+    "150ms",
+  ]);
+  assert.equal(some.code, 0, some.stderr);
+  assert.match(some.stdout, /\n4 sent, 2 received, 50% lost, time /);
+  assert.match(some.stderr, /^2: no reply: timed out after 150 ms\n4: no reply: timed out after 150 ms\n$/);
+
+  using silent = socket();
+  const port = String(portOf(silent));
+  const none = await runCli(["client", "127.0.0.1", port, "x", "--udp", "-c", "2", "-i", "0", "-t", "100ms"]);
+  assert.equal(none.code, 1);
+  assert.match(none.stdout, /\n2 sent, 0 received, 100% lost, time /);
+  const once = await runCli(["client", "127.0.0.1", port, "x", "--udp", "-t", "100ms"]);
+  assert.equal(once.code, 1);
+  assert.match(
+    once.stderr,
+    /^sockkit: no reply from 127\.0\.0\.1:\d+ within 100 ms \(over UDP this means the datagram or its reply was lost, or nothing listens there\)\n$/,
+  );
+});
+
+Deno.test("udp: a message over the datagram limit is a usage error before anything is sent", async () => {
+  await assert.rejects(
+    () => runClient({ endpoint: udpAt(9), message: new Uint8Array(65_508) }),
+    (err) =>
+      err instanceof UsageError &&
+      err.message ===
+        "the message is 65508 bytes, more than one UDP datagram may carry (65507): send less, or use TCP",
+  );
+  const out = await runCli(["client", "127.0.0.1", "9", "x".repeat(11), "--udp", "--max-datagram", "10"]);
+  assert.equal(out.code, 2);
+  assert.match(out.stderr, /^sockkit: the message is 11 bytes, more than one UDP datagram may carry \(10\)/);
+});
+
+Deno.test("udp: a datagram over --max-datagram is reported truncated and not echoed", async () => {
+  const server = await startServer({ endpoint: udpAt(0), udp: { maxDatagram: 100 } });
+  using peer = socket();
+  try {
+    const to: Deno.NetAddr = { transport: "udp", hostname: "127.0.0.1", port: server.port };
+    await peer.send(new Uint8Array(101), to);
+    await peer.send(encoder.encode("small"), to);
+    const [first] = await peer.receive();
+    assert.equal(decoder.decode(first), "small", "the big datagram got no echo");
+    const warning = await server.waitFor((e) => e.type === "warning");
+    assert.ok(warning.type === "warning");
+    assert.match(
+      warning.message,
+      /^dropped a datagram from 127\.0\.0\.1:\d+ larger than 100 bytes \(truncated on receive/,
+    );
+  } finally {
+    await server.stop();
+  }
+});
+
+Deno.test("udp: a reply larger than the client's --max-datagram is shown as truncated", async () => {
+  await using big = lossyServer(() => encoder.encode("0123456789abcdefghij"));
+  const events: ClientEvent[] = [];
+  await runClient({ endpoint: udpAt(big.port), message: encoder.encode("hi"), udp: { maxDatagram: 10 } }, {
+    onEvent: (e) => events.push(e),
+  });
+  const reply = events.find((e) => e.type === "reply");
+  assert.ok(reply?.type === "reply");
+  assert.deepEqual([reply.text, reply.bytes, reply.truncated], ["0123456789", 10, true]);
+});
+
+Deno.test("udp: --udp-rate limits replies per source and logs the drops", async () => {
+  const server = await startServer({ endpoint: udpAt(0), udp: { ratePerSecond: 5 } });
+  using flood = socket();
+  let summary: ServerSummary | undefined;
+  try {
+    const to: Deno.NetAddr = { transport: "udp", hostname: "127.0.0.1", port: server.port };
+    for (let i = 0; i < 20; i++) await flood.send(encoder.encode(`n${i}`), to);
+    await server.waitFor((e) => e.type === "message" && e.count === 20);
+    summary = await server.stop();
+  } finally {
+    summary ??= await server.stop();
+  }
+  assert.equal(summary.messages, 20);
+  assert.ok(summary.dropped! >= 14 && summary.dropped! <= 15, `dropped ${summary.dropped}`);
+  const replies = [];
+  for (let i = 0; i < 20 - summary.dropped!; i++) replies.push(decoder.decode((await flood.receive())[0]));
+  assert.deepEqual(replies.slice(0, 5), ["n0", "n1", "n2", "n3", "n4"], "the first burst is answered");
+  const warnings = server.events.filter((e) => e.type === "warning").map((e) =>
+    e.type === "warning" && e.message
+  );
+  assert.ok(
+    warnings.length >= 1 && warnings.length <= 2,
+    "logged once a second at most, plus a final report",
+  );
+  assert.match(
+    warnings[0] as string,
+    /^rate limit: dropped 1 reply \(1 to 127\.0\.0\.1:\d+\): over --udp-rate 5\/s per source$/,
+  );
+});
+
+Deno.test("udp: discard mode counts datagrams and answers none", async () => {
+  const server = await startUdpServer({ mode: "discard" });
+  try {
+    await assert.rejects(
+      () =>
+        runClient({ endpoint: udpAt(server.port), message: encoder.encode("into the void"), timeoutMs: 200 }),
+      (err) =>
+        err instanceof SockkitError && /^no reply from 127\.0\.0\.1:\d+ within 200 ms/.test(err.message),
+    );
+  } finally {
+    const summary = await server.stop();
+    assert.deepEqual([summary.messages, summary.bytes, summary.dropped], [1, 13, 0]);
+  }
+  await assert.rejects(
+    () => runUdpServer({ endpoint: udpAt(0), mode: "chat" }),
+    (err) =>
+      err instanceof UsageError && err.message === "--mode chat does not work over UDP: use echo or discard",
+  );
+});
+
+Deno.test("udp cli: server and client over UDP, option misuse is a usage error", async () => {
+  const server = spawnCli(["server", "0", "--host", "127.0.0.1", "--udp"]);
+  try {
+    const listening = await server.line(/^Listening/);
+    assert.match(listening, /^Listening on 127\.0\.0\.1:\d+ \(echo over UDP\); Ctrl-C to stop$/);
+    const port = listening.match(/:(\d+) /)![1];
+    const out = await runCli(["client", "127.0.0.1", port, "hi udp", "--udp"]);
+    assert.equal(out.code, 0, out.stderr);
+    assert.match(
+      out.stdout,
+      /^Sending to 127\.0\.0\.1:\d+ over UDP from 0\.0\.0\.0:\d+\nReceived: hi udp \(/,
+    );
+    await server.line(/ connected \(1 online\)$/);
+  } finally {
+    const out = await server.stop();
+    assert.equal(out.code, 0, out.stderr);
+    assert.match(out.stdout, /left \(server shutting down\): 1 message, 6 bytes/);
+  }
+  for (
+    const [args, pattern] of [
+      [["server", "--udp-rate", "5"], /--udp-rate needs --udp/],
+      [["server", "--udp", "--unix", "/tmp/x.sock"], /--unix and --udp do not go together/],
+      [["client", "127.0.0.1", "9", "-", "--udp"], /pipe mode \(-\) does not work with --udp/],
+    ] as const
+  ) {
+    const usage = await runCli([...args]);
+    assert.equal(usage.code, 2, args.join(" "));
+    assert.match(usage.stderr, pattern);
+  }
+});
