@@ -15,6 +15,9 @@ export interface TransportFlags {
   cert?: string;
   key?: string;
   alpn?: string[];
+  /** `--trace` and `--hex` follow stream connections, so they are refused with `--udp`. */
+  trace?: boolean;
+  hex?: boolean;
 }
 
 /** The server's flags: where to bind, and the server-only TLS and UDP options. */
@@ -26,6 +29,7 @@ export interface ServerFlags extends TransportFlags {
   writeCert?: string;
   udpRate?: number;
   maxDatagram?: number;
+  maxConns?: number;
 }
 
 /** The client's flags: the positional arguments as given, and the client-only TLS and UDP options. */
@@ -36,6 +40,11 @@ export interface ClientFlags extends TransportFlags {
 }
 
 function rejectCombinations(f: TransportFlags): void {
+  if (f.udp && (f.trace || f.hex)) {
+    throw new UsageError(
+      `${f.trace ? "--trace" : "--hex"} follows stream connections: it does not work with --udp`,
+    );
+  }
   if (f.udp && f.tls) throw new UsageError("--tls and --udp do not go together (sockkit has no DTLS)");
   if (f.unix !== undefined && f.tls) {
     throw new UsageError("--tls and --unix do not go together: TLS runs over TCP");
@@ -89,7 +98,12 @@ export function serverEndpoint(f: ServerFlags): Endpoint {
     }
     return { transport: "unix", path: f.unix };
   }
-  if (f.udp) return { transport: "udp", hostname: f.host, port: f.port };
+  if (f.udp) {
+    if (f.maxConns !== undefined) {
+      throw new UsageError("--max-conns counts connections: it does not work with --udp");
+    }
+    return { transport: "udp", hostname: f.host, port: f.port };
+  }
   if (f.tls) {
     requireCertAndKey(f);
     if (f.writeCert !== undefined && f.cert !== undefined) {
@@ -141,7 +155,9 @@ export function clientTarget(args: (string | undefined)[], f: ClientFlags): Clie
     );
   }
   const hostname = parseHost(first);
-  if (second === undefined) throw new UsageError(`missing the port after '${first}'`);
+  if (second === undefined) {
+    throw new UsageError("missing required argument 'port' (see 'sockkit client --help')");
+  }
   const port = parsePort(second, { allowZero: false });
   if (f.udp) return { endpoint: { transport: "udp", hostname, port }, message: third };
   if (f.tls) {

@@ -43,7 +43,9 @@ export async function readPem(path: string, flag: string, label: string): Promis
   } catch (err) {
     const reason = err instanceof Deno.errors.NotFound
       ? "no such file"
-      : err instanceof Deno.errors.PermissionDenied || err instanceof Deno.errors.NotCapable
+      : err instanceof Deno.errors.NotCapable
+      ? "not allowed (run with --allow-read)"
+      : err instanceof Deno.errors.PermissionDenied
       ? "permission denied"
       : err instanceof Error
       ? err.message
@@ -113,7 +115,9 @@ async function writeCertificate(path: string, pem: string): Promise<void> {
   } catch (err) {
     const reason = err instanceof Deno.errors.NotFound
       ? "no such directory"
-      : err instanceof Deno.errors.PermissionDenied || err instanceof Deno.errors.NotCapable
+      : err instanceof Deno.errors.NotCapable
+      ? "not allowed (run with --allow-write)"
+      : err instanceof Deno.errors.PermissionDenied
       ? "permission denied"
       : err instanceof Error
       ? err.message
@@ -247,9 +251,10 @@ class HandshakingListener implements Listener {
       await conn.handshake();
       this.#pending.delete(conn);
       if (this.#closed) return closeQuietly(conn);
+      const ready = new TlsServerConn(conn);
       const waiter = this.#waiters.shift();
-      if (waiter) waiter.resolve(conn);
-      else this.#ready.push(conn);
+      if (waiter) waiter.resolve(ready);
+      else this.#ready.push(ready);
     } catch (err) {
       closeQuietly(conn);
       if (this.#closed) return;
@@ -262,6 +267,55 @@ class HandshakingListener implements Listener {
       this.#pending.delete(conn);
       this.#acceptMore();
     }
+  }
+}
+
+/**
+ * A server's TLS connection to a client. Most TLS clients close the TCP connection without a TLS
+ * close_notify; `read()` reports that as the end of the stream, as it is for TCP, not as an error.
+ */
+class TlsServerConn implements Deno.Conn {
+  constructor(private readonly conn: Deno.TlsConn) {}
+
+  get localAddr(): Deno.Addr {
+    return this.conn.localAddr;
+  }
+  get remoteAddr(): Deno.Addr {
+    return this.conn.remoteAddr;
+  }
+  get readable(): ReadableStream<Uint8Array<ArrayBuffer>> {
+    return this.conn.readable;
+  }
+  get writable(): WritableStream<Uint8Array<ArrayBufferLike>> {
+    return this.conn.writable;
+  }
+
+  async read(p: Uint8Array): Promise<number | null> {
+    try {
+      return await this.conn.read(p);
+    } catch (err) {
+      if (err instanceof Deno.errors.UnexpectedEof) return null;
+      throw err;
+    }
+  }
+
+  write(p: Uint8Array): Promise<number> {
+    return this.conn.write(p);
+  }
+  closeWrite(): Promise<void> {
+    return this.conn.closeWrite();
+  }
+  close(): void {
+    this.conn.close();
+  }
+  ref(): void {
+    this.conn.ref();
+  }
+  unref(): void {
+    this.conn.unref();
+  }
+  [Symbol.dispose](): void {
+    closeQuietly(this.conn);
   }
 }
 
