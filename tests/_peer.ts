@@ -13,6 +13,11 @@ export class LinePeer {
 
   private constructor(readonly conn: Deno.Conn) {}
 
+  /** A peer over a connection made elsewhere (TLS, a Unix socket). */
+  static over(conn: Deno.Conn): LinePeer {
+    return new LinePeer(conn);
+  }
+
   /** Connects to the test server (IPv4 loopback unless `hostname` says otherwise). */
   static async connect(port: number, hostname = "127.0.0.1"): Promise<LinePeer> {
     return new LinePeer(await Deno.connect({ hostname, port }));

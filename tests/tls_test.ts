@@ -5,7 +5,9 @@ import type { ClientEvent, ServerEvent } from "../lib/events.ts";
 import { writeAll } from "../lib/io.ts";
 import { certificateFingerprint } from "../lib/tls.ts";
 import type { TlsEndpoint } from "../lib/transport.ts";
+import { connectTls } from "../lib/tls.ts";
 import { readExactly, runCli, spawnCli, startServer, type TestServer } from "./_helpers.ts";
+import { LinePeer } from "./_peer.ts";
 
 const FIXTURES = new URL("./fixtures/", import.meta.url).pathname;
 const fixture = (name: string) => FIXTURES + name;
@@ -223,6 +225,51 @@ Deno.test("tls: a big transfer comes back intact through TLS records", async () 
       conn.close();
     }
   } finally {
+    await server.stop();
+  }
+});
+
+Deno.test("tls + chat: three clients over TLS get names, talk, and see each other leave", async () => {
+  const server = await startServer({
+    mode: "chat",
+    endpoint: {
+      transport: "tls",
+      hostname: "127.0.0.1",
+      port: 0,
+      tls: { certFile: fixture("server.pem"), keyFile: fixture("server-key.pem") },
+    },
+  });
+  const peers: LinePeer[] = [];
+  const join = async () => {
+    const conn = await connectTls(tlsClient(server, { caFile: fixture("ca.pem") }, "localhost"));
+    const peer = LinePeer.over(conn);
+    peers.push(peer);
+    return peer;
+  };
+  try {
+    const a = await join();
+    assert.match(await a.line(), /^\* welcome user1, 0 others here/);
+    const b = await join();
+    assert.match(await b.line(), /^\* welcome user2, 1 other here/);
+    assert.equal(await a.line(), "* user2 joined");
+    const c = await join();
+    assert.match(await c.line(), /^\* welcome user3, 2 others here/);
+    for (const p of [a, b]) assert.equal(await p.line(), "* user3 joined");
+    await a.send("/nick alice\n");
+    for (const p of [a, b, c]) assert.equal(await p.line(), "* user1 is now alice");
+    await b.send("secret over TLS\n");
+    for (const p of [a, c]) assert.equal(await p.line(), "<user2> secret over TLS");
+    await c.send("/who\n");
+    assert.equal(await c.line(), "* 3 here: alice, user2, user3");
+    c.close();
+    for (const p of [a, b]) assert.equal(await p.line(), "* user3 left");
+    const left = await server.waitFor((e) => e.type === "disconnect");
+    assert.ok(
+      left.type === "disconnect" && left.reason === undefined,
+      "a TLS client that just closes leaves cleanly",
+    );
+  } finally {
+    for (const p of peers) p.close();
     await server.stop();
   }
 });

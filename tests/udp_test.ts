@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { runClient } from "../client.ts";
 import { SockkitError, UsageError } from "../lib/errors.ts";
-import type { ClientEvent, ServerEvent, ServerSummary } from "../lib/events.ts";
-import { runUdpServer, type UdpServerOptions } from "../lib/udp.ts";
+import type { ClientEvent, ServerSummary } from "../lib/events.ts";
+import { runUdpServer } from "../lib/udp.ts";
 import type { UdpEndpoint } from "../lib/transport.ts";
 import { runCli, spawnCli, startServer } from "./_helpers.ts";
 
@@ -45,27 +45,6 @@ function lossyServer(reply: (n: number, data: Uint8Array) => Uint8Array | undefi
       conn.close();
       await serving;
     },
-  };
-}
-
-/** `runUdpServer` in this process, for modes the TCP server list does not have yet (discard). */
-async function startUdpServer(opts: Omit<UdpServerOptions, "endpoint">) {
-  const ac = new AbortController();
-  const events: ServerEvent[] = [];
-  let listening!: (address: string) => void;
-  const ready = new Promise<string>((resolve) => (listening = resolve));
-  const done = runUdpServer({ endpoint: udpAt(0), ...opts }, {
-    signal: ac.signal,
-    onEvent: (e) => {
-      events.push(e);
-      if (e.type === "listening") listening(e.address);
-    },
-  });
-  const address = await ready;
-  return {
-    port: Number(address.slice(address.lastIndexOf(":") + 1)),
-    events,
-    stop: (): Promise<ServerSummary> => (ac.abort(), done),
   };
 }
 
@@ -245,7 +224,7 @@ Deno.test("udp: --udp-rate limits replies per source and logs the drops", async 
 });
 
 Deno.test("udp: discard mode counts datagrams and answers none", async () => {
-  const server = await startUdpServer({ mode: "discard" });
+  const server = await startServer({ endpoint: udpAt(0), mode: "discard" });
   try {
     await assert.rejects(
       () =>
@@ -285,6 +264,8 @@ Deno.test("udp cli: server and client over UDP, option misuse is a usage error",
   for (
     const [args, pattern] of [
       [["server", "--udp-rate", "5"], /--udp-rate needs --udp/],
+      [["server", "--udp", "--mode", "chat"], /--mode chat does not work over UDP: use echo or discard/],
+      [["server", "--udp", "--trace"], /--trace follows stream connections: it does not work with --udp/],
       [["server", "--udp", "--unix", "/tmp/x.sock"], /--unix and --udp do not go together/],
       [["client", "127.0.0.1", "9", "-", "--udp"], /pipe mode \(-\) does not work with --udp/],
     ] as const

@@ -4,7 +4,7 @@ import { runServer } from "../server.ts";
 import { SockkitError } from "../lib/errors.ts";
 import type { ClientEvent } from "../lib/events.ts";
 import { assertUnixSockets } from "../lib/unix.ts";
-import { runCli, spawnCli, startServer } from "./_helpers.ts";
+import { readExactly, runCli, spawnCli, startServer } from "./_helpers.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -172,6 +172,27 @@ Deno.test({
           err instanceof SockkitError &&
           /connection refused \(the file exists but no server/.test(err.message),
       );
+    }),
+});
+
+Deno.test({
+  name: "unix + broadcast: what one client sends reaches the others over a Unix socket",
+  ignore: onWindows,
+  fn: () =>
+    withTempDir(async (dir) => {
+      const path = `${dir}/fanout.sock`;
+      const server = await startServer({ endpoint: { transport: "unix", path }, mode: "broadcast" });
+      try {
+        using a = await Deno.connect({ transport: "unix", path });
+        using b = await Deno.connect({ transport: "unix", path });
+        using c = await Deno.connect({ transport: "unix", path });
+        let joined = 0;
+        await server.waitFor((e) => e.type === "connect" && ++joined === 3);
+        await a.write(encoder.encode("fan out"));
+        for (const peer of [b, c]) assert.equal(decoder.decode(await readExactly(peer, 7)), "fan out");
+      } finally {
+        await server.stop();
+      }
     }),
 });
 
