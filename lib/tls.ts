@@ -456,7 +456,16 @@ export async function connectTls(ep: TlsEndpoint, signal?: AbortSignal): Promise
     return conn;
   } catch (err) {
     closeQuietly(conn);
-    if (signal?.aborted) throw toNetworkError(signal.reason, "connect", address);
+    const timedOut = signal?.reason instanceof DOMException && signal.reason.name === "TimeoutError";
+    if (signal?.aborted && !timedOut) throw toNetworkError(signal.reason, "connect", address);
+    if (timedOut) {
+      throw new SockkitError(
+        `TLS handshake with ${address} failed: no answer within the --timeout (is it a TLS server? a plain ` +
+          `TCP server that waits for the client to speak first looks like this)`,
+        undefined,
+        { cause: err },
+      );
+    }
     throw new SockkitError(
       `TLS handshake with ${address} failed: ${explainClientHandshakeError(err, verifiedName(ep))}`,
       undefined,

@@ -24,14 +24,19 @@ function exists(path: string): boolean {
   }
 }
 
-/** The `deno task compile` command line, with the output redirected to `output`. */
-function compileArgs(output: string): string[] {
+/** The `deno task compile` command line, with the output redirected to `output`, and its `NAME=value` prefix. */
+function compileCommand(output: string): { args: string[]; env: Record<string, string> } {
   const words = meta.tasks.compile.split(/\s+/);
+  const env: Record<string, string> = {};
+  while (/^\w+=/.test(words[0])) {
+    const [name, value] = words.shift()!.split(/=(.*)/s);
+    env[name] = value;
+  }
   assert.equal(words.shift(), "deno");
   const at = words.indexOf("--output");
   assert.ok(at >= 0, "the compile task names its --output");
   words[at + 1] = output;
-  return words;
+  return { args: words, env };
 }
 
 const available = denortAvailable();
@@ -46,7 +51,7 @@ Deno.test({
     try {
       const bin = `${dir}/sockkit${Deno.build.os === "windows" ? ".exe" : ""}`;
       const built = await new Deno.Command(Deno.execPath(), {
-        args: compileArgs(bin),
+        ...compileCommand(bin),
         cwd: new URL("..", import.meta.url).pathname,
       }).output();
       assert.equal(built.code, 0, new TextDecoder().decode(built.stderr));

@@ -168,6 +168,23 @@ Deno.test("tls: a plain TCP server is named as such, and so is a plain TCP clien
   }
 });
 
+Deno.test("tls: a silent plain TCP server makes the handshake time out, with a hint", async () => {
+  const silent = await startServer({ mode: "discard" });
+  try {
+    await assert.rejects(
+      () => runClient({ endpoint: tlsClient(silent, {}), timeoutMs: 300 }),
+      (err) =>
+        err instanceof SockkitError &&
+        /^TLS handshake with 127\.0\.0\.1:\d+ failed: no answer within the --timeout \(is it a TLS server\?/
+          .test(
+            err.message,
+          ),
+    );
+  } finally {
+    await silent.stop();
+  }
+});
+
 Deno.test("tls: a client that never starts its handshake is given up after the handshake timeout", async () => {
   const server = await startTlsServer("server", { handshakeTimeoutMs: 200 });
   try {
