@@ -61,6 +61,12 @@ export interface RunServerContext {
 
 /** Accept failures of one kind are reported at most this often. */
 const WARNING_INTERVAL_MS = 1000;
+/** After the server half-closed a connection, how long a silent peer is waited for before it is closed. */
+const LINGER_QUIET_MS = 250;
+/** The longest a connection whose mode has ended lingers to drain what the peer still sends. */
+const LINGER_MAX_MS = 2000;
+/** Where bytes that arrive after the goodbye go: they are read only so that closing does not reset the peer. */
+const DISCARD = new Uint8Array(16 * 1024);
 
 class Client implements Session {
   messages = 0;
@@ -71,6 +77,11 @@ class Client implements Session {
   idle?: IdleTimer;
   onStop?: () => void;
   #reading = false;
+  #writing = 0;
+  #sawEnd = false;
+  #goodbyeWanted = false;
+  #halfClosed?: Promise<void>;
+  #quiet?: ReturnType<typeof setTimeout>;
   #closed = false;
   readonly startedAt = performance.now();
 
@@ -81,36 +92,101 @@ class Client implements Session {
     private readonly onMessage: (client: Client, bytes: number) => void,
   ) {}
 
+  /** Data that arrives once the server is stopping is drained, not served: the mode sees the end of stream. */
   async read(buf: Uint8Array): Promise<number | null> {
+    if (this.stopping) return null;
     this.#reading = true;
     try {
       const n = await this.conn.read(buf);
-      if (n !== null) {
-        this.messages++;
-        this.bytes += n;
-        this.onMessage(this, n);
-      }
+      if (n === null) this.#sawEnd = true;
+      if (n === null || this.stopping) return null;
+      this.messages++;
+      this.bytes += n;
+      this.onMessage(this, n);
       return n;
     } finally {
       this.#reading = false;
+      clearTimeout(this.#quiet);
     }
   }
 
-  write(data: Uint8Array): Promise<void> {
-    return writeAll(this.conn, data);
+  async write(data: Uint8Array): Promise<void> {
+    if (this.#halfClosed) throw new Deno.errors.BadResource("the server is closing this connection");
+    this.#writing++;
+    try {
+      await writeAll(this.conn, data);
+    } finally {
+      this.#writing--;
+      if (this.#goodbyeWanted) this.#goodbye();
+    }
   }
 
-  /** Asks the mode to finish; a client idle in read() has nothing in flight and is closed at once. */
+  /** Asks the mode to finish: a mode with output of its own flushes it; others are told goodbye at once. */
   stop(): void {
     this.stopping = true;
     if (this.onStop) this.onStop();
-    else if (this.#reading) this.close();
+    else this.#goodbye();
   }
 
+  /** Closes the connection now; while the server is stopping, after a goodbye (see `#goodbye`). */
   close(reason?: string): void {
     if (this.#closed) return;
+    this.closeReason ??= reason;
+    if (this.stopping) this.#goodbye();
+    else this.closeNow();
+  }
+
+  /**
+   * Half-closes once no write is under way, so the peer reads everything sent and then a clean end of
+   * stream; a peer that then stays silent is closed after LINGER_QUIET_MS, one that talks is drained.
+   */
+  #goodbye(): void {
+    this.#goodbyeWanted = true;
+    if (this.#writing > 0 || this.#halfClosed || this.#closed) return;
+    void this.#halfClose();
+    if (this.#reading) this.#quiet = setTimeout(() => this.closeNow(), LINGER_QUIET_MS);
+  }
+
+  #halfClose(): Promise<void> {
+    this.#halfClosed ??= this.conn.closeWrite().catch(() => {});
+    return this.#halfClosed;
+  }
+
+  /**
+   * Ends the connection. When the mode ended before the peer did, half-closes first and drains what the peer
+   * still sends until it closes or falls silent, within LINGER_MAX_MS (at shutdown: within the grace
+   * period). Closing a socket with unread data would reset the connection and destroy what the peer has
+   * not read yet.
+   */
+  async finish(failed: boolean): Promise<void> {
+    if (!failed && !this.#sawEnd && !this.#closed) {
+      await this.#halfClose();
+      await this.#drain();
+    }
+    this.closeNow();
+  }
+
+  async #drain(): Promise<void> {
+    const giveUp = this.stopping ? undefined : setTimeout(() => this.closeNow(), LINGER_MAX_MS);
+    try {
+      while (!this.#closed) {
+        this.#quiet = setTimeout(() => this.closeNow(), LINGER_QUIET_MS);
+        if (await this.conn.read(DISCARD) === null) return;
+        clearTimeout(this.#quiet);
+      }
+    } catch {
+      // reset by the peer, or closed by a timer or at the end of the grace period: nothing left to deliver
+    } finally {
+      clearTimeout(giveUp);
+      clearTimeout(this.#quiet);
+    }
+  }
+
+  /** Closes the socket at once, whatever is in flight. */
+  closeNow(): void {
+    if (this.#closed) return;
     this.#closed = true;
-    this.closeReason = reason;
+    clearTimeout(this.#quiet);
     closeQuietly(this.conn);
   }
 }
@@ -183,13 +259,15 @@ export async function runServer(opts: ServerOptions, ctx: RunServerContext = {})
 
   const serve = async (client: Client) => {
     let reason: string | undefined;
+    let failed = false;
     try {
       await mode(client);
     } catch (err) {
+      failed = true;
       if (!(isClosedError(err) && client.stopping)) reason = networkReason(err);
     } finally {
       client.idle?.stop();
-      client.close();
+      await client.finish(failed);
       clients.delete(client);
       emit({
         type: "disconnect",
@@ -256,7 +334,7 @@ export async function runServer(opts: ServerOptions, ctx: RunServerContext = {})
   const grace = new AbortController();
   const allDone = Promise.all(running).then(() => grace.abort());
   await sleep(opts.graceMs ?? 2000, grace.signal);
-  for (const client of clients) client.close();
+  for (const client of clients) client.closeNow();
   await allDone;
 
   const summary: ServerSummary = { address, ...totals, uptimeMs: performance.now() - startedAt };

@@ -1,0 +1,188 @@
+/**
+ * Test peers that load an echo server and check every byte: clients that stream and verify, clients that
+ * exchange a fixed number of messages, clients that reset the connection, and clients that never read.
+ * @module
+ */
+import { isClosedError, writeAll } from "../lib/io.ts";
+
+/** A fixed block of random bytes; client `k` sends it cyclically from offset `k * 4099`, so every echo can be checked. */
+export const PATTERN: Uint8Array = (() => {
+  const block = new Uint8Array(1 << 20);
+  for (let i = 0; i < block.length; i += 65536) crypto.getRandomValues(block.subarray(i, i + 65536));
+  return block;
+})();
+
+/** The `length` bytes client `key` sends starting at stream position `position`. */
+export function patternBytes(key: number, position: number, length: number): Uint8Array {
+  const out = new Uint8Array(length);
+  let start = (key * 4099 + position) % PATTERN.length;
+  let filled = 0;
+  while (filled < length) {
+    const take = Math.min(length - filled, PATTERN.length - start);
+    out.set(PATTERN.subarray(start, start + take), filled);
+    filled += take;
+    start = 0;
+  }
+  return out;
+}
+
+/** True when `bytes` equal what client `key` sent at `position`. */
+export function matchesPattern(key: number, position: number, bytes: Uint8Array): boolean {
+  let start = (key * 4099 + position) % PATTERN.length;
+  for (let i = 0; i < bytes.length; i++) {
+    if (bytes[i] !== PATTERN[start]) return false;
+    if (++start === PATTERN.length) start = 0;
+  }
+  return true;
+}
+
+/** How a connection ended, from the client's side. */
+export type Ending = "eof" | "reset" | "closed" | string;
+
+function describeEnding(err: unknown): Ending {
+  if (err instanceof Deno.errors.ConnectionReset) return "reset";
+  if (isClosedError(err)) return "closed";
+  return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+}
+
+/** What a streaming client saw. */
+export interface StreamResult {
+  sent: number;
+  received: number;
+  /** Stream position of the first byte that differed from what was sent, if any. */
+  mismatchAt?: number;
+  /** `eof` when the server closed cleanly; `reset` when it reset the connection. */
+  ending: Ending;
+}
+
+/** A client streaming pattern bytes to an echo server while checking what comes back. */
+export interface StreamingClient {
+  /** Resolves once at least `flowingAfter` bytes have come back. */
+  flowing: Promise<void>;
+  /** Resolves when the server closed the connection (or `maxBytes` were echoed) and the client closed. */
+  done: Promise<StreamResult>;
+  /** Closes the connection now. */
+  close(): void;
+}
+
+/**
+ * Connects and streams `chunkSize`-byte writes, reading and checking the echo concurrently, with at most
+ * `window` bytes sent but not yet echoed, until the server closes the connection or `maxBytes` came back.
+ * The client closes only after reading to the end, so it never resets the connection itself.
+ */
+export function streamingClient(
+  port: number,
+  key: number,
+  opts: { chunkSize?: number; window?: number; maxBytes?: number; flowingAfter?: number } = {},
+): StreamingClient {
+  const chunkSize = opts.chunkSize ?? 4096;
+  const window = opts.window ?? 256 * 1024;
+  const maxBytes = opts.maxBytes ?? 256 * 1024 * 1024;
+  const result: StreamResult = { sent: 0, received: 0, ending: "open" };
+  let conn: Deno.Conn | undefined;
+  let markFlowing = () => {};
+  const flowing = new Promise<void>((resolve) => (markFlowing = resolve));
+  const close = () => {
+    try {
+      conn?.close();
+    } catch { /* already closed */ }
+  };
+
+  let wakeWriter = () => {};
+  const write = async (c: Deno.Conn) => {
+    while (result.ending === "open" && result.sent < maxBytes) {
+      if (result.sent - result.received >= window) {
+        await new Promise<void>((resolve) => (wakeWriter = resolve));
+        continue;
+      }
+      const chunk = patternBytes(key, result.sent, chunkSize);
+      await writeAll(c, chunk);
+      result.sent += chunk.length;
+    }
+  };
+  const read = async (c: Deno.Conn) => {
+    const buf = new Uint8Array(64 * 1024);
+    while (result.received < maxBytes) {
+      const n = await c.read(buf);
+      if (n === null) return "eof";
+      if (result.mismatchAt === undefined && !matchesPattern(key, result.received, buf.subarray(0, n))) {
+        result.mismatchAt = result.received;
+      }
+      result.received += n;
+      wakeWriter();
+      if (result.received >= (opts.flowingAfter ?? 32 * 1024)) markFlowing();
+    }
+    return "eof";
+  };
+
+  const done = (async () => {
+    conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    const writing = write(conn).catch((err) => err);
+    try {
+      result.ending = await read(conn);
+    } catch (err) {
+      result.ending = describeEnding(err);
+    }
+    wakeWriter();
+    close();
+    const writeError = await writing;
+    if (result.ending === "eof" && writeError instanceof Deno.errors.ConnectionReset) result.ending = "reset";
+    markFlowing();
+    return result;
+  })();
+  return { flowing, done, close };
+}
+
+/**
+ * Connects, sends `count` messages of `size` pattern bytes one after the other, and checks each echo before
+ * sending the next. Resolves to the number of bytes verified; rejects on the first wrong or missing byte.
+ */
+export async function echoExchanges(
+  port: number,
+  key: number,
+  count: number,
+  size: number,
+  onConnected?: () => Promise<void>,
+): Promise<number> {
+  using conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  await onConnected?.();
+  const buf = new Uint8Array(size);
+  let verified = 0;
+  for (let i = 0; i < count; i++) {
+    await writeAll(conn, patternBytes(key, verified, size));
+    let got = 0;
+    while (got < size) {
+      const n = await conn.read(buf.subarray(got));
+      if (n === null) throw new Error(`client ${key}: connection closed after ${verified + got} bytes`);
+      got += n;
+    }
+    if (!matchesPattern(key, verified, buf)) throw new Error(`client ${key}: wrong echo in message ${i + 1}`);
+    verified += size;
+  }
+  return verified;
+}
+
+/**
+ * A peer that resets its connection mid-transfer: it sends `bytes`, reads the first part of the echo, then
+ * closes while the rest is unread, which makes the kernel send RST instead of FIN (as SO_LINGER 0 does).
+ */
+export async function resettingClient(port: number, key: number, bytes: number): Promise<void> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  try {
+    const writing = writeAll(conn, patternBytes(key, 0, bytes)).catch(() => {});
+    const first = new Uint8Array(1024);
+    let got = 0;
+    while (got < first.length) {
+      const n = await conn.read(first.subarray(got));
+      if (n === null) break;
+      got += n;
+    }
+    conn.close();
+    await writing;
+  } catch (err) {
+    try {
+      conn.close();
+    } catch { /* already closed */ }
+    throw err;
+  }
+}
