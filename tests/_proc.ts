@@ -99,9 +99,11 @@ export interface ServerProcessOptions {
   args?: string[];
   /** `ulimit -n` for the server: a number, or "max" for the hard limit (default: inherited). */
   fdLimit?: number | "max";
-  /** Which events to keep in `events` (default all); every type is still counted in `counts`. */
+  /** Which events to keep in `events` besides listening and summary (default all); all are counted. */
   keep?: (e: JsonEvent) => boolean;
 }
+
+const ALWAYS_KEPT = ["listening", "summary"];
 
 /** A `sockkit server --json` child process on 127.0.0.1 and a free port. */
 export interface ServerProcess {
@@ -142,7 +144,7 @@ export async function spawnServer(opts: ServerProcessOptions = {}): Promise<Serv
       return;
     }
     counts.set(event.type, (counts.get(event.type) ?? 0) + 1);
-    if (!opts.keep || opts.keep(event)) events.push(event);
+    if (ALWAYS_KEPT.includes(event.type) || !opts.keep || opts.keep(event)) events.push(event);
     for (const w of [...waiters]) w();
   };
   const reading = Promise.all([forEachLine(child.stdout, onLine), forEachLine(child.stderr, onLine)]);

@@ -1,0 +1,76 @@
+import assert from "node:assert/strict";
+import { writeAll } from "../lib/io.ts";
+import { readExactly } from "./_helpers.ts";
+import { echoExchanges, matchesPattern, patternBytes } from "./_peers.ts";
+import { IS_LINUX, type JsonEvent, spawnServer, within } from "./_proc.ts";
+
+const FD_LIMIT = 256;
+const CLIENTS = 400;
+const MESSAGE = 100;
+
+/** How many accept failures a warning stands for: itself plus the "(N more since the last report)". */
+function failuresIn(warning: JsonEvent): number {
+  const more = /\((\d+) more since the last report\)/.exec(String(warning.message));
+  return 1 + (more ? Number(more[1]) : 0);
+}
+
+async function expectEcho(conn: Deno.Conn, key: number): Promise<void> {
+  const echo = await readExactly(conn, MESSAGE);
+  assert.ok(echo.length === MESSAGE && matchesPattern(key, 0, echo), `client ${key} got its echo`);
+}
+
+Deno.test({
+  name:
+    `descriptors: under ulimit -n ${FD_LIMIT}, ${CLIENTS} clients: server stays up, warns once a second, recovers`,
+  ignore: !IS_LINUX,
+  async fn() {
+    const server = await spawnServer({ fdLimit: FD_LIMIT, keep: (e) => e.type === "warning" });
+    const conns: Deno.Conn[] = [];
+    try {
+      for (let k = 0; k < CLIENTS; k++) {
+        conns.push(await Deno.connect({ hostname: "127.0.0.1", port: server.port }));
+      }
+      await Promise.all(conns.map((c, k) => writeAll(c, patternBytes(k, 0, MESSAGE))));
+      await server.waitForCount("warning", 3, 20_000);
+
+      // The kernel queues the clients the server cannot accept yet; the accepted ones are served meanwhile.
+      const accepted = server.counts.get("connect") ?? 0;
+      assert.ok(accepted > 100 && accepted < CLIENTS, `accepted ${accepted} of ${CLIENTS} under the limit`);
+      await within(
+        Promise.all(conns.slice(0, accepted).map(expectEcho)),
+        10_000,
+        "echoes to accepted clients",
+      );
+
+      // Descriptors free up: every queued client is accepted and served, then a newcomer.
+      for (const c of conns.splice(0, accepted)) c.close();
+      await within(
+        Promise.all(conns.map((c, i) => expectEcho(c, accepted + i))),
+        10_000,
+        "echoes to the queued clients",
+      );
+      for (const c of conns.splice(0)) c.close();
+      assert.equal(await within(echoExchanges(server.port, 1, 20, 1000), 10_000, "a new client"), 20_000);
+
+      const warnings = server.events.filter((e) => e.type === "warning");
+      assert.ok(
+        warnings.every((w) => /too many open files/.test(String(w.message))),
+        JSON.stringify(warnings),
+      );
+      const times = warnings.map((w) => Date.parse(w.time));
+      const gaps = times.slice(1).map((t, i) => t - times[i]);
+      assert.ok(gaps.every((gap) => gap >= 990), `warnings at least a second apart: gaps ${gaps} ms`);
+      const failures = warnings.reduce((sum, w) => sum + failuresIn(w), 0);
+      assert.ok(
+        failures > warnings.length,
+        `${failures} failed accepts were summed up in ${warnings.length} lines`,
+      );
+
+      const exit = await server.stop("SIGTERM");
+      assert.equal(exit.code, 0, server.otherLines.join("\n"));
+    } finally {
+      for (const c of conns) c.close();
+      await server.stop("SIGKILL");
+    }
+  },
+});
