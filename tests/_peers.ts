@@ -186,3 +186,51 @@ export async function resettingClient(port: number, key: number, bytes: number):
     throw err;
   }
 }
+
+/** A client that writes as fast as it can and never reads. */
+export interface Hog {
+  /** Resolves with the bytes the kernel accepted once a write has waited `stallMs` (TCP pushed back). */
+  stalled: Promise<number>;
+  close(): void;
+}
+
+/**
+ * Connects and writes `chunkSize` chunks, never reading, until a write stays pending for `stallMs` or
+ * `maxBytes` were accepted (then `stalled` rejects: nothing pushed back).
+ */
+export function neverReadingClient(
+  port: number,
+  opts: { chunkSize?: number; maxBytes?: number; stallMs?: number } = {},
+): Hog {
+  const chunk = new Uint8Array(opts.chunkSize ?? 64 * 1024);
+  const maxBytes = opts.maxBytes ?? 256 * 1024 * 1024;
+  let conn: Deno.Conn | undefined;
+  let closed = false;
+  const close = () => {
+    closed = true;
+    try {
+      conn?.close();
+    } catch { /* already closed */ }
+  };
+  const stalled = (async () => {
+    conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    if (closed) conn.close();
+    let accepted = 0;
+    while (accepted < maxBytes) {
+      const write = writeAll(conn, chunk).then(() => true);
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const timeout = new Promise<false>((
+        resolve,
+      ) => (timer = setTimeout(resolve, opts.stallMs ?? 300, false)));
+      const done = await Promise.race([write, timeout]);
+      clearTimeout(timer);
+      if (!done) {
+        write.catch(() => {});
+        return accepted;
+      }
+      accepted += chunk.length;
+    }
+    throw new Error(`${accepted} bytes were accepted without any push-back`);
+  })();
+  return { stalled, close };
+}
