@@ -21,11 +21,11 @@ export function parsePort(value: string, { allowZero = true } = {}): number {
 
 /**
  * Validates a host given on the command line: a name or an IPv4/IPv6 address (brackets around IPv6 are
- * accepted and removed).
+ * accepted and removed). Spaces, slashes and control characters are refused.
  */
 export function parseHost(value: string): string {
   const host = value.startsWith("[") && value.endsWith("]") ? value.slice(1, -1) : value;
-  if (host === "" || /[\s/]/.test(host) || host.length > 253) {
+  if (host === "" || /[\s/\p{Cc}]/u.test(host) || host.length > 253) {
     throw new UsageError(
       `invalid host '${value}': expected a host name or an IP address such as 127.0.0.1 or ::1`,
     );
