@@ -12,6 +12,7 @@ import { type Cidr, parseCidr } from "./lib/cidr.ts";
 import { parseDuration } from "./lib/duration.ts";
 import { clientTarget, parseAlpn, parseWholeNumber, serverEndpoint } from "./lib/endpoints.ts";
 import { ExitCode, SockkitError, UsageError } from "./lib/errors.ts";
+import { escapeText } from "./lib/format.ts";
 import { MODE_NAMES, type ModeName } from "./lib/modes/mod.ts";
 import { clientReporter, type ReporterOutput, serverReporter } from "./lib/reporter.ts";
 import { parseSize } from "./lib/size.ts";
@@ -75,15 +76,13 @@ function sizeOption<F extends string>(flags: F, description: string, fallback: s
     .default(parseSize(fallback), fallback);
 }
 
-/** Usage errors as one line that names the help to read. */
+/** Usage errors as one line that names the help to read; quoted user input is escaped (see escapeText). */
 function usageOutput(command: string) {
   return {
-    outputError: (message: string, write: (s: string) => void) =>
-      write(
-        `sockkit: ${
-          message.replace(/^error: /, "").trim().replace(/\s*\n\s*/g, " ")
-        } (see '${command} --help')\n`,
-      ),
+    outputError: (message: string, write: (s: string) => void) => {
+      const parts = message.replace(/^error: /, "").trim().split(/\s*\n(?=\(Did you mean )/);
+      write(`sockkit: ${parts.map(escapeText).join(" ")} (see '${command} --help')\n`);
+    },
   };
 }
 function wholeNumberArg(option: string) {
@@ -312,7 +311,7 @@ function reportError(err: unknown, debug: boolean): number {
     return ok ? ExitCode.Ok : ExitCode.Usage;
   }
   if (err instanceof SockkitError) {
-    writeLine(Deno.stderr, `sockkit: ${err.message}`);
+    writeLine(Deno.stderr, `sockkit: ${escapeText(err.message)}`);
     if (debug && err.cause instanceof Error) writeLine(Deno.stderr, err.cause.stack ?? String(err.cause));
     return err.exitCode;
   }

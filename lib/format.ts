@@ -72,3 +72,24 @@ export function formatBytes(n: number): string {
 export function plural(n: number, noun: string): string {
   return `${n} ${noun}${n === 1 ? "" : "s"}`;
 }
+
+const TEXT_ESCAPES: Record<string, string> = { "\t": "\\t", "\n": "\\n", "\r": "\\r" };
+
+/**
+ * Makes text safe to print on one terminal line: control and other invisible characters become escapes
+ * (`\n`, `\t`, `\r`, `\x1b`, `\u200b`), everything else is kept. Used for messages that quote user input.
+ *
+ * @example
+ * ```ts
+ * escapeText("invalid port '8\n0'"); // "invalid port '8\\n0'"
+ * ```
+ */
+export function escapeText(text: string): string {
+  return text.replace(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu, (c) => {
+    const code = c.codePointAt(0)!;
+    return TEXT_ESCAPES[c] ??
+      (code < 0x100
+        ? `\\x${code.toString(16).padStart(2, "0")}`
+        : `\\u${code.toString(16).padStart(4, "0")}`);
+  });
+}

@@ -157,6 +157,7 @@ function problem(args: string[], r: Captured): string | undefined {
   const stackAllowed = r.code === 1 && args.includes("--debug");
   if (!stackAllowed && /^\s+at .+[(:]\d+/m.test(all)) return "a stack trace";
   if (r.code === 0) return all.trim() === "" ? "success without any output" : undefined;
+  if (/[\p{Cc}--[\n]]/v.test(r.stderr)) return "a raw control character in the error";
   const lines = r.stderr.trimEnd().split("\n");
   if (!lines[0].startsWith("sockkit: ")) return "an error not starting with 'sockkit: '";
   if (r.code === 2 && lines.length > 2) return "a usage error longer than two lines";
@@ -196,4 +197,12 @@ Deno.test("CLI: a host with a control character is a usage error, not a failed l
     assert.equal(r.code, 2, JSON.stringify(r));
     assert.match(r.stderr, /^sockkit: invalid host '/);
   }
+});
+
+Deno.test("CLI: user input quoted in an error is escaped: one line, no raw control characters", async () => {
+  const [port, host] = await runAll([["server", "8\n0"], ["client", "\u001b[2J", "\t"]]);
+  assert.equal(port.code, 2);
+  assert.equal(port.stderr, "sockkit: invalid port '8\\n0': expected a whole number from 0 to 65535\n");
+  assert.equal(host.code, 2);
+  assert.match(host.stderr, /^sockkit: invalid host '\\x1b\[2J'/);
 });
