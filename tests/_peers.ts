@@ -142,12 +142,24 @@ export async function echoExchanges(
   key: number,
   count: number,
   size: number,
-  onConnected?: () => Promise<void>,
 ): Promise<number> {
   using conn = await Deno.connect({ hostname: "127.0.0.1", port });
-  await onConnected?.();
+  return await exchangeOn(conn, key, count, size);
+}
+
+/**
+ * `echoExchanges` on a connection that is already open (left open afterwards); `from` is the stream position
+ * of the first byte, for a connection that has exchanged messages before.
+ */
+export async function exchangeOn(
+  conn: Deno.Conn,
+  key: number,
+  count: number,
+  size: number,
+  from = 0,
+): Promise<number> {
   const buf = new Uint8Array(size);
-  let verified = 0;
+  let verified = from;
   for (let i = 0; i < count; i++) {
     await writeAll(conn, patternBytes(key, verified, size));
     let got = 0;
@@ -159,7 +171,7 @@ export async function echoExchanges(
     if (!matchesPattern(key, verified, buf)) throw new Error(`client ${key}: wrong echo in message ${i + 1}`);
     verified += size;
   }
-  return verified;
+  return verified - from;
 }
 
 /**

@@ -47,27 +47,45 @@ export function denoRun(script: string, flags: string[], args: string[] = []): s
   return [Deno.execPath(), "run", "--quiet", ...flags, script, ...args];
 }
 
+/**
+ * The output of a shell command. Reading /proc needs `--allow-all` in Deno 2, so /proc is read by a small
+ * `sh` child instead: `--allow-run` is enough.
+ */
+async function shell(script: string): Promise<string> {
+  const out = await new Deno.Command("sh", { args: ["-c", script], stdout: "piped", stderr: "piped" })
+    .output();
+  if (!out.success) throw new Error(`'${script}' failed: ${new TextDecoder().decode(out.stderr).trim()}`);
+  return new TextDecoder().decode(out.stdout);
+}
+
 /** Resident set size of a process in KiB (VmRSS from `/proc/PID/status`). */
 export async function rssKiB(pid: number): Promise<number> {
-  const status = await Deno.readTextFile(`/proc/${pid}/status`);
-  const match = /^VmRSS:\s+(\d+) kB/m.exec(status);
+  const match = /^VmRSS:\s+(\d+) kB/m.exec(await shell(`cat /proc/${pid}/status`));
   if (!match) throw new Error(`no VmRSS for process ${pid}`);
   return Number(match[1]);
 }
 
-/** How many file descriptors a process has open (`/proc/PID/fd`; use "self" for this process). */
+/** How many file descriptors a process has open (`/proc/PID/fd`; "self" is this process). */
 export async function openFds(pid: number | "self"): Promise<number> {
-  let n = 0;
-  for await (const _ of Deno.readDir(`/proc/${pid}/fd`)) n++;
-  return n;
+  return Number(await shell(`ls /proc/${pid === "self" ? Deno.pid : pid}/fd | wc -l`));
 }
 
 /** The soft limit on open files of a process (`/proc/PID/limits`). */
 export async function fdLimitOf(pid: number): Promise<number> {
-  const limits = await Deno.readTextFile(`/proc/${pid}/limits`);
-  const match = /^Max open files\s+(\d+)/m.exec(limits);
+  const match = /^Max open files\s+(\d+)/m.exec(await shell(`cat /proc/${pid}/limits`));
   if (!match) throw new Error(`no open-file limit for process ${pid}`);
   return Number(match[1]);
+}
+
+/** The machine, for reports: CPU count and model, memory, Deno version. */
+export async function machineDescription(): Promise<string> {
+  const info = await shell(
+    "grep -m1 '^model name' /proc/cpuinfo | cut -d: -f2; grep -m1 '^MemTotal' /proc/meminfo",
+  );
+  const [cpu, mem] = info.split("\n");
+  const memKiB = Number(/(\d+)/.exec(mem ?? "")?.[1] ?? 0);
+  return `${navigator.hardwareConcurrency} CPUs (${cpu?.trim() || "unknown CPU"}), ` +
+    `${(memKiB / 1024 / 1024).toFixed(1)} GiB RAM, Deno ${Deno.version.deno}`;
 }
 
 /** Resolves with `promise`, or rejects after `ms` with a message naming what was awaited. */
@@ -101,6 +119,10 @@ export interface ServerProcessOptions {
   fdLimit?: number | "max";
   /** Which events to keep in `events` besides listening and summary (default all); all are counted. */
   keep?: (e: JsonEvent) => boolean;
+  /** V8 flags for the server, e.g. `--trace-gc` (its lines land in `otherLines`). */
+  v8Flags?: string[];
+  /** Called with every event as it is read. */
+  onEvent?: (e: JsonEvent) => void;
 }
 
 const ALWAYS_KEPT = ["listening", "summary"];
@@ -128,7 +150,11 @@ export interface ServerProcess {
 /** Starts `sockkit server 0 --host 127.0.0.1 --json` as a child process and resolves once it listens. */
 export async function spawnServer(opts: ServerProcessOptions = {}): Promise<ServerProcess> {
   const child = spawnLimited(
-    denoRun(MAIN, ["--allow-net"], ["server", "0", "--host", "127.0.0.1", "--json", ...(opts.args ?? [])]),
+    denoRun(
+      MAIN,
+      ["--allow-net", ...(opts.v8Flags?.length ? [`--v8-flags=${opts.v8Flags.join(",")}`] : [])],
+      ["server", "0", "--host", "127.0.0.1", "--json", ...(opts.args ?? [])],
+    ),
     opts.fdLimit,
   );
   const events: JsonEvent[] = [];
@@ -144,6 +170,7 @@ export async function spawnServer(opts: ServerProcessOptions = {}): Promise<Serv
       return;
     }
     counts.set(event.type, (counts.get(event.type) ?? 0) + 1);
+    opts.onEvent?.(event);
     if (ALWAYS_KEPT.includes(event.type) || !opts.keep || opts.keep(event)) events.push(event);
     for (const w of [...waiters]) w();
   };
