@@ -24,10 +24,15 @@ export const VERSION: string = meta.version;
 
 const encoder = new TextEncoder();
 
+/** Writes a line; when nobody reads the stream any more (broken pipe) the line is dropped and work goes on. */
 function writeLine(stream: { writeSync(p: Uint8Array): number }, line: string): void {
   const bytes = encoder.encode(line + "\n");
   let offset = 0;
-  while (offset < bytes.length) offset += stream.writeSync(bytes.subarray(offset));
+  try {
+    while (offset < bytes.length) offset += stream.writeSync(bytes.subarray(offset));
+  } catch (err) {
+    if (!(err instanceof Deno.errors.BrokenPipe)) throw err;
+  }
 }
 
 /** Status to stdout (or to stderr when stdout carries payload); warnings always to stderr. */

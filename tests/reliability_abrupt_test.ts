@@ -1,10 +1,11 @@
 import assert from "node:assert/strict";
 import { echoRoundTrip, startServer, type TestServer } from "./_helpers.ts";
-import { resettingClient } from "./_peers.ts";
+import { echoExchanges, resettingClient } from "./_peers.ts";
 import { IS_LINUX, openFds, within } from "./_proc.ts";
 
 const CLIENTS = 500;
 const ABRUPT_REASONS = ["connection reset by peer", "connection closed by peer (broken pipe)"];
+const MAIN = new URL("../main.ts", import.meta.url).pathname;
 const RST_PEER = new URL("./peers/rst_peer.py", import.meta.url).pathname;
 
 function hasPython(): boolean {
@@ -87,4 +88,31 @@ Deno.test({
       await server.stop();
     }
   },
+});
+
+Deno.test("abrupt peers: the server keeps serving when whoever reads its output goes away", async () => {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--quiet", "--allow-net", MAIN, "server", "0", "--host", "127.0.0.1"],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const stderr = new Response(child.stderr).text();
+  try {
+    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    let first = "";
+    while (!first.includes("\n")) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      first += value;
+    }
+    await reader.cancel(); // the pipe's reading end is closed: every status line now meets a broken pipe
+    const port = Number(/127\.0\.0\.1:(\d+)/.exec(first)?.[1]);
+    for (let k = 0; k < 3; k++) assert.equal(await echoExchanges(port, k, 5, 100), 500);
+  } finally {
+    child.kill("SIGTERM");
+  }
+  const [status, errors] = await Promise.all([child.status, stderr]);
+  assert.equal(errors, "");
+  assert.equal(status.code, 0);
 });
