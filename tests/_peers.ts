@@ -175,27 +175,18 @@ export async function exchangeOn(
 }
 
 /**
- * A peer that resets its connection mid-transfer: it sends `bytes`, reads the first part of the echo, then
- * closes while the rest is unread, which makes the kernel send RST instead of FIN (as SO_LINGER 0 does).
+ * A peer that resets its connection mid-transfer: it sends `bytes`, reads one byte of the echo, then closes
+ * while the rest of that segment is unread, which makes the kernel send RST instead of FIN (as SO_LINGER 0
+ * does).
  */
 export async function resettingClient(port: number, key: number, bytes: number): Promise<void> {
   const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  const writing = writeAll(conn, patternBytes(key, 0, bytes)).catch(() => {});
   try {
-    const writing = writeAll(conn, patternBytes(key, 0, bytes)).catch(() => {});
-    const first = new Uint8Array(1024);
-    let got = 0;
-    while (got < first.length) {
-      const n = await conn.read(first.subarray(got));
-      if (n === null) break;
-      got += n;
-    }
+    await conn.read(new Uint8Array(1));
+  } finally {
     conn.close();
     await writing;
-  } catch (err) {
-    try {
-      conn.close();
-    } catch { /* already closed */ }
-    throw err;
   }
 }
 
