@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { IS_LINUX, spawnServer, within } from "./_proc.ts";
 import { streamingClient } from "./_peers.ts";
-import { startServer } from "./_helpers.ts";
+import { concat, startServer } from "./_helpers.ts";
+import { sleep, writeAll } from "../lib/io.ts";
 
 const GRACE_MS = 3000;
 
@@ -73,4 +74,156 @@ Deno.test("shutdown: a client sending when the server stops gets its echo and a 
     client.close();
     await client.done.catch(() => {});
   }
+});
+
+/** What chat member `k` says in its `i`-th line: lengths vary from 10 to about 2,000 bytes. */
+function chatLine(k: number, i: number): string {
+  return `m${k}-${i} ${"x".repeat((k * 131 + i * 977) % 2000)}`;
+}
+
+/** A chat member that talks every 20 ms until the server closes, and keeps every byte it is sent. */
+class Talker {
+  received: Uint8Array[] = [];
+  bytes = 0;
+  ending = "open";
+  sent = 0;
+  #talking?: Promise<void>;
+  #reading?: Promise<void>;
+
+  constructor(readonly k: number, readonly conn: Deno.Conn) {}
+
+  /** Reads until the welcome line has arrived. */
+  async welcome(): Promise<void> {
+    const buf = new Uint8Array(4096);
+    while (!this.#text().includes("\n")) {
+      const n = await this.conn.read(buf);
+      if (n === null) throw new Error(`member ${this.k}: closed before the welcome`);
+      this.#keep(buf.subarray(0, n));
+    }
+  }
+
+  start(): void {
+    this.#reading = this.#read();
+    this.#talking = this.#talk();
+  }
+
+  /** Resolves once the server closed the connection and the member stopped talking. */
+  async done(): Promise<void> {
+    await this.#reading;
+    this.close();
+    await this.#talking;
+  }
+
+  close(): void {
+    try {
+      this.conn.close();
+    } catch { /* already closed */ }
+  }
+
+  text(): string {
+    return this.#text();
+  }
+
+  #text(): string {
+    return new TextDecoder().decode(concat(this.received));
+  }
+
+  #keep(chunk: Uint8Array): void {
+    this.received.push(chunk.slice());
+    this.bytes += chunk.length;
+  }
+
+  async #read(): Promise<void> {
+    const buf = new Uint8Array(64 * 1024);
+    try {
+      for (let n = await this.conn.read(buf); n !== null; n = await this.conn.read(buf)) {
+        this.#keep(buf.subarray(0, n));
+      }
+      this.ending = "eof";
+    } catch (err) {
+      this.ending = err instanceof Deno.errors.ConnectionReset ? "reset" : String(err);
+    }
+  }
+
+  async #talk(): Promise<void> {
+    try {
+      while (this.ending === "open") {
+        await writeAll(this.conn, new TextEncoder().encode(chatLine(this.k, this.sent) + "\n"));
+        this.sent++;
+        await sleep(20);
+      }
+    } catch { /* the connection ended */ }
+  }
+}
+
+Deno.test({
+  name: "shutdown: chat: SIGTERM while 50 members talk: only whole lines, the notice, a clean close, exit 0",
+  ignore: !IS_LINUX,
+  async fn() {
+    const server = await spawnServer({
+      args: ["--mode", "chat", "--grace", `${GRACE_MS}ms`],
+      keep: (e) => e.type === "warning",
+    });
+    const members: Talker[] = [];
+    try {
+      for (let k = 0; k < 50; k++) {
+        const member = new Talker(k, await Deno.connect({ hostname: "127.0.0.1", port: server.port }));
+        members.push(member);
+        await member.welcome();
+      }
+      const names = members.map((m) => /^\* welcome (\S+),/.exec(m.text())![1]);
+      for (const m of members) m.start();
+      await within(
+        (async () => {
+          while (members.some((m) => (m.text().match(/^<user/gm)?.length ?? 0) < 50)) await sleep(50);
+        })(),
+        20_000,
+        "every member to hear 50 lines",
+      );
+      const signalledAt = performance.now();
+      const exit = await server.stop("SIGTERM");
+      await within(Promise.all(members.map((m) => m.done())), 10_000, "every member to see the close");
+
+      assert.equal(exit.code, 0, server.otherLines.join("\n"));
+      assert.ok(
+        exit.at - signalledAt < GRACE_MS + 1000,
+        `exited ${Math.round(exit.at - signalledAt)} ms after SIGTERM`,
+      );
+      const heard = new Map<number, number[]>(); // sender → how many of its lines each member heard
+      for (const m of members) {
+        assert.equal(m.ending, "eof", `member ${m.k} saw '${m.ending}' instead of a clean close`);
+        const text = m.text();
+        assert.ok(
+          text.endsWith("* server shutting down\n"),
+          `member ${m.k} ends with the notice: …${text.slice(-80)}`,
+        );
+        const counts = new Map<number, number>();
+        for (const line of text.slice(0, -1).split("\n")) {
+          const said = /^<(\S+)> (m(\d+)-(\d+) x*)$/.exec(line);
+          if (!said) {
+            assert.match(line, /^\* (welcome \S+, \d+ others? here|\S+ joined|server shutting down)/);
+            continue;
+          }
+          const k = Number(said[3]);
+          const i = Number(said[4]);
+          assert.equal(said[1], names[k], `line from ${said[1]} claims member ${k}`);
+          assert.equal(said[2], chatLine(k, i), `member ${m.k} got member ${k}'s line ${i} whole`);
+          assert.equal(i, counts.get(k) ?? 0, `member ${m.k} got member ${k}'s lines in order, none missing`);
+          counts.set(k, i + 1);
+        }
+        for (let k = 0; k < members.length; k++) {
+          if (k !== m.k) heard.set(k, [...heard.get(k) ?? [], counts.get(k) ?? 0]);
+        }
+      }
+      for (const [k, counts] of heard) {
+        assert.ok(
+          counts.every((c) => c === counts[0]),
+          `every member heard the same lines of member ${k}: ${counts}`,
+        );
+      }
+    } finally {
+      for (const m of members) m.close();
+      await server.stop("SIGKILL");
+    }
+  },
 });
