@@ -18,6 +18,7 @@ import {
   machineDescription,
   openFds,
   rssKiB,
+  type ServerProcess,
   spawnLimited,
   spawnServer,
   within,
@@ -194,96 +195,124 @@ export function asciiChart(samples: Sample[], warmupSeconds: number, width = 60,
   return rows;
 }
 
-/** Case 7: mixed load for `soakSeconds`; RSS after warm-up must grow < 10%, descriptors back to baseline. */
-async function soak(s: Settings): Promise<CaseResult> {
-  const name = "soak";
-  const notes: string[] = [];
+/** A server watched during the soak: its samples and its descriptors before the load. */
+interface Watched {
+  label: string;
+  server: ServerProcess;
+  baselineFds: number;
+  samples: Sample[];
+}
+
+async function watch(label: string, args: string[]): Promise<Watched> {
   const server = await spawnServer({
+    args,
     fdLimit: "max",
     keep: (e) => e.type === "warning",
     v8Flags: ["--trace-gc"],
   });
+  return { label, server, baselineFds: await openFds(server.pid), samples: [] };
+}
+
+/** Judges one server after the soak: RSS growth after warm-up, live heap, descriptors, warnings, exit. */
+async function judge(w: Watched, s: Settings, load: string): Promise<CaseResult> {
   const warmup = warmupOf(s);
-  const baselineFds = await openFds(server.pid);
-  const samples: Sample[] = [];
+  let fdsAfter = await openFds(w.server.pid);
+  for (let i = 0; i < 50 && fdsAfter > w.baselineFds; i++) {
+    await sleep(200);
+    fdsAfter = await openFds(w.server.pid);
+  }
+  const exit = await w.server.stop("SIGTERM");
+  const after = w.samples.filter((x) => x.t >= warmup);
+  const window = Math.max(1, Math.round(after.length / 10));
+  const start = median(after.slice(0, window).map((x) => x.rss));
+  const end = median(after.slice(-window).map((x) => x.rss));
+  const growth = (end / start - 1) * 100;
+  const gcs = fullCollections(w.server.otherLines);
+  const gcsAfter = gcs.filter((g) => g.seconds >= warmup);
+  const [gcFirst, gcLast] = gcsAfter.length >= 2 ? [gcsAfter[0], gcsAfter.at(-1)!] : [gcs.at(-2), gcs.at(-1)];
+  const heapGrowth = gcFirst && gcLast ? (gcLast.liveMb / gcFirst.liveMb - 1) * 100 : NaN;
+  const warnings = w.server.events.filter((e) => e.type === "warning");
+  const checks: [boolean, string][] = [
+    [after.length >= 10, `only ${after.length} samples after the warm-up`],
+    [growth < 10 || !s.judgeRss, `RSS grew ${growth.toFixed(1)}% after the warm-up`],
+    [heapGrowth < 10 || gcs.length < 2, `live JS heap after full GCs: ${JSON.stringify(gcs)}`],
+    [fdsAfter <= w.baselineFds, `open descriptors ${w.baselineFds} before, ${fdsAfter} after`],
+    [warnings.length === 0, `server warnings: ${JSON.stringify(warnings)}`],
+    [exit.code === 0, `server exit code ${exit.code}: ${w.server.otherLines.join("\n")}`],
+  ];
+  const peak = Math.max(...w.samples.map((x) => x.rss));
+  const notes = checks.filter(([ok]) => !ok).map(([, why]) => why);
+  if (w.samples.length >= 2) {
+    notes.push(`${w.label} server RSS during the soak:`, ...asciiChart(w.samples, warmup));
+  }
+  const sign = growth >= 0 ? "+" : "";
+  return {
+    name: `soak/${w.label}`,
+    pass: checks.every(([ok]) => ok),
+    figures: `${Math.round(s.soakSeconds)}s, ${load}; RSS ${mib(start)} -> ${mib(end)} MiB after warm-up ` +
+      `(${sign}${growth.toFixed(1)}%, ${s.judgeRss ? "bound 10%" : "not judged in --quick"}), peak ${
+        mib(peak)
+      } MiB, ` +
+      `live heap after full GC ${
+        gcs.length < 2 ? "n/a (fewer than 2 full GCs)" : `${gcFirst?.liveMb} -> ${gcLast?.liveMb} MB`
+      }, fds ${w.baselineFds} -> ${fdsAfter}`,
+    notes,
+  };
+}
+
+/**
+ * Case 7: mixed load for `soakSeconds` on an echo server and a chat server at once; for each, RSS after
+ * warm-up must grow < 10% and descriptors must come back to their baseline.
+ */
+async function soak(s: Settings): Promise<CaseResult[]> {
+  const servers = [await watch("echo", []), await watch("chat", ["--mode", "chat"])];
+  const [echo, chat] = servers;
   const startedAt = performance.now();
-  const load = startLoad(["soak", String(server.port), String(s.soakSeconds)]);
+  const load = startLoad(["soak", String(echo.server.port), String(chat.server.port), String(s.soakSeconds)]);
   let finished = false;
   const code = load.exited.finally(() => (finished = true));
   try {
     while (!finished && performance.now() - startedAt < (s.soakSeconds + 60) * 1000) {
-      samples.push({
-        t: (performance.now() - startedAt) / 1000,
-        rss: await rssKiB(server.pid),
-        fds: await openFds(server.pid),
-      });
+      const t = (performance.now() - startedAt) / 1000;
+      for (const w of servers) {
+        w.samples.push({ t, rss: await rssKiB(w.server.pid), fds: await openFds(w.server.pid) });
+      }
       await Promise.race([sleep(1000), code]);
     }
-    if (!finished) {
-      load.kill();
-      notes.push("the load did not finish in time");
-    }
+    if (!finished) load.kill();
     const done = load.last("done");
-    let fdsAfter = await openFds(server.pid);
-    for (let i = 0; i < 50 && fdsAfter > baselineFds; i++) {
-      await sleep(200);
-      fdsAfter = await openFds(server.pid);
-    }
-    const exit = await server.stop("SIGTERM");
-
-    const after = samples.filter((x) => x.t >= warmup);
-    const window = Math.max(1, Math.round(after.length / 10));
-    const start = median(after.slice(0, window).map((x) => x.rss));
-    const end = median(after.slice(-window).map((x) => x.rss));
-    const growth = (end / start - 1) * 100;
-    const gcs = fullCollections(server.otherLines);
-    const gcsAfter = gcs.filter((g) => g.seconds >= warmup);
-    const [gcFirst, gcLast] = gcsAfter.length >= 2
-      ? [gcsAfter[0], gcsAfter.at(-1)!]
-      : [gcs.at(-2), gcs.at(-1)];
-    const heapGrowth = gcFirst && gcLast ? (gcLast.liveMb / gcFirst.liveMb - 1) * 100 : NaN;
-    const checks: [boolean, string][] = [
-      [
-        (await code) === 0 && done !== undefined,
-        `load failed: ${JSON.stringify(load.last("error") ?? load.stderr())}`,
-      ],
-      [done?.errors === 0, `${done?.errors} load errors, first: ${done?.firstError}`],
-      [after.length >= 10, `only ${after.length} samples after the warm-up`],
-      [growth < 10 || !s.judgeRss, `RSS grew ${growth.toFixed(1)}% after the warm-up`],
-      [heapGrowth < 10, `live JS heap after full GCs: ${JSON.stringify(gcs)}`],
-      [fdsAfter <= baselineFds, `open descriptors ${baselineFds} before, ${fdsAfter} after`],
-      [
-        server.events.every((e) => e.type !== "warning"),
-        `server warnings: ${JSON.stringify(server.events.filter((e) => e.type === "warning"))}`,
-      ],
-      [exit.code === 0, `server exit code ${exit.code}: ${server.otherLines.join("\n")}`],
+    const loadProblems = [
+      ...(finished ? [] : ["the load did not finish in time"]),
+      ...((await code) === 0 && done
+        ? []
+        : [`load failed: ${JSON.stringify(load.last("error") ?? load.stderr())}`]),
+      ...(done?.errors === 0 ? [] : [`${done?.errors} load errors, first: ${done?.firstError}`]),
     ];
-    notes.push(...checks.filter(([ok]) => !ok).map(([, why]) => why));
-    const peak = Math.max(...samples.map((x) => x.rss));
-    if (samples.length >= 2) {
-      notes.push("server RSS during the soak:", ...asciiChart(samples, warmup));
+    const results = [
+      await judge(echo, s, `${done?.echoes ?? 0} echoes + ${done?.churned ?? 0} connect/disconnects`),
+      await judge(
+        chat,
+        s,
+        `${done?.chatSaid ?? 0} chat lines said, ${done?.chatHeard ?? 0} heard, ${
+          done?.chatChurned ?? 0
+        } join/quits`,
+      ),
+    ];
+    for (const r of results) {
+      r.notes.unshift(...loadProblems);
+      r.pass &&= loadProblems.length === 0;
     }
-    return {
-      name,
-      pass: checks.every(([ok]) => ok) && finished,
-      figures:
-        `${Math.round(s.soakSeconds)}s: ${done?.echoes ?? 0} echoes + ${
-          done?.churned ?? 0
-        } connect/disconnects, ` +
-        `RSS ${mib(start)} -> ${mib(end)} MiB after warm-up (${growth >= 0 ? "+" : ""}${
-          growth.toFixed(1)
-        }%, bound 10%), ` +
-        `peak ${mib(peak)} MiB, live heap after full GC ${gcFirst?.liveMb} -> ${gcLast?.liveMb} MB, ` +
-        `fds ${baselineFds} -> ${fdsAfter}`,
-      notes,
-    };
+    return results;
   } finally {
     load.kill();
-    await server.stop("SIGKILL");
+    for (const w of servers) await w.server.stop("SIGKILL");
   }
 }
 
-const CASES: Record<string, (s: Settings) => Promise<CaseResult>> = { "many-clients": manyClients, soak };
+const CASES: Record<string, (s: Settings) => Promise<CaseResult | CaseResult[]>> = {
+  "many-clients": manyClients,
+  soak,
+};
 
 function parseSettings(args: string[]): Settings {
   const quick = args.includes("--quick");
@@ -336,7 +365,9 @@ if (import.meta.main) {
     if (settings.only && settings.only !== name) continue;
     console.log(`Running ${name} …`);
     results.push(
-      await run(settings).catch((err) => ({ name, pass: false, figures: "crashed", notes: [String(err)] })),
+      ...[
+        await run(settings).catch((err) => ({ name, pass: false, figures: "crashed", notes: [String(err)] })),
+      ].flat(),
     );
   }
   printTable(results);

@@ -4,13 +4,14 @@
  * It prints one JSON object per line: progress, then `{"phase":"done",…}` or `{"phase":"error",…}`.
  *
  *   stress_load.ts many PORT CLIENTS ECHOES SIZE   hold CLIENTS connections at once, ECHOES echoes each
- *   stress_load.ts soak PORT SECONDS               steady echo clients plus connect/disconnect churn
+ *   stress_load.ts soak ECHO_PORT CHAT_PORT SECONDS   echo clients, chat members, connect/disconnect churn
  * @module
  */
-import { sleep } from "../lib/io.ts";
+import { sleep, writeAll } from "../lib/io.ts";
 import { exchangeOn } from "../tests/_peers.ts";
 
 const HOST = "127.0.0.1";
+const encoder = new TextEncoder();
 /** Connections opened at once while ramping up, well under the listen backlog. */
 const CONNECT_BATCH = 200;
 /** Soak: connections that stay open and exchange a 1 KiB message every STEADY_PAUSE_MS. */
@@ -19,6 +20,11 @@ const STEADY_PAUSE_MS = 10;
 /** Soak: loops that connect, exchange one 256-byte message and disconnect, pausing CHURN_PAUSE_MS. */
 const CHURNERS = 10;
 const CHURN_PAUSE_MS = 40;
+/** Soak: chat members that say a line every CHAT_PAUSE_MS, and loops that join, /quit and rejoin. */
+const CHAT_MEMBERS = 30;
+const CHAT_PAUSE_MS = 100;
+const CHAT_CHURNERS = 5;
+const CHAT_CHURN_PAUSE_MS = 100;
 
 function report(line: Record<string, unknown>): void {
   console.log(JSON.stringify(line));
@@ -59,10 +65,29 @@ async function many(port: number, clients: number, echoes: number, size: number)
   }
 }
 
-/** Mixed load for `seconds`: steady echo clients and connect/disconnect churn, with a progress line a second. */
-async function soak(port: number, seconds: number): Promise<void> {
+/** The lines a connection receives, one at a time; null once the server closed it. */
+async function* linesOf(conn: Deno.Conn): AsyncGenerator<string> {
+  const decoder = new TextDecoder();
+  const buf = new Uint8Array(64 * 1024);
+  let pending = "";
+  for (let n = await conn.read(buf); n !== null; n = await conn.read(buf)) {
+    pending += decoder.decode(buf.subarray(0, n), { stream: true });
+    const lines = pending.split("\n");
+    pending = lines.pop()!;
+    yield* lines;
+  }
+  if (pending) throw new Error(`the server closed in the middle of a line: '${pending.slice(0, 40)}'`);
+}
+
+const CHAT_LINE = /^(<user\d+> m\d+-\d+ y*|\* .+)$/;
+
+/**
+ * Mixed load for `seconds`: steady echo clients, echo connect/disconnect churn, chat members talking and
+ * chat members joining and quitting, with a progress line a second. Every echo and every chat line is checked.
+ */
+async function soak(echoPort: number, chatPort: number, seconds: number): Promise<void> {
   const deadline = performance.now() + seconds * 1000;
-  const counts = { echoes: 0, churned: 0, errors: 0 };
+  const counts = { echoes: 0, churned: 0, chatSaid: 0, chatHeard: 0, chatChurned: 0, errors: 0 };
   let firstError: string | undefined;
   const fail = (err: unknown) => {
     counts.errors++;
@@ -70,7 +95,7 @@ async function soak(port: number, seconds: number): Promise<void> {
   };
 
   const steady = async (key: number) => {
-    using conn = await Deno.connect({ hostname: HOST, port });
+    using conn = await Deno.connect({ hostname: HOST, port: echoPort });
     let position = 0;
     while (performance.now() < deadline) {
       position += await exchangeOn(conn, key, 1, 1024, position);
@@ -80,10 +105,42 @@ async function soak(port: number, seconds: number): Promise<void> {
   };
   const churn = async (key: number) => {
     while (performance.now() < deadline) {
-      using conn = await Deno.connect({ hostname: HOST, port });
+      using conn = await Deno.connect({ hostname: HOST, port: echoPort });
       await exchangeOn(conn, key, 1, 256);
       counts.churned++;
       await sleep(CHURN_PAUSE_MS);
+    }
+  };
+  /** Joins the chat, then reads until the server closes after the member's /quit; every line must be whole. */
+  const hear = async (conn: Deno.Conn, onLine: () => void) => {
+    let bye = false;
+    for await (const line of linesOf(conn)) {
+      if (!CHAT_LINE.test(line.replace(/\r$/, ""))) {
+        throw new Error(`malformed chat line '${line.slice(0, 60)}'`);
+      }
+      if (line.startsWith("<")) onLine();
+      bye ||= line === "* bye";
+    }
+    if (!bye) throw new Error("the chat server closed a member that had not quit");
+  };
+  const member = async (k: number) => {
+    using conn = await Deno.connect({ hostname: HOST, port: chatPort });
+    const hearing = hear(conn, () => counts.chatHeard++);
+    for (let i = 0; performance.now() < deadline; i++) {
+      await writeAll(conn, encoder.encode(`m${k}-${i} ${"y".repeat(i % 200)}\n`));
+      counts.chatSaid++;
+      await sleep(CHAT_PAUSE_MS);
+    }
+    await writeAll(conn, encoder.encode("/quit\n"));
+    await hearing;
+  };
+  const chatChurn = async () => {
+    while (performance.now() < deadline) {
+      using conn = await Deno.connect({ hostname: HOST, port: chatPort });
+      await writeAll(conn, encoder.encode("/quit\n"));
+      await hear(conn, () => {});
+      counts.chatChurned++;
+      await sleep(CHAT_CHURN_PAUSE_MS);
     }
   };
 
@@ -92,6 +149,8 @@ async function soak(port: number, seconds: number): Promise<void> {
     await Promise.all([
       ...Array.from({ length: STEADY_CLIENTS }, (_, k) => steady(k).catch(fail)),
       ...Array.from({ length: CHURNERS }, (_, k) => churn(STEADY_CLIENTS + k).catch(fail)),
+      ...Array.from({ length: CHAT_MEMBERS }, (_, k) => member(k).catch(fail)),
+      ...Array.from({ length: CHAT_CHURNERS }, () => chatChurn().catch(fail)),
     ]);
   } finally {
     clearInterval(progress);
@@ -108,8 +167,8 @@ async function run(args: string[]): Promise<void> {
   if (command === "many" && numbers.length === 4) {
     return await many(numbers[0], numbers[1], numbers[2], numbers[3]);
   }
-  if (command === "soak" && numbers.length === 2) return await soak(numbers[0], numbers[1]);
-  throw new Error(`usage: stress_load.ts many PORT CLIENTS ECHOES SIZE | soak PORT SECONDS`);
+  if (command === "soak" && numbers.length === 3) return await soak(numbers[0], numbers[1], numbers[2]);
+  throw new Error(`usage: stress_load.ts many PORT CLIENTS ECHOES SIZE | soak ECHO_PORT CHAT_PORT SECONDS`);
 }
 
 if (import.meta.main) {
