@@ -35,23 +35,36 @@ interface Settings {
   only?: string;
 }
 
-/**
- * The first half of the soak is warm-up: V8 sizes its heap to the allocation rate during the first minute
- * or so (RSS steps up once and then stays flat), which is not growth a leak would cause.
- */
-const warmupOf = (s: Settings) => Math.round(s.soakSeconds / 2);
-
-/** One full (mark-compact) collection from `--trace-gc`: when, and the live heap it left in MB. */
+/** One full (mark-compact) collection from `--trace-gc`: when, the live heap it left, the heap's size. */
 interface FullGc {
   seconds: number;
   liveMb: number;
+  committedMb: number;
 }
 
 function fullCollections(lines: string[]): FullGc[] {
   return lines.flatMap((line) => {
-    const m = /(\d+) ms: (?:Incremental )?Mark-Compact[^\d]*[\d.]+ \([\d.]+\) -> ([\d.]+) \(/.exec(line);
-    return m ? [{ seconds: Number(m[1]) / 1000, liveMb: Number(m[2]) }] : [];
+    const m = /(\d+) ms: (?:Incremental )?Mark-Compact[^\d]*[\d.]+ \([\d.]+\) -> ([\d.]+) \(([\d.]+)\)/.exec(
+      line,
+    );
+    return m ? [{ seconds: Number(m[1]) / 1000, liveMb: Number(m[2]), committedMb: Number(m[3]) }] : [];
   });
+}
+
+/**
+ * When the warm-up ends: V8 sizes its heap to the allocation rate, which steps RSS up once or twice and then
+ * leaves it flat; that is not growth a leak would cause. So the warm-up lasts at least a third of the run,
+ * and until the last full GC after which V8's heap had grown by more than 10%. (A leak shows anyway: in the
+ * live heap after full GCs, which must not grow either, and by keeping the heap growing to the end.)
+ */
+function warmupEnd(s: Settings, gcs: FullGc[]): number {
+  let settledAt = 0;
+  let largest = 0;
+  for (const gc of gcs) {
+    if (gc.committedMb > largest * 1.1) settledAt = gc.seconds;
+    largest = Math.max(largest, gc.committedMb);
+  }
+  return Math.round(Math.max(s.soakSeconds / 3, settledAt));
 }
 
 interface CaseResult {
@@ -215,7 +228,8 @@ async function watch(label: string, args: string[]): Promise<Watched> {
 
 /** Judges one server after the soak: RSS growth after warm-up, live heap, descriptors, warnings, exit. */
 async function judge(w: Watched, s: Settings, load: string): Promise<CaseResult> {
-  const warmup = warmupOf(s);
+  const gcs = fullCollections(w.server.otherLines);
+  const warmup = warmupEnd(s, gcs);
   let fdsAfter = await openFds(w.server.pid);
   for (let i = 0; i < 50 && fdsAfter > w.baselineFds; i++) {
     await sleep(200);
@@ -227,13 +241,12 @@ async function judge(w: Watched, s: Settings, load: string): Promise<CaseResult>
   const start = median(after.slice(0, window).map((x) => x.rss));
   const end = median(after.slice(-window).map((x) => x.rss));
   const growth = (end / start - 1) * 100;
-  const gcs = fullCollections(w.server.otherLines);
   const gcsAfter = gcs.filter((g) => g.seconds >= warmup);
   const [gcFirst, gcLast] = gcsAfter.length >= 2 ? [gcsAfter[0], gcsAfter.at(-1)!] : [gcs.at(-2), gcs.at(-1)];
   const heapGrowth = gcFirst && gcLast ? (gcLast.liveMb / gcFirst.liveMb - 1) * 100 : NaN;
   const warnings = w.server.events.filter((e) => e.type === "warning");
   const checks: [boolean, string][] = [
-    [after.length >= 10, `only ${after.length} samples after the warm-up`],
+    [after.length >= s.soakSeconds / 6, `only ${after.length} samples after the ${warmup}s warm-up`],
     [growth < 10 || !s.judgeRss, `RSS grew ${growth.toFixed(1)}% after the warm-up`],
     [heapGrowth < 10 || gcs.length < 2, `live JS heap after full GCs: ${JSON.stringify(gcs)}`],
     [fdsAfter <= w.baselineFds, `open descriptors ${w.baselineFds} before, ${fdsAfter} after`],
@@ -245,11 +258,16 @@ async function judge(w: Watched, s: Settings, load: string): Promise<CaseResult>
   if (w.samples.length >= 2) {
     notes.push(`${w.label} server RSS during the soak:`, ...asciiChart(w.samples, warmup));
   }
+  const gcList = gcs.map((g) => `${Math.round(g.seconds)}s ${g.liveMb}/${g.committedMb}`).join(", ");
+  notes.push(`full GCs (time, live/heap MB): ${gcList || "none"}`);
   const sign = growth >= 0 ? "+" : "";
   return {
     name: `soak/${w.label}`,
     pass: checks.every(([ok]) => ok),
-    figures: `${Math.round(s.soakSeconds)}s, ${load}; RSS ${mib(start)} -> ${mib(end)} MiB after warm-up ` +
+    figures:
+      `${Math.round(s.soakSeconds)}s, ${load}; RSS ${mib(start)} -> ${
+        mib(end)
+      } MiB after the ${warmup}s warm-up ` +
       `(${sign}${growth.toFixed(1)}%, ${s.judgeRss ? "bound 10%" : "not judged in --quick"}), peak ${
         mib(peak)
       } MiB, ` +
