@@ -14,7 +14,11 @@ export interface Session {
   read(buf: Uint8Array): Promise<number | null>;
   /** Sends all of `data` (send), resolving once every byte was handed to the OS. */
   write(data: Uint8Array): Promise<void>;
-  /** Closes the connection now; `reason` is logged when the client is reported gone. */
+  /**
+   * Closes the connection now; `reason` is logged when the client is reported gone. While the server is
+   * stopping, the close is a goodbye: the sending side is shut down once the write under way is done, and
+   * the server drains what the peer still sends, so the peer is never reset.
+   */
   close(reason?: string): void;
   /**
    * Set by a mode that holds output of its own (a queue): at shutdown the server calls it instead of
