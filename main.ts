@@ -12,8 +12,10 @@ import { type Cidr, parseCidr } from "./lib/cidr.ts";
 import { parseDuration } from "./lib/duration.ts";
 import { clientTarget, parseAlpn, parseWholeNumber, serverEndpoint } from "./lib/endpoints.ts";
 import { ExitCode, SockkitError, UsageError } from "./lib/errors.ts";
+import type { EventSink, ServerEvent } from "./lib/events.ts";
 import { escapeText } from "./lib/format.ts";
 import { MODE_NAMES, type ModeName } from "./lib/modes/mod.ts";
+import type { Endpoint } from "./lib/transport.ts";
 import { clientReporter, type ReporterOutput, serverReporter } from "./lib/reporter.ts";
 import { parseSize } from "./lib/size.ts";
 import type { Terminal } from "./lib/terminal.ts";
@@ -113,6 +115,22 @@ function cidrListArg(option: string) {
 function stdinTerminal(): Terminal | undefined {
   if (!Deno.stdin.isTerminal() || !Deno.stdout.isTerminal()) return undefined;
   return { setRaw: (raw) => Deno.stdin.setRaw(raw, { cbreak: true }) };
+}
+
+/**
+ * Passes events on; once a TCP, TLS or UDP server is listening it never opens a file again (certificates are
+ * read by then), so it gives up read and write access for the rest of its run. A Unix socket server keeps
+ * them: its socket file is removed when it stops.
+ */
+function dropFileAccessOnceListening(
+  endpoint: Endpoint,
+  report: EventSink<ServerEvent>,
+): EventSink<ServerEvent> {
+  return (event) => {
+    report(event);
+    if (event.type !== "listening" || endpoint.transport === "unix") return;
+    for (const name of ["read", "write"] as const) Deno.permissions.revokeSync({ name });
+  };
 }
 
 /** Builds the command line; each action resolves to the process exit code. */
@@ -218,7 +236,7 @@ export function buildProgram(setExit: (code: number) => void) {
             hex: o.hex,
             udp: { ratePerSecond: o.udpRate, maxDatagram: o.maxDatagram },
           },
-          { signal, onEvent: serverReporter(o, output(false)) },
+          { signal, onEvent: dropFileAccessOnceListening(endpoint, serverReporter(o, output(false))) },
         );
         setExit(ExitCode.Ok);
       } finally {
