@@ -76,6 +76,8 @@ class Client implements Session {
   closeReason?: string;
   idle?: IdleTimer;
   onStop?: () => void;
+  /** Why a write failed (a reset, a broken pipe), also when the mode handled the error itself (a queue). */
+  writeFailure?: string;
   #reading = false;
   #writing = 0;
   #sawEnd = false;
@@ -115,6 +117,9 @@ class Client implements Session {
     this.#writing++;
     try {
       await writeAll(this.conn, data);
+    } catch (err) {
+      if (!isClosedError(err)) this.writeFailure ??= networkReason(err);
+      throw err;
     } finally {
       this.#writing--;
       if (this.#goodbyeWanted) this.#goodbye();
@@ -277,7 +282,8 @@ export async function runServer(opts: ServerOptions, ctx: RunServerContext = {})
         bytes: client.bytes,
         durationMs: performance.now() - client.startedAt,
         active: clients.size,
-        reason: client.closeReason ?? reason ?? (client.stopping ? "server shutting down" : undefined),
+        reason: client.closeReason ?? reason ?? client.writeFailure ??
+          (client.stopping ? "server shutting down" : undefined),
       });
     }
   };
