@@ -1,8 +1,10 @@
 import assert from "node:assert/strict";
 import { writeAll } from "../lib/io.ts";
-import { randomBytes } from "./_helpers.ts";
+import { runClient } from "../client.ts";
+import type { ClientEvent } from "../lib/events.ts";
+import { concat, randomBytes, startServer } from "./_helpers.ts";
 import { LinePeer } from "./_peer.ts";
-import { IS_LINUX, rssKiB, spawnServer, within } from "./_proc.ts";
+import { IS_LINUX, openFds, rssKiB, spawnServer, within } from "./_proc.ts";
 
 const MAX_LINE = 64 * 1024;
 const ENDLESS = 64 * 1024 * 1024;
@@ -82,6 +84,204 @@ Deno.test({
       clearInterval(sampling);
       for (const p of peers) p.close();
       await server.stop("SIGKILL");
+    }
+  },
+});
+
+const FIXTURES = new URL("./fixtures/", import.meta.url).pathname;
+const HOSTILE_PER_KIND = 50;
+
+/** What hostile clients send a TLS server instead of a proper handshake. */
+const GARBAGE_HANDSHAKES: Record<string, () => Uint8Array> = {
+  "plain text": () => text("GET / HTTP/1.0\r\nHost: sockkit\r\n\r\n"),
+  "random bytes": () => randomBytes(1024),
+  "truncated ClientHello": () =>
+    concat([new Uint8Array([0x16, 0x03, 0x01, 0x40, 0x00, 0x01, 0x00, 0x3f, 0xfc]), randomBytes(10)]),
+  "ClientHello full of garbage": () =>
+    concat([new Uint8Array([0x16, 0x03, 0x01, 0x00, 0xc8, 0x01, 0x00, 0x00, 0xc4]), randomBytes(196)]),
+  "oversized record": () => concat([new Uint8Array([0x16, 0x03, 0x03, 0xff, 0xff]), randomBytes(100)]),
+  "nothing (closes at once)": () => new Uint8Array(0),
+};
+
+/** Sends `bytes` and waits (at most `ms`) for the server to close; true when it did. */
+async function serverCloses(port: number, bytes: Uint8Array, ms: number): Promise<boolean> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  try {
+    if (bytes.length === 0) return true;
+    await writeAll(conn, bytes);
+    const buf = new Uint8Array(4096);
+    const closed = (async () => {
+      try {
+        while (await conn.read(buf) !== null);
+      } catch { /* reset: closed as well */ }
+      return true;
+    })();
+    return await within(closed, ms, "the server to close").catch(() => false);
+  } finally {
+    conn.close();
+  }
+}
+
+async function tlsEcho(port: number, message: string): Promise<string | undefined> {
+  const events: ClientEvent[] = [];
+  await runClient({
+    endpoint: { transport: "tls", hostname: "127.0.0.1", port, tls: { caFile: FIXTURES + "ca.pem" } },
+    message: text(message),
+    timeoutMs: 10_000,
+  }, { onEvent: (e) => events.push(e) });
+  const reply = events.find((e) => e.type === "reply");
+  return reply?.type === "reply" ? reply.text : undefined;
+}
+
+/** The descriptors this process has open, once they are back to `baseline` or after 2 s. */
+async function fdsSettled(baseline: number): Promise<number> {
+  let fds = await openFds("self");
+  for (let i = 0; i < 20 && fds !== baseline; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    fds = await openFds("self");
+  }
+  return fds;
+}
+
+Deno.test({
+  name: `hostile input: TLS: ${
+    6 * HOSTILE_PER_KIND
+  } clients send plain text or garbage handshakes; server serves on`,
+  ignore: !IS_LINUX,
+  async fn() {
+    const server = await startServer({
+      endpoint: {
+        transport: "tls",
+        hostname: "127.0.0.1",
+        port: 0,
+        tls: {
+          certFile: FIXTURES + "server.pem",
+          keyFile: FIXTURES + "server-key.pem",
+          handshakeTimeoutMs: 1000,
+        },
+      },
+    });
+    try {
+      const baselineFds = await openFds("self");
+      const startedAt = performance.now();
+      const kinds = Object.entries(GARBAGE_HANDSHAKES);
+      const hostile = Promise.all(
+        Array.from({ length: kinds.length * HOSTILE_PER_KIND }, (_, i) => {
+          const [kind, bytes] = kinds[i % kinds.length];
+          return serverCloses(server.port, bytes(), 2500).then((closed) => ({ kind, closed }));
+        }),
+      );
+      assert.equal(await tlsEcho(server.port, "served during the flood"), "served during the flood");
+      const results = await hostile;
+      const elapsedS = (performance.now() - startedAt) / 1000;
+
+      // Deno keeps the socket of a handshake that stalls open until the peer sends or leaves, even after
+      // sockkit gave up on it at the handshake timeout; every other kind is closed by the server.
+      const held = new Set(results.filter((r) => !r.closed).map((r) => r.kind));
+      held.delete("truncated ClientHello");
+      assert.deepEqual([...held], [], "the server closed every other hostile connection");
+      const warnings = server.events.filter((e) =>
+        e.type === "warning" && e.message.startsWith("TLS handshake")
+      );
+      assert.ok(
+        warnings.some((w) => w.type === "warning" && /no complete handshake within 1000 ms/.test(w.message)),
+        "stalled handshakes are given up at the handshake timeout",
+      );
+      assert.ok(
+        warnings.length <= 5 + 5 * Math.ceil(elapsedS),
+        `${warnings.length} handshake warnings in ${elapsedS.toFixed(1)} s: at most 5 a second`,
+      );
+      assert.equal(await tlsEcho(server.port, "and after"), "and after");
+      assert.equal(await fdsSettled(baselineFds), baselineFds, "open descriptors are back to the baseline");
+      assert.equal(
+        server.events.filter((e) => e.type === "connect").length,
+        2,
+        "only the real clients got in",
+      );
+    } finally {
+      await server.stop();
+    }
+  },
+});
+
+/**
+ * Sends `message` from a fresh socket and returns the echo, trying up to 5 times (a second each): right
+ * after a flood the server's receive buffer can still be full, and UDP drops what does not fit.
+ */
+async function udpEchoAfterFlood(to: Deno.NetAddr, message: string): Promise<string | undefined> {
+  const socket = Deno.listenDatagram({ hostname: "127.0.0.1", port: 0, transport: "udp" });
+  try {
+    const replies = socket.receive();
+    replies.catch(() => {});
+    for (let attempt = 0; attempt < 5; attempt++) {
+      await socket.send(text(message), to);
+      const reply = await within(replies, 1000, "an echo").catch(() => undefined);
+      if (reply) return new TextDecoder().decode(reply[0]);
+    }
+    return undefined;
+  } finally {
+    socket.close();
+  }
+}
+
+Deno.test({
+  name:
+    "hostile input: UDP: 50 sources flood 64 KiB datagrams over --max-datagram; none echoed, server serves on",
+  ignore: !IS_LINUX,
+  async fn() {
+    const maxDatagram = 1024;
+    const server = await startServer({
+      endpoint: { transport: "udp", hostname: "127.0.0.1", port: 0 },
+      udp: { maxDatagram, ratePerSecond: 0 },
+    });
+    const sockets = Array.from(
+      { length: 50 },
+      () => Deno.listenDatagram({ hostname: "127.0.0.1", port: 0, transport: "udp" }),
+    );
+    try {
+      const to: Deno.NetAddr = { transport: "udp", hostname: "127.0.0.1", port: server.port };
+      const startedAt = performance.now();
+      const largest = new Uint8Array(65_507); // the largest UDP payload over IPv4
+      let echoedBig = 0;
+      const listening = sockets.map(async (s) => {
+        try {
+          for (;;) {
+            const [data] = await s.receive(new Uint8Array(65_536));
+            if (data.length > maxDatagram) echoedBig++;
+          }
+        } catch { /* closed at the end */ }
+      });
+      for (let round = 0; round < 20; round++) {
+        await Promise.all(
+          sockets.map((s, k) => s.send(round % 2 ? largest : randomBytes(maxDatagram + 1 + k * 1000), to)),
+        );
+      }
+      const elapsedS = (performance.now() - startedAt) / 1000;
+
+      assert.equal(await udpEchoAfterFlood(to, "still here"), "still here");
+      for (const s of sockets) s.close();
+      await Promise.all(listening);
+      assert.equal(echoedBig, 0, "no datagram over --max-datagram was echoed");
+      const warnings = server.events.filter((e) =>
+        e.type === "warning" && e.message.startsWith("dropped a datagram")
+      );
+      assert.ok(warnings.length > 0, "oversized datagrams are reported");
+      assert.ok(
+        warnings.length <= 5 + 5 * Math.ceil(elapsedS + 1),
+        `${warnings.length} warnings: at most 5 a second`,
+      );
+      const summary = await server.stop();
+      assert.ok(
+        summary.bytes > 0 && summary.bytes % "still here".length === 0,
+        "only normal datagrams were served",
+      );
+    } finally {
+      for (const s of sockets) {
+        try {
+          s.close();
+        } catch { /* already closed */ }
+      }
+      await server.stop();
     }
   },
 });
