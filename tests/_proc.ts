@@ -5,7 +5,14 @@
  * @module
  */
 
+import meta from "../deno.json" with { type: "json" };
+
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
+
+/** The flags `deno task server` runs sockkit with: its permissions and `--unstable-net`. */
+export const SERVER_FLAGS: string[] = meta.tasks.server.split(/\s+/).filter((t) =>
+  /^--(allow-|unstable-)/.test(t)
+);
 
 /** True where `/proc` and `sh -c 'ulimit -n …'` exist, which the process-level checks need. */
 export const IS_LINUX: boolean = Deno.build.os === "linux";
@@ -147,12 +154,15 @@ export interface ServerProcess {
   stop(signal?: Deno.Signal, timeoutMs?: number): Promise<Exit>;
 }
 
-/** Starts `sockkit server 0 --host 127.0.0.1 --json` as a child process and resolves once it listens. */
+/**
+ * Starts `sockkit server 0 --host 127.0.0.1 --json` as a child process, with the flags of `deno task server`,
+ * and resolves once it listens.
+ */
 export async function spawnServer(opts: ServerProcessOptions = {}): Promise<ServerProcess> {
   const child = spawnLimited(
     denoRun(
       MAIN,
-      ["--allow-net", ...(opts.v8Flags?.length ? [`--v8-flags=${opts.v8Flags.join(",")}`] : [])],
+      [...SERVER_FLAGS, ...(opts.v8Flags?.length ? [`--v8-flags=${opts.v8Flags.join(",")}`] : [])],
       ["server", "0", "--host", "127.0.0.1", "--json", ...(opts.args ?? [])],
     ),
     opts.fdLimit,
