@@ -61,8 +61,6 @@ export interface RunServerContext {
 
 /** Accept failures of one kind are reported at most this often. */
 const WARNING_INTERVAL_MS = 1000;
-/** After the server half-closed a connection, how long a silent peer is waited for before it is closed. */
-const LINGER_QUIET_MS = 250;
 /** The longest a connection whose mode has ended lingers to drain what the peer still sends. */
 const LINGER_MAX_MS = 2000;
 /** Where bytes that arrive after the goodbye go: they are read only so that closing does not reset the peer. */
@@ -83,7 +81,6 @@ class Client implements Session {
   #sawEnd = false;
   #goodbyeWanted = false;
   #halfClosed?: Promise<void>;
-  #quiet?: ReturnType<typeof setTimeout>;
   #closed = false;
   readonly startedAt = performance.now();
 
@@ -108,7 +105,6 @@ class Client implements Session {
       return n;
     } finally {
       this.#reading = false;
-      clearTimeout(this.#quiet);
     }
   }
 
@@ -142,14 +138,15 @@ class Client implements Session {
   }
 
   /**
-   * Half-closes once no write is under way, so the peer reads everything sent and then a clean end of
-   * stream; a peer that then stays silent is closed after LINGER_QUIET_MS, one that talks is drained.
+   * Half-closes while the mode waits in read() and no write is under way, so the peer reads everything sent
+   * and then a clean end of stream (data the mode already read must still be written: otherwise the goodbye
+   * waits for the mode's next read or its end). The socket itself is closed when the peer closes its side,
+   * or at the end of the grace period.
    */
   #goodbye(): void {
     this.#goodbyeWanted = true;
-    if (this.#writing > 0 || this.#halfClosed || this.#closed) return;
+    if (!this.#reading || this.#writing > 0 || this.#halfClosed || this.#closed) return;
     void this.#halfClose();
-    if (this.#reading) this.#quiet = setTimeout(() => this.closeNow(), LINGER_QUIET_MS);
   }
 
   #halfClose(): Promise<void> {
@@ -159,9 +156,9 @@ class Client implements Session {
 
   /**
    * Ends the connection. When the mode ended before the peer did, half-closes first and drains what the peer
-   * still sends until it closes or falls silent, within LINGER_MAX_MS (at shutdown: within the grace
-   * period). Closing a socket with unread data would reset the connection and destroy what the peer has
-   * not read yet.
+   * still sends until it closes, within LINGER_MAX_MS (at shutdown: within the grace period). Closing
+   * earlier would reset the connection as soon as the peer sends again, and the reset destroys what the
+   * peer has not received yet.
    */
   async finish(failed: boolean): Promise<void> {
     if (!failed && !this.#sawEnd && !this.#closed) {
@@ -174,16 +171,11 @@ class Client implements Session {
   async #drain(): Promise<void> {
     const giveUp = this.stopping ? undefined : setTimeout(() => this.closeNow(), LINGER_MAX_MS);
     try {
-      while (!this.#closed) {
-        this.#quiet = setTimeout(() => this.closeNow(), LINGER_QUIET_MS);
-        if (await this.conn.read(DISCARD) === null) return;
-        clearTimeout(this.#quiet);
-      }
+      while (!this.#closed && await this.conn.read(DISCARD) !== null);
     } catch {
-      // reset by the peer, or closed by a timer or at the end of the grace period: nothing left to deliver
+      // reset by the peer, or closed by the timer or at the end of the grace period: nothing left to deliver
     } finally {
       clearTimeout(giveUp);
-      clearTimeout(this.#quiet);
     }
   }
 
@@ -191,7 +183,6 @@ class Client implements Session {
   closeNow(): void {
     if (this.#closed) return;
     this.#closed = true;
-    clearTimeout(this.#quiet);
     closeQuietly(this.conn);
   }
 }

@@ -63,6 +63,8 @@ export interface StreamingClient {
   done: Promise<StreamResult>;
   /** Closes the connection now. */
   close(): void;
+  /** The client's local port, once connected. */
+  port?: number;
 }
 
 /**
@@ -115,8 +117,10 @@ export function streamingClient(
     return "eof";
   };
 
-  const done = (async () => {
+  const client: StreamingClient = { flowing, done: undefined as unknown as Promise<StreamResult>, close };
+  client.done = (async () => {
     conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    client.port = (conn.localAddr as Deno.NetAddr).port;
     const writing = write(conn).catch((err) => err);
     try {
       result.ending = await read(conn);
@@ -130,7 +134,7 @@ export function streamingClient(
     markFlowing();
     return result;
   })();
-  return { flowing, done, close };
+  return client;
 }
 
 /**

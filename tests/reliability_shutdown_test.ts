@@ -4,7 +4,7 @@ import { streamingClient } from "./_peers.ts";
 import { concat, startServer } from "./_helpers.ts";
 import { sleep, writeAll } from "../lib/io.ts";
 
-const GRACE_MS = 3000;
+const GRACE_MS = 10_000;
 
 function describeCounts(groups: Partial<Record<string, unknown[]>>): string {
   return Object.entries(groups).map(([k, v]) => `${v?.length} ${k}`).join(", ");
@@ -17,7 +17,7 @@ Deno.test({
   async fn() {
     const server = await spawnServer({
       args: ["--grace", `${GRACE_MS}ms`],
-      keep: (e) => e.type !== "connect" && e.type !== "disconnect",
+      keep: (e) => e.type !== "connect",
     });
     const clients = Array.from({ length: 200 }, (_, k) => streamingClient(server.port, k));
     try {
@@ -39,7 +39,17 @@ Deno.test({
       const endings = Object.groupBy(results, (r) => r.ending);
       assert.deepEqual(Object.keys(endings), ["eof"], `clean closes only; seen: ${describeCounts(endings)}`);
       const echoed = results.reduce((sum, r) => sum + r.received, 0);
-      assert.equal(echoed, summary.bytes, "every byte the server read came back to its client");
+      const readByPort = new Map(
+        server.events.flatMap((e) =>
+          e.type === "disconnect" ? [[String(e.peer).split(":").pop(), e.bytes]] : []
+        ),
+      );
+      const short = results.flatMap((r, k) => {
+        const read = readByPort.get(String(clients[k].port));
+        return read === r.received ? [] : [`client ${k}: server read ${read}, client got ${r.received}`];
+      });
+      assert.deepEqual(short, [], "every client got back every byte the server read from it");
+      assert.equal(echoed, summary.bytes, "in all, every byte the server read came back");
     } finally {
       for (const c of clients) c.close();
       await Promise.allSettled(clients.map((c) => c.done));
@@ -48,14 +58,27 @@ Deno.test({
   },
 });
 
-Deno.test("shutdown: a silent client is closed cleanly without holding the server for the grace period", async () => {
+Deno.test("shutdown: a client that closes on the server's end of stream lets the server stop at once", async () => {
   const server = await startServer({ graceMs: 10_000 });
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+  await server.waitFor((e) => e.type === "connect");
+  const closesOnEnd = conn.read(new Uint8Array(16)).finally(() => conn.close());
+  const startedAt = performance.now();
+  await server.stop();
+  assert.equal(await closesOnEnd, null, "the client saw a clean end of stream");
+  assert.ok(performance.now() - startedAt < 2000, "the server did not wait for its grace period");
+});
+
+Deno.test("shutdown: a client that stays connected gets a clean end of stream and is closed after the grace", async () => {
+  const server = await startServer({ graceMs: 300 });
   using conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
   await server.waitFor((e) => e.type === "connect");
   const startedAt = performance.now();
-  await server.stop();
-  assert.ok(performance.now() - startedAt < 2000, "the server stopped well within its grace period");
+  const stopped = server.stop();
   assert.equal(await conn.read(new Uint8Array(16)), null, "the client saw a clean end of stream");
+  await stopped;
+  const ms = performance.now() - startedAt;
+  assert.ok(ms >= 250 && ms < 3000, `the server waited for its grace period (${Math.round(ms)} ms)`);
 });
 
 Deno.test("shutdown: a client sending when the server stops gets its echo and a clean close, not a reset", async () => {
@@ -81,7 +104,7 @@ function chatLine(k: number, i: number): string {
   return `m${k}-${i} ${"x".repeat((k * 131 + i * 977) % 2000)}`;
 }
 
-/** A chat member that talks every 20 ms until the server closes, and keeps every byte it is sent. */
+/** A chat member that talks every 20 ms until the server closes, keeps every byte it is sent, then closes. */
 class Talker {
   received: Uint8Array[] = [];
   bytes = 0;
@@ -143,6 +166,7 @@ class Talker {
     } catch (err) {
       this.ending = err instanceof Deno.errors.ConnectionReset ? "reset" : String(err);
     }
+    this.close(); // as a client does when the server has closed
   }
 
   async #talk(): Promise<void> {
