@@ -35,29 +35,36 @@ interface Settings {
   only?: string;
 }
 
-/** One full (mark-compact) collection from `--trace-gc`: when, the live heap it left, the heap's size. */
-interface FullGc {
+/** One collection from `--trace-gc`: when, whether it was a full one, the heap it left live and its size. */
+interface Gc {
   seconds: number;
+  full: boolean;
   liveMb: number;
   committedMb: number;
 }
 
-function fullCollections(lines: string[]): FullGc[] {
+function collections(lines: string[]): Gc[] {
   return lines.flatMap((line) => {
-    const m = /(\d+) ms: (?:Incremental )?Mark-Compact[^\d]*[\d.]+ \([\d.]+\) -> ([\d.]+) \(([\d.]+)\)/.exec(
+    const m = /(\d+) ms: ([A-Za-z -]+?)(?: \([a-z ]+\))? [\d.]+ \([\d.]+\) -> ([\d.]+) \(([\d.]+)\) MB/.exec(
       line,
     );
-    return m ? [{ seconds: Number(m[1]) / 1000, liveMb: Number(m[2]), committedMb: Number(m[3]) }] : [];
+    if (!m) return [];
+    return [{
+      seconds: Number(m[1]) / 1000,
+      full: m[2].includes("Mark-Compact"),
+      liveMb: Number(m[3]),
+      committedMb: Number(m[4]),
+    }];
   });
 }
 
 /**
  * When the warm-up ends: V8 sizes its heap to the allocation rate, which steps RSS up once or twice and then
  * leaves it flat; that is not growth a leak would cause. So the warm-up lasts at least a third of the run,
- * and until the last full GC after which V8's heap had grown by more than 10%. (A leak shows anyway: in the
- * live heap after full GCs, which must not grow either, and by keeping the heap growing to the end.)
+ * and until the last collection after which V8's heap had grown by more than 10%. (A leak shows anyway: in
+ * the live heap after full GCs, which must not grow either, and by keeping the heap growing to the end.)
  */
-function warmupEnd(s: Settings, gcs: FullGc[]): number {
+function warmupEnd(s: Settings, gcs: Gc[]): number {
   let settledAt = 0;
   let largest = 0;
   for (const gc of gcs) {
@@ -228,8 +235,9 @@ async function watch(label: string, args: string[]): Promise<Watched> {
 
 /** Judges one server after the soak: RSS growth after warm-up, live heap, descriptors, warnings, exit. */
 async function judge(w: Watched, s: Settings, load: string): Promise<CaseResult> {
-  const gcs = fullCollections(w.server.otherLines);
-  const warmup = warmupEnd(s, gcs);
+  const all = collections(w.server.otherLines);
+  const warmup = warmupEnd(s, all);
+  const gcs = all.filter((gc) => gc.full);
   let fdsAfter = await openFds(w.server.pid);
   for (let i = 0; i < 50 && fdsAfter > w.baselineFds; i++) {
     await sleep(200);
