@@ -16,8 +16,8 @@ export interface Session {
   write(data: Uint8Array): Promise<void>;
   /**
    * Closes the connection now; `reason` is logged when the client is reported gone. While the server is
-   * stopping, the close is a goodbye: the sending side is shut down once the write under way is done, and
-   * the server drains what the peer still sends, so the peer is never reset.
+   * stopping, the close is a goodbye: the sending side is shut down once nothing is being written, and the
+   * socket is closed when the peer closes its side (or the grace period ends), so the peer is never reset.
    */
   close(reason?: string): void;
   /**
