@@ -46,9 +46,11 @@ Deno.test({
       for (let sent = 0; sent < ENDLESS; sent += block.length) await writeAll(hostile.conn, block);
       await hostile.send("\nnormal after all\n");
       await within(hostileHears, 20_000, "the too-long notice");
+
+      // The server may still be skipping the endless line: the line after it comes once it is through.
+      await within(observer.until(/^<user2> normal after all$/), 20_000, "the line after the endless one");
       clearInterval(sampling);
       peak = Math.max(peak, await rssKiB(server.pid));
-
       await friend.send("hello from friend\n");
       await within(observer.until(/^<user3> hello from friend$/), 20_000, "the friend's line");
       const heard = observer.lines.map((l) => l.replace(/\r?\n$/, ""));
@@ -59,7 +61,6 @@ Deno.test({
         heard.some((l) => l.startsWith("<user2> bad \ufffd")),
         "the invalid UTF-8 line was passed on",
       );
-      assert.ok(heard.includes("<user2> normal after all"), "the line after the endless one went through");
       assert.ok(
         heard.every((l) => l.length <= MAX_LINE + 20),
         "no line longer than --max-line was passed on",
@@ -133,10 +134,10 @@ async function tlsEcho(port: number, message: string): Promise<string | undefine
   return reply?.type === "reply" ? reply.text : undefined;
 }
 
-/** The descriptors this process has open, once they are back to `baseline` or after 2 s. */
+/** The descriptors this process has open, once they are back to `baseline` or after 5 s. */
 async function fdsSettled(baseline: number): Promise<number> {
   let fds = await openFds("self");
-  for (let i = 0; i < 20 && fds !== baseline; i++) {
+  for (let i = 0; i < 50 && fds !== baseline; i++) {
     await new Promise((resolve) => setTimeout(resolve, 100));
     fds = await openFds("self");
   }
