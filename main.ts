@@ -7,6 +7,8 @@ import { Command, CommanderError, Option } from "@commander-js/extra-typings";
 import meta from "./deno.json" with { type: "json" };
 import { runClient } from "./client.ts";
 import { runServer } from "./server.ts";
+import { type BenchEvent, runBench } from "./bench.ts";
+import { formatHistogram, formatProgress, formatResult, formatStart } from "./lib/bench/report.ts";
 import { parseHost, parsePort, parseUnixPath } from "./lib/address.ts";
 import { type Cidr, parseCidr } from "./lib/cidr.ts";
 import { parseDuration } from "./lib/duration.ts";
@@ -325,7 +327,113 @@ export function buildProgram(setExit: (code: number) => void) {
       }
     });
 
+  addBenchCommand(program, setExit);
+
   return program;
+}
+
+/** A whole number of at least `min` for option `name`, or a usage error that says so. */
+function wholeNumberArg(name: string, min = 1) {
+  return (value: string): number => {
+    const n = /^\d+$/.test(value) ? Number(value) : NaN;
+    if (!Number.isSafeInteger(n) || n < min) {
+      throw new UsageError(`invalid ${name} '${value}': expected a whole number of ${min} or more`);
+    }
+    return n;
+  };
+}
+
+/** Prints bench events: the start line and the final table, a live progress line on a terminal only. */
+function benchReporter(o: { json?: boolean; histogram?: boolean }) {
+  const live = !o.json && Deno.stderr.isTerminal();
+  const clearLive = () => live && Deno.stderr.writeSync(encoder.encode("\r\x1b[2K"));
+  return (event: BenchEvent) => {
+    if (o.json) {
+      if (event.type === "result") writeLine(Deno.stdout, JSON.stringify(event));
+      return;
+    }
+    if (event.type === "start") writeLine(Deno.stdout, formatStart(event));
+    else if (event.type === "progress" && live) {
+      Deno.stderr.writeSync(encoder.encode(`\r\x1b[2K${formatProgress(event)}`));
+    } else if (event.type === "result") {
+      clearLive();
+      for (const line of formatResult(event)) writeLine(Deno.stdout, line);
+      if (o.histogram) { for (const line of formatHistogram(event)) writeLine(Deno.stdout, line); }
+    }
+  };
+}
+
+/** `sockkit bench HOST PORT`: the load generator. */
+function addBenchCommand(program: Command, setExit: (code: number) => void): void {
+  program
+    .command("bench")
+    .description("Load an echo server and report throughput, latency, fairness and errors")
+    .configureOutput(usageOutput("sockkit bench"))
+    .argument("<host>", "server host name or address", hostArg)
+    .argument("<port>", "server port", (v) => parsePort(v, { allowZero: false }))
+    .option("-c, --connections <n>", "connections to open (default 50)", wholeNumberArg("--connections"))
+    .addOption(durationOption("-d, --duration <duration>", "how long to run", "10s"))
+    .option(
+      "-n, --requests <n>",
+      "stop after n messages in total instead of --duration",
+      wholeNumberArg("--requests"),
+    )
+    .option(
+      "--size <bytes>",
+      "bytes per message (default 64; 65536 per write with --mode stream)",
+      wholeNumberArg("--size"),
+    )
+    .option("--pipeline <k>", "messages in flight per connection (default 1)", wholeNumberArg("--pipeline"))
+    .option(
+      "--rate <r>",
+      "open loop: send r messages/s in total on schedule; latency counts from due time",
+      wholeNumberArg("--rate"),
+    )
+    .addOption(
+      new Option("--mode <mode>", "pingpong: round trips; stream: continuous bulk echo").choices([
+        "pingpong",
+        "stream",
+      ]).default("pingpong"),
+    )
+    .option("--connect-only", "connection churn: connect, one echo, close, again")
+    .option("-w, --workers <n>", "spread connections over n threads (default 1)", wholeNumberArg("--workers"))
+    .addOption(durationOption("-t, --timeout <duration>", "limit for each connect and for a reply", "5s"))
+    .option("--json", "print the result as one JSON object")
+    .option("--histogram", "also print the latency distribution as a chart")
+    .action(async (host, port, o) => {
+      if (o.connectOnly && o.mode === "stream") {
+        throw new UsageError("--connect-only and --mode stream exclude each other");
+      }
+      if (o.rate !== undefined && (o.connectOnly || o.mode === "stream")) {
+        throw new UsageError("--rate applies to ping-pong only, not to --mode stream or --connect-only");
+      }
+      if (o.rate !== undefined && o.pipeline !== undefined) {
+        throw new UsageError(
+          "--rate and --pipeline exclude each other: with --rate, messages leave on schedule",
+        );
+      }
+      const { signal, dispose } = interruptSignal();
+      try {
+        const result = await runBench(
+          {
+            endpoint: { transport: "tcp", hostname: host, port },
+            mode: o.connectOnly ? "connect" : o.mode as "pingpong" | "stream",
+            connections: o.connections,
+            durationMs: o.duration,
+            requests: o.requests,
+            size: o.size,
+            pipeline: o.pipeline,
+            rate: o.rate,
+            workers: o.workers,
+            timeoutMs: o.timeout,
+          },
+          { signal, onEvent: benchReporter(o) },
+        );
+        setExit(result.errors > 0 || result.messages === 0 ? ExitCode.Failure : ExitCode.Ok);
+      } finally {
+        dispose();
+      }
+    });
 }
 
 function reportError(err: unknown, debug: boolean): number {

@@ -1,0 +1,343 @@
+/**
+ * `sockkit bench`: load an echo server with many connections, check every reply byte for byte, and report
+ * throughput, latency percentiles, connect time, per-connection fairness and errors. The load runs in Deno
+ * workers (`workers`), so the generator can be scaled until it is not the bottleneck.
+ * @module
+ */
+import type { EventSink } from "./lib/events.ts";
+import { SockkitError } from "./lib/errors.ts";
+import { LatencyHistogram, type LatencySummary } from "./lib/bench/histogram.ts";
+import type { LoadMode, LoadProgress, LoadResult, LoadSpec } from "./lib/bench/load.ts";
+import type { FromWorker, ToWorker } from "./lib/bench/worker.ts";
+import { type Endpoint, formatEndpoint } from "./lib/transport.ts";
+
+/** What `runBench` needs; main.ts fills in the defaults. */
+export interface BenchOptions {
+  endpoint: Endpoint;
+  /** `pingpong` (default): round trips; `stream`: continuous bulk; `connect`: connect, one echo, close. */
+  mode?: LoadMode;
+  /** Connections held open (connect mode: connections churning at once). Default 50. */
+  connections?: number;
+  /** How long to run (default 10,000 ms); ignored when `requests` is given. */
+  durationMs?: number;
+  /** Stop after this many messages in total. */
+  requests?: number;
+  /** Bytes per message: default 64, or 65,536 per write in stream mode. */
+  size?: number;
+  /** Messages in flight per connection in closed loop (default 1). */
+  pipeline?: number;
+  /** Open loop: messages per second in total, sent on schedule whatever the replies do. */
+  rate?: number;
+  /** Deno workers the connections are spread over (default 1). */
+  workers?: number;
+  /** Connect time limit, and how long a connection may wait for a reply (default 5000 ms). */
+  timeoutMs?: number;
+}
+
+/** How a bench is driven: stopped early by `signal`, observed through `onEvent`. */
+export interface RunBenchContext {
+  signal?: AbortSignal;
+  onEvent?: EventSink<BenchEvent>;
+}
+
+/** Round trips completed per connection: the least and most served against the median. */
+export interface Fairness {
+  min: number;
+  median: number;
+  max: number;
+}
+
+/** What `runBench` resolves to. */
+export interface BenchResult {
+  address: string;
+  mode: LoadMode;
+  /** `open` when messages were sent on a schedule (`rate`), `closed` when each reply released the next. */
+  loop: "closed" | "open";
+  connections: number;
+  workers: number;
+  size: number;
+  pipeline: number;
+  rate?: number;
+  /** Connections established (connect mode: completed connect–echo–close cycles are `messages`). */
+  connected: number;
+  elapsedMs: number;
+  /** Replies received complete and correct. */
+  messages: number;
+  /** Echoed bytes received and checked. */
+  bytes: number;
+  messagesPerSec: number;
+  /** Echoed megabytes (10^6 bytes) received per second. */
+  mbPerSec: number;
+  /** Round-trip latency in ms (open loop: from each message's due time); absent in stream mode. */
+  latency?: LatencySummary;
+  /** The latency at fixed percentiles, for the `--histogram` chart. */
+  spectrum?: { percentile: number; ms: number }[];
+  connectTime: LatencySummary;
+  /** Absent in connect mode. */
+  fairness?: Fairness;
+  errors: number;
+  errorKinds: Record<string, number>;
+}
+
+/** What a bench reports while it runs. */
+export type BenchEvent =
+  | {
+    type: "start";
+    address: string;
+    mode: LoadMode;
+    loop: "closed" | "open";
+    connections: number;
+    workers: number;
+    size: number;
+    durationMs?: number;
+    requests?: number;
+  }
+  | {
+    type: "progress";
+    elapsedMs: number;
+    messages: number;
+    bytes: number;
+    errors: number;
+    messagesPerSec: number;
+  }
+  | ({ type: "result" } & BenchResult);
+
+const PROGRESS_EVERY_MS = 500;
+
+/** A worker running one share of the load. */
+class LoadWorker {
+  readonly #worker = new Worker(new URL("./lib/bench/worker.ts", import.meta.url), { type: "module" });
+  progress: LoadProgress = { messages: 0, bytes: 0, errors: 0 };
+  readonly ready: Promise<void>;
+  readonly done: Promise<LoadResult>;
+
+  constructor(spec: LoadSpec) {
+    const ready = Promise.withResolvers<void>();
+    const done = Promise.withResolvers<LoadResult>();
+    this.ready = ready.promise;
+    this.done = done.promise;
+    this.ready.catch(() => {});
+    this.#worker.onmessage = (event: MessageEvent<FromWorker>) => {
+      const m = event.data;
+      if (m.type === "ready") ready.resolve();
+      else if (m.type === "progress") this.progress = m;
+      else if (m.type === "done") done.resolve(m.result);
+      else if (m.type === "failed") {
+        const err = new Error(`bench worker failed: ${m.message}`);
+        ready.reject(err);
+        done.reject(err);
+      }
+    };
+    this.#worker.onerror = (event) => {
+      event.preventDefault();
+      const err = new Error(`bench worker failed: ${event.message}`);
+      ready.reject(err);
+      done.reject(err);
+    };
+    this.#send({ type: "start", spec });
+  }
+
+  go(): void {
+    this.#send({ type: "go" });
+  }
+
+  stop(): void {
+    this.#send({ type: "stop" });
+  }
+
+  terminate(): void {
+    this.#worker.terminate();
+  }
+
+  #send(message: ToWorker): void {
+    this.#worker.postMessage(message);
+  }
+}
+
+/** Splits `total` into `parts` near-equal whole shares. */
+function shares(total: number, parts: number): number[] {
+  return Array.from({ length: parts }, (_, i) => Math.floor(total / parts) + (i < total % parts ? 1 : 0));
+}
+
+function loadSpecs(opts: Required<Omit<BenchOptions, "rate" | "requests">> & BenchOptions): LoadSpec[] {
+  const workers = Math.max(1, Math.min(opts.workers, opts.connections));
+  const connections = shares(opts.connections, workers);
+  const requests = opts.requests === undefined ? undefined : shares(opts.requests, workers);
+  let first = 0;
+  return connections.map((n, i) => {
+    const spec: LoadSpec = {
+      endpoint: opts.endpoint,
+      mode: opts.mode,
+      connections: n,
+      firstConnection: first,
+      requests: requests?.[i],
+      size: opts.size,
+      pipeline: opts.pipeline,
+      rate: opts.rate === undefined ? undefined : (opts.rate * n) / opts.connections,
+      timeoutMs: opts.timeoutMs,
+    };
+    first += n;
+    return spec;
+  });
+}
+
+/**
+ * Runs a bench against an echo server and resolves to its result. Throws a `SockkitError` when not a
+ * single connection could be made.
+ *
+ * @example
+ * ```ts
+ * const result = await runBench({ endpoint: { transport: "tcp", hostname: "127.0.0.1", port: 1234 },
+ *   connections: 10, durationMs: 2000 });
+ * console.log(result.messagesPerSec, result.latency?.p99);
+ * ```
+ */
+export async function runBench(opts: BenchOptions, ctx: RunBenchContext = {}): Promise<BenchResult> {
+  const emit = ctx.onEvent ?? (() => {});
+  const signal = ctx.signal ?? new AbortController().signal;
+  const mode = opts.mode ?? "pingpong";
+  const full = {
+    ...opts,
+    mode,
+    connections: opts.connections ?? 50,
+    durationMs: opts.durationMs ?? 10_000,
+    size: opts.size ?? (mode === "stream" ? 65_536 : 64),
+    pipeline: opts.pipeline ?? 1,
+    workers: opts.workers ?? 1,
+    timeoutMs: opts.timeoutMs ?? 5000,
+  };
+  const address = formatEndpoint(opts.endpoint);
+  const specs = loadSpecs(full);
+  const loop = full.rate === undefined ? "closed" : "open";
+  emit({
+    type: "start",
+    address,
+    mode,
+    loop,
+    connections: full.connections,
+    workers: specs.length,
+    size: full.size,
+    durationMs: full.requests === undefined ? full.durationMs : undefined,
+    requests: full.requests,
+  });
+
+  const workers = specs.map((spec) => new LoadWorker(spec));
+  const stopAll = () => workers.forEach((w) => w.stop());
+  signal.addEventListener("abort", stopAll, { once: true });
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let ticker: ReturnType<typeof setInterval> | undefined;
+  try {
+    await Promise.all(workers.map((w) => w.ready));
+    const startedAt = performance.now();
+    workers.forEach((w) => w.go());
+    if (signal.aborted) stopAll();
+    else if (full.requests === undefined) timer = setTimeout(stopAll, full.durationMs);
+    ticker = progressTicker(workers, startedAt, emit);
+    const results = await Promise.all(workers.map((w) => w.done));
+    const result = mergeResults(results, {
+      address,
+      mode,
+      loop,
+      connections: full.connections,
+      workers: specs.length,
+      size: full.size,
+      pipeline: full.pipeline,
+      rate: full.rate,
+    });
+    if (result.connected === 0 && result.errors > 0) {
+      throw new SockkitError(
+        `cannot connect to ${address}: ${firstErrorKind(result).replace(/^connect: /, "")}`,
+      );
+    }
+    emit({ type: "result", ...result });
+    return result;
+  } finally {
+    clearTimeout(timer);
+    clearInterval(ticker);
+    signal.removeEventListener("abort", stopAll);
+    workers.forEach((w) => w.terminate());
+  }
+}
+
+function progressTicker(workers: LoadWorker[], startedAt: number, emit: EventSink<BenchEvent>) {
+  let last = { at: startedAt, messages: 0 };
+  return setInterval(() => {
+    const now = performance.now();
+    const total = workers.reduce(
+      (t, w) => ({
+        messages: t.messages + w.progress.messages,
+        bytes: t.bytes + w.progress.bytes,
+        errors: t.errors + w.progress.errors,
+      }),
+      { messages: 0, bytes: 0, errors: 0 },
+    );
+    const messagesPerSec = ((total.messages - last.messages) * 1000) / Math.max(1, now - last.at);
+    last = { at: now, messages: total.messages };
+    emit({ type: "progress", elapsedMs: now - startedAt, ...total, messagesPerSec });
+  }, PROGRESS_EVERY_MS);
+}
+
+function firstErrorKind(result: BenchResult): string {
+  return Object.keys(result.errorKinds)[0] ?? "no connection succeeded";
+}
+
+/** The median of a list of numbers (0 for an empty list). */
+function median(values: number[]): number {
+  if (values.length === 0) return 0;
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+/** Least, median and most round trips per connection. */
+export function fairnessOf(perConnection: number[]): Fairness | undefined {
+  if (perConnection.length === 0) return undefined;
+  return { min: Math.min(...perConnection), median: median(perConnection), max: Math.max(...perConnection) };
+}
+
+type MergeContext = {
+  address: string;
+  mode: LoadMode;
+  loop: "closed" | "open";
+  connections: number;
+  workers: number;
+  size: number;
+  pipeline: number;
+  rate?: number;
+};
+
+/** Combines the workers' results into one. */
+function mergeResults(results: LoadResult[], c: MergeContext): BenchResult {
+  const latency = new LatencyHistogram();
+  const connectTime = new LatencyHistogram();
+  const errorKinds: Record<string, number> = {};
+  let messages = 0, bytes = 0, connected = 0, elapsedMs = 0;
+  const perConnection: number[] = [];
+  for (const r of results) {
+    latency.merge(LatencyHistogram.decode(r.latency));
+    connectTime.merge(LatencyHistogram.decode(r.connectTime));
+    for (const [kind, n] of Object.entries(r.errors)) errorKinds[kind] = (errorKinds[kind] ?? 0) + n;
+    messages += r.messages;
+    bytes += r.bytes;
+    connected += r.connected;
+    elapsedMs = Math.max(elapsedMs, r.elapsedMs);
+    perConnection.push(...r.perConnection);
+  }
+  const seconds = Math.max(elapsedMs, 1) / 1000;
+  const hasLatency = c.mode !== "stream" && latency.count > 0;
+  return {
+    ...c,
+    connected,
+    elapsedMs,
+    messages,
+    bytes,
+    messagesPerSec: messages / seconds,
+    mbPerSec: bytes / 1e6 / seconds,
+    latency: hasLatency ? latency.summary() : undefined,
+    spectrum: hasLatency ? latency.spectrum() : undefined,
+    connectTime: connectTime.summary(),
+    fairness: fairnessOf(perConnection),
+    errors: Object.values(errorKinds).reduce((s, n) => s + n, 0),
+    errorKinds,
+  };
+}

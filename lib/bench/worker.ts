@@ -1,0 +1,60 @@
+/**
+ * A Deno worker that runs one `Load` for `sockkit bench`, driven by messages from `bench.ts`:
+ * `start` (open the connections, answer `ready`), `go`, `stop`; it answers with `progress` every
+ * `PROGRESS_INTERVAL_MS` and `done` with its result.
+ * @module
+ */
+import { Load, type LoadProgress, type LoadResult, type LoadSpec } from "./load.ts";
+
+/** What `bench.ts` tells a worker. */
+export type ToWorker = { type: "start"; spec: LoadSpec } | { type: "go" } | { type: "stop" };
+
+/** What a worker tells `bench.ts`. */
+export type FromWorker =
+  | { type: "ready" }
+  | ({ type: "progress" } & LoadProgress)
+  | { type: "done"; result: LoadResult }
+  | { type: "failed"; message: string };
+
+/** How often a worker reports its counters. */
+export const PROGRESS_INTERVAL_MS = 250;
+
+const scope = self as unknown as {
+  postMessage(message: FromWorker): void;
+  onmessage: ((event: MessageEvent<ToWorker>) => void) | null;
+  close(): void;
+};
+
+let load: Load | undefined;
+
+async function start(spec: LoadSpec): Promise<void> {
+  load = new Load(spec);
+  await load.open();
+  scope.postMessage({ type: "ready" });
+}
+
+async function go(current: Load): Promise<void> {
+  const ticker = setInterval(
+    () => scope.postMessage({ type: "progress", ...current.progress() }),
+    PROGRESS_INTERVAL_MS,
+  );
+  try {
+    await current.run();
+  } finally {
+    clearInterval(ticker);
+  }
+  scope.postMessage({ type: "done", result: current.result() });
+  scope.close();
+}
+
+function reportFailure(err: unknown): void {
+  scope.postMessage({ type: "failed", message: err instanceof Error ? err.message : String(err) });
+  scope.close();
+}
+
+scope.onmessage = (event) => {
+  const message = event.data;
+  if (message.type === "start") start(message.spec).catch(reportFailure);
+  else if (message.type === "go" && load) go(load).catch(reportFailure);
+  else if (message.type === "stop") load?.stop();
+};
