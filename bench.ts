@@ -5,9 +5,9 @@
  * @module
  */
 import type { EventSink } from "./lib/events.ts";
-import { SockkitError } from "./lib/errors.ts";
+import { SockkitError, UsageError } from "./lib/errors.ts";
 import { LatencyHistogram, type LatencySummary } from "./lib/bench/histogram.ts";
-import type { LoadMode, LoadProgress, LoadResult, LoadSpec } from "./lib/bench/load.ts";
+import { Load, type LoadMode, type LoadProgress, type LoadResult, type LoadSpec } from "./lib/bench/load.ts";
 import type { FromWorker, ToWorker } from "./lib/bench/worker.ts";
 import { type Endpoint, formatEndpoint } from "./lib/transport.ts";
 
@@ -104,9 +104,48 @@ export type BenchEvent =
 
 const PROGRESS_EVERY_MS = 500;
 
-/** A worker running one share of the load. */
-class LoadWorker {
-  readonly #worker = new Worker(new URL("./lib/bench/worker.ts", import.meta.url), { type: "module" });
+/** One share of the load, run in this thread or in a worker. */
+interface LoadRunner {
+  readonly progress: LoadProgress;
+  readonly ready: Promise<void>;
+  readonly done: Promise<LoadResult>;
+  go(): void;
+  stop(): void;
+  terminate(): void;
+}
+
+/** The whole load in this thread: no worker, so no read access is needed to load one. */
+class LocalRunner implements LoadRunner {
+  readonly #load: Load;
+  readonly ready: Promise<void>;
+  readonly #done = Promise.withResolvers<LoadResult>();
+  readonly done = this.#done.promise;
+
+  constructor(spec: LoadSpec) {
+    this.#load = new Load(spec);
+    this.ready = this.#load.open();
+  }
+
+  get progress(): LoadProgress {
+    return this.#load.progress();
+  }
+
+  go(): void {
+    this.#load.run().then(() => this.#done.resolve(this.#load.result()), this.#done.reject);
+  }
+
+  stop(): void {
+    this.#load.stop();
+  }
+
+  terminate(): void {}
+}
+
+const WORKER_URL = new URL("./lib/bench/worker.ts", import.meta.url);
+
+/** A share of the load in a Deno worker. */
+class WorkerRunner implements LoadRunner {
+  readonly #worker = new Worker(WORKER_URL, { type: "module" });
   progress: LoadProgress = { messages: 0, bytes: 0, errors: 0 };
   readonly ready: Promise<void>;
   readonly done: Promise<LoadResult>;
@@ -116,23 +155,22 @@ class LoadWorker {
     const done = Promise.withResolvers<LoadResult>();
     this.ready = ready.promise;
     this.done = done.promise;
-    this.ready.catch(() => {});
+    this.done.catch(() => {});
+    const fail = (message: string) => {
+      const err = new Error(`bench worker failed: ${message}`);
+      ready.reject(err);
+      done.reject(err);
+    };
     this.#worker.onmessage = (event: MessageEvent<FromWorker>) => {
       const m = event.data;
       if (m.type === "ready") ready.resolve();
       else if (m.type === "progress") this.progress = m;
       else if (m.type === "done") done.resolve(m.result);
-      else if (m.type === "failed") {
-        const err = new Error(`bench worker failed: ${m.message}`);
-        ready.reject(err);
-        done.reject(err);
-      }
+      else fail(m.message);
     };
     this.#worker.onerror = (event) => {
       event.preventDefault();
-      const err = new Error(`bench worker failed: ${event.message}`);
-      ready.reject(err);
-      done.reject(err);
+      fail(event.message);
     };
     this.#send({ type: "start", spec });
   }
@@ -152,6 +190,19 @@ class LoadWorker {
   #send(message: ToWorker): void {
     this.#worker.postMessage(message);
   }
+}
+
+/** Workers load their module from disk: without read access to it, say what to add. */
+function checkWorkerPermission(): void {
+  const status = Deno.permissions.querySync({ name: "read", path: WORKER_URL });
+  if (status.state !== "granted") {
+    throw new UsageError("--workers above 1 needs read access to load the worker module: add --allow-read");
+  }
+}
+
+function startRunners(specs: LoadSpec[]): LoadRunner[] {
+  if (specs.length === 1) return [new LocalRunner(specs[0])];
+  return specs.map((spec) => new WorkerRunner(spec));
 }
 
 /** Splits `total` into `parts` near-equal whole shares. */
@@ -209,6 +260,7 @@ export async function runBench(opts: BenchOptions, ctx: RunBenchContext = {}): P
   const address = formatEndpoint(opts.endpoint);
   const specs = loadSpecs(full);
   const loop = full.rate === undefined ? "closed" : "open";
+  if (specs.length > 1) checkWorkerPermission();
   emit({
     type: "start",
     address,
@@ -221,7 +273,7 @@ export async function runBench(opts: BenchOptions, ctx: RunBenchContext = {}): P
     requests: full.requests,
   });
 
-  const workers = specs.map((spec) => new LoadWorker(spec));
+  const workers = startRunners(specs);
   const stopAll = () => workers.forEach((w) => w.stop());
   signal.addEventListener("abort", stopAll, { once: true });
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -259,7 +311,7 @@ export async function runBench(opts: BenchOptions, ctx: RunBenchContext = {}): P
   }
 }
 
-function progressTicker(workers: LoadWorker[], startedAt: number, emit: EventSink<BenchEvent>) {
+function progressTicker(workers: LoadRunner[], startedAt: number, emit: EventSink<BenchEvent>) {
   let last = { at: startedAt, messages: 0 };
   return setInterval(() => {
     const now = performance.now();

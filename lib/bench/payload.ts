@@ -7,17 +7,21 @@
 import { Buffer } from "node:buffer";
 
 /** The stream repeats every PERIOD bytes; a prime, so message boundaries drift across it. */
-const PERIOD = 251;
+const PERIOD = 257;
 
+/** Every byte value once, shuffled, then a newline: 257 bytes. */
 function periodBytes(): Uint8Array {
   const out = new Uint8Array(PERIOD);
+  for (let i = 0; i < 256; i++) out[i] = i;
   let x = 0x9e3779b9;
-  for (let i = 0; i < PERIOD; i++) {
+  for (let i = 255; i > 0; i--) {
     x ^= x << 13;
     x ^= x >>> 17;
     x ^= x << 5;
-    out[i] = x & 0xff;
+    const j = (x >>> 0) % (i + 1);
+    [out[i], out[j]] = [out[j], out[i]];
   }
+  out[256] = 0x0a;
   return out;
 }
 
