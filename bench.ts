@@ -4,6 +4,7 @@
  * workers (`workers`), so the generator can be scaled until it is not the bottleneck.
  * @module
  */
+import process from "node:process";
 import type { EventSink } from "./lib/events.ts";
 import { SockkitError, UsageError } from "./lib/errors.ts";
 import { LatencyHistogram, type LatencySummary } from "./lib/bench/histogram.ts";
@@ -77,6 +78,8 @@ export interface BenchResult {
   fairness?: Fairness;
   errors: number;
   errorKinds: Record<string, number>;
+  /** CPU the generator itself used while the load ran, in % of one core (all its threads together). */
+  generatorCpuPercent: number;
 }
 
 /** What a bench reports while it runs. */
@@ -281,11 +284,14 @@ export async function runBench(opts: BenchOptions, ctx: RunBenchContext = {}): P
   try {
     await Promise.all(workers.map((w) => w.ready));
     const startedAt = performance.now();
+    const cpuBefore = process.cpuUsage();
     workers.forEach((w) => w.go());
     if (signal.aborted) stopAll();
     else if (full.requests === undefined) timer = setTimeout(stopAll, full.durationMs);
     ticker = progressTicker(workers, startedAt, emit);
     const results = await Promise.all(workers.map((w) => w.done));
+    const cpu = process.cpuUsage(cpuBefore);
+    const generatorCpuPercent = (cpu.user + cpu.system) / 10 / Math.max(1, performance.now() - startedAt);
     const result = mergeResults(results, {
       address,
       mode,
@@ -295,7 +301,7 @@ export async function runBench(opts: BenchOptions, ctx: RunBenchContext = {}): P
       size: full.size,
       pipeline: full.pipeline,
       rate: full.rate,
-    });
+    }, generatorCpuPercent);
     if (result.connected === 0 && result.errors > 0) {
       throw new SockkitError(
         `cannot connect to ${address}: ${firstErrorKind(result).replace(/^connect: /, "")}`,
@@ -359,7 +365,7 @@ type MergeContext = {
 };
 
 /** Combines the workers' results into one. */
-function mergeResults(results: LoadResult[], c: MergeContext): BenchResult {
+function mergeResults(results: LoadResult[], c: MergeContext, generatorCpuPercent: number): BenchResult {
   const latency = new LatencyHistogram();
   const connectTime = new LatencyHistogram();
   const errorKinds: Record<string, number> = {};
@@ -391,5 +397,6 @@ function mergeResults(results: LoadResult[], c: MergeContext): BenchResult {
     fairness: fairnessOf(perConnection),
     errors: Object.values(errorKinds).reduce((s, n) => s + n, 0),
     errorKinds,
+    generatorCpuPercent,
   };
 }

@@ -92,21 +92,27 @@ class Client implements Session {
   ) {}
 
   /** Data that arrives once the server is stopping is drained, not served: the mode sees the end of stream. */
-  async read(buf: Uint8Array): Promise<number | null> {
-    if (this.stopping) return null;
+  read(buf: Uint8Array): Promise<number | null> {
+    if (this.stopping) return Promise.resolve(null);
     this.#reading = true;
-    try {
-      const n = await this.conn.read(buf);
-      if (n === null) this.#sawEnd = true;
-      if (n === null || this.stopping) return null;
-      this.messages++;
-      this.bytes += n;
-      this.onMessage(this, n);
-      return n;
-    } finally {
-      this.#reading = false;
-    }
+    return this.conn.read(buf).then(this.#afterRead, this.#afterFailedRead);
   }
+
+  // Hot path: plain callbacks made once per client; an idle client waits in read() with no async frame.
+  readonly #afterRead = (n: number | null): number | null => {
+    this.#reading = false;
+    if (n === null) this.#sawEnd = true;
+    if (n === null || this.stopping) return null;
+    this.messages++;
+    this.bytes += n;
+    this.onMessage(this, n);
+    return n;
+  };
+
+  readonly #afterFailedRead = (err: unknown): never => {
+    this.#reading = false;
+    throw err;
+  };
 
   async write(data: Uint8Array): Promise<void> {
     if (this.#halfClosed) throw new Deno.errors.BadResource("the server is closing this connection");

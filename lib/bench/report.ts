@@ -90,6 +90,7 @@ export function formatResult(r: BenchResult): string[] {
       ),
     );
   }
+  lines.push(row("generator CPU", `${r.generatorCpuPercent.toFixed(0)}% of one core`));
   lines.push(row("errors", formatErrors(r)));
   return lines;
 }
