@@ -20,6 +20,7 @@ import {
   transportNote,
 } from "./lib/transport.ts";
 import { runUdpServer, type UdpSettings } from "./lib/udp.ts";
+import { EventLoopTurns, READS_PER_TURN } from "./lib/turns.ts";
 import { WireTap } from "./lib/wire.ts";
 
 /** What `runServer` needs; main.ts fills in the defaults. */
@@ -89,16 +90,26 @@ class Client implements Session {
     readonly id: number,
     readonly peer: string,
     private readonly onMessage: (client: Client, bytes: number) => void,
+    private readonly turns: EventLoopTurns,
   ) {}
+
+  // Hot path (read → count → mode → write). Kept lean: an idle client waits in read() with no async frame of
+  // its own, and a busy one takes turns with the others (see lib/turns.ts) so none of them starves.
+  #readsInRow = 0;
 
   /** Data that arrives once the server is stopping is drained, not served: the mode sees the end of stream. */
   read(buf: Uint8Array): Promise<number | null> {
     if (this.stopping) return Promise.resolve(null);
     this.#reading = true;
+    if (++this.#readsInRow < READS_PER_TURN) return this.#read(buf);
+    this.#readsInRow = 0;
+    return this.turns.next().then(() => this.#read(buf));
+  }
+
+  #read(buf: Uint8Array): Promise<number | null> {
     return this.conn.read(buf).then(this.#afterRead, this.#afterFailedRead);
   }
 
-  // Hot path: plain callbacks made once per client; an idle client waits in read() with no async frame.
   readonly #afterRead = (n: number | null): number | null => {
     this.#reading = false;
     if (n === null) this.#sawEnd = true;
@@ -250,6 +261,7 @@ export async function runServer(opts: ServerOptions, ctx: RunServerContext = {})
   emit({ type: "listening", address, mode: modeName, transport: transportNote(opts.endpoint) });
 
   const clients = new Set<Client>();
+  const turns = new EventLoopTurns();
   const running = new Set<Promise<void>>();
   const totals = { clients: 0, messages: 0, bytes: 0, refused: 0 };
   const onMessage = (c: Client, bytes: number) => {
@@ -321,7 +333,7 @@ export async function runServer(opts: ServerOptions, ctx: RunServerContext = {})
     tap.trace("accept", { address, peer });
     const refusal = refusalOf(accepted.remoteAddr);
     if (refusal) return refuse(conn, peer, refusal);
-    const client = new Client(conn, ++totals.clients, peer, onMessage);
+    const client = new Client(conn, ++totals.clients, peer, onMessage, turns);
     const idleMs = opts.idleTimeoutMs;
     if (idleMs) client.idle = new IdleTimer(idleMs, () => client.close(idleReason(idleMs)));
     clients.add(client);
@@ -339,6 +351,7 @@ export async function runServer(opts: ServerOptions, ctx: RunServerContext = {})
   await sleep(opts.graceMs ?? 2000, grace.signal);
   for (const client of clients) client.closeNow();
   await allDone;
+  turns.close();
 
   const summary: ServerSummary = { address, ...totals, uptimeMs: performance.now() - startedAt };
   emit({ type: "summary", ...summary });

@@ -10,6 +10,7 @@ import { closeQuietly, isClosedError, sleep, writeAll } from "../io.ts";
 import { connect, type Endpoint } from "../transport.ts";
 import { LatencyHistogram } from "./histogram.ts";
 import { PayloadStream } from "./payload.ts";
+import { EventLoopTurns, READS_PER_TURN } from "../turns.ts";
 
 /** What to measure: round trips, a continuous stream, or connection churn. */
 export type LoadMode = "pingpong" | "stream" | "connect";
@@ -105,6 +106,7 @@ class Flow {
   completed = 0;
   lastActivity = performance.now();
   failed = false;
+  readsInRow = 0;
   readonly times = new TimeQueue();
   #writing: Promise<void> = Promise.resolve();
   #closed = false;
@@ -168,6 +170,7 @@ export class Load {
   readonly #connectTime = new LatencyHistogram();
   readonly #errors: Record<string, number> = {};
   readonly #stopper = new AbortController();
+  readonly #turns = new EventLoopTurns();
   #errorCount = 0;
   #messages = 0;
   #bytes = 0;
@@ -211,6 +214,7 @@ export class Load {
     } finally {
       clearInterval(watchdog);
       clearTimeout(this.#drainTimer);
+      this.#turns.close();
       if (this.#stoppedAt === 0) this.#stoppedAt = performance.now();
       for (const flow of this.#flows) flow.close();
     }
@@ -366,8 +370,12 @@ export class Load {
     }
   }
 
-  /** Reads; a connection closed by the stop (or its drain limit) reads as its end. */
+  /** Reads, taking turns with the other connections; a connection closed by the stop reads as its end. */
   async #read(flow: Flow, buf: Uint8Array): Promise<number | null> {
+    if (++flow.readsInRow >= READS_PER_TURN) {
+      flow.readsInRow = 0;
+      await this.#turns.next();
+    }
     try {
       return await flow.conn.read(buf);
     } catch (err) {
