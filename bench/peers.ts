@@ -75,18 +75,29 @@ interface Measurement {
   args: string[];
 }
 
+/** Generator workers for measurements with many connections (all on the load CPU; see bench/NOTES.md). */
+const WORKERS = 4;
+
 const MEASUREMENTS: Measurement[] = [
   { key: "bulk1", title: "bulk echo, 1 connection", args: ["--mode", "stream", "-c", "1"] },
-  { key: "bulk8", title: "bulk echo, 8 connections", args: ["--mode", "stream", "-c", "8"] },
+  {
+    key: "bulk8",
+    title: "bulk echo, 8 connections",
+    args: ["--mode", "stream", "-c", "8", "-w", `${WORKERS}`],
+  },
   { key: "pp1", title: "ping-pong 64 B, 1 connection", args: ["-c", "1"] },
-  { key: "pp50", title: "ping-pong 64 B, 50 connections", args: ["-c", "50"] },
-  { key: "pp500", title: "ping-pong 64 B, 500 connections", args: ["-c", "500"] },
+  { key: "pp50", title: "ping-pong 64 B, 50 connections", args: ["-c", "50", "-w", `${WORKERS}`] },
+  { key: "pp500", title: "ping-pong 64 B, 500 connections", args: ["-c", "500", "-w", `${WORKERS}`] },
   {
     key: "connect",
     title: "connect rate (connect, echo 64 B, close; 8 at once)",
-    args: ["--connect-only", "-c", "8"],
+    args: ["--connect-only", "-c", "8", "-w", `${WORKERS}`],
   },
 ];
+
+/** Measurements repeated on sockkit with fewer generator workers, to show the generator was not the limit. */
+const SCALING_KEYS = ["bulk8", "pp50", "pp500", "connect"];
+const SCALING_WORKERS = [1, 2];
 
 /** One server's medians. */
 interface PeerFigures {
@@ -96,6 +107,8 @@ interface PeerFigures {
   rssIdleKiB?: number;
   rssPerConnKiB?: number;
   skipped?: string;
+  /** key → workers → result (sockkit only). */
+  scaling?: Record<string, Record<number, BenchResult>>;
 }
 
 function hasTool(name: string): boolean {
@@ -203,6 +216,7 @@ async function benchOnce(port: number, args: string[], seconds: number, pin: Pin
     Deno.execPath(),
     "run",
     "--allow-net",
+    "--allow-read",
     MAIN,
     "bench",
     "127.0.0.1",
@@ -290,28 +304,27 @@ async function measurePeer(
   try {
     await waitForPort(port, child);
     await benchOnce(port, ["-c", "50"], 1, o.pin);
-    if (!peer.only) {
-      const mem = await measureMemory(port, child.pid);
-      figures.rssIdleKiB = mem.idle;
-      figures.rssPerConnKiB = mem.perConn;
-      log(`  ${peer.name}: idle RSS ${mem.idle} KiB, ${mem.perConn.toFixed(1)} KiB per idle connection`);
-    }
     for (const m of MEASUREMENTS) {
       if (peer.only && !peer.only.includes(m.key)) continue;
       figures.results[m.key] = [];
       figures.serverCpu[m.key] = [];
       for (let rep = 0; rep < o.reps; rep++) {
-        const cpuBefore = cpuSeconds(child.pid);
-        const r = await benchOnce(port, m.args, o.seconds, o.pin);
-        const cpu = ((cpuSeconds(child.pid) - cpuBefore) * 100000) / r.elapsedMs;
-        figures.results[m.key].push(r);
-        figures.serverCpu[m.key].push(Math.min(cpu, 100 * navigator.hardwareConcurrency));
-        log(
-          `  ${peer.name} ${m.key} #${rep + 1}: ${headline(m.key, r)}, server CPU ${cpu.toFixed(0)}%, ` +
-            `generator CPU ${r.generatorCpuPercent.toFixed(0)}%${r.errors ? `, ${r.errors} errors` : ""}`,
-        );
-        await sleep(300);
+        const { result, serverCpu } = await measureOnce(port, child.pid, m.args, o);
+        figures.results[m.key].push(result);
+        figures.serverCpu[m.key].push(serverCpu);
       }
+    }
+    if (peer.name === "sockkit") figures.scaling = await measureScaling(port, child.pid, o);
+    if (!peer.only) {
+      const mems = [];
+      for (let rep = 0; rep < o.reps; rep++) mems.push(await measureMemory(port, child.pid));
+      figures.rssIdleKiB = median(mems.map((m) => m.idle));
+      figures.rssPerConnKiB = median(mems.map((m) => m.perConn));
+      log(
+        `  ${peer.name}: idle RSS ${figures.rssIdleKiB} KiB, per idle connection ${
+          mems.map((m) => m.perConn.toFixed(1)).join(" / ")
+        } KiB`,
+      );
     }
   } finally {
     await stopServer(child);
@@ -319,12 +332,50 @@ async function measurePeer(
   return figures;
 }
 
-function headline(key: string, r: BenchResult): string {
-  if (key.startsWith("bulk")) return `${r.mbPerSec.toFixed(0)} MB/s`;
+async function measureOnce(
+  port: number,
+  pid: number,
+  args: string[],
+  o: { seconds: number; pin: Pinning },
+): Promise<{ result: BenchResult; serverCpu: number }> {
+  const cpuBefore = cpuSeconds(pid);
+  const result = await benchOnce(port, args, o.seconds, o.pin);
+  const serverCpu = Math.min(
+    ((cpuSeconds(pid) - cpuBefore) * 100000) / result.elapsedMs,
+    100 * navigator.hardwareConcurrency,
+  );
+  log(
+    `    ${args.join(" ")}: ${headline(result)}, server CPU ${serverCpu.toFixed(0)}%, ` +
+      `generator CPU ${result.generatorCpuPercent.toFixed(0)}%${
+        result.errors ? `, errors ${JSON.stringify(result.errorKinds)}` : ""
+      }`,
+  );
+  await sleep(300);
+  return { result, serverCpu };
+}
+
+async function measureScaling(
+  port: number,
+  pid: number,
+  o: { seconds: number; pin: Pinning },
+): Promise<Record<string, Record<number, BenchResult>>> {
+  const out: Record<string, Record<number, BenchResult>> = {};
+  for (const key of SCALING_KEYS) {
+    const m = MEASUREMENTS.find((x) => x.key === key)!;
+    const base = m.args.filter((_, i, a) => a[i] !== "-w" && a[i - 1] !== "-w");
+    out[key] = {};
+    for (const w of SCALING_WORKERS) {
+      out[key][w] = (await measureOnce(port, pid, [...base, "-w", `${w}`], o)).result;
+    }
+  }
+  return out;
+}
+
+function headline(r: BenchResult): string {
+  if (r.mode === "stream") return `${r.mbPerSec.toFixed(0)} MB/s`;
   const base = `${Math.round(r.messagesPerSec)} /s`;
-  if (key !== "pp500") return base;
-  const f = r.fairness!;
-  return `${base}, per connection ${f.min}/${f.median}/${f.max}, p99.9 ${r.latency?.p999} ms`;
+  const f = r.fairness;
+  return f ? `${base}, per connection ${f.min}/${f.median}/${f.max}, p99.9 ${r.latency?.p999} ms` : base;
 }
 
 function log(line: string): void {
@@ -519,6 +570,32 @@ function renderCpuTable(peers: PeerFigures[]): string[] {
   return lines;
 }
 
+function renderScaling(peers: PeerFigures[]): string[] {
+  const me = peers.find((p) => p.name === "sockkit");
+  if (!me?.scaling) return [];
+  const workers = [...SCALING_WORKERS, WORKERS];
+  const lines = [
+    `| measurement (sockkit) | ${workers.map((w) => `${w} worker${w > 1 ? "s" : ""}`).join(" | ")} |`,
+    `|---|${workers.map(() => "--:").join("|")}|`,
+  ];
+  for (const key of SCALING_KEYS) {
+    const cell = (r: BenchResult | undefined) =>
+      r
+        ? `${r.mode === "stream" ? `${fmt(r.mbPerSec, 0)} MB/s` : `${fmt(r.messagesPerSec, 0)}/s`} (gen ${
+          r.generatorCpuPercent.toFixed(0)
+        }%)`
+        : "–";
+    const full = me.results[key];
+    const at4 = full
+      ? full.slice().sort((a, b) => a.messagesPerSec - b.messagesPerSec)[full.length >> 1]
+      : undefined;
+    lines.push(
+      `| ${key} | ${workers.map((w) => cell(w === WORKERS ? at4 : me.scaling![key][w])).join(" | ")} |`,
+    );
+  }
+  return lines;
+}
+
 function renderTargets(peers: PeerFigures[]): string[] {
   const get = (name: string, key: string, f: (r: BenchResult) => number) => {
     const p = peers.find((x) => x.name === name);
@@ -638,6 +715,12 @@ async function main(): Promise<void> {
       "## CPU used during each measurement (server / generator, % of one core, medians)",
       "",
       ...renderCpuTable(shown),
+      "",
+      "## Generator check: sockkit's figures with 1, 2 and " + WORKERS + " generator workers",
+      "",
+      "Single runs with fewer workers beside the medians above; all workers share the load CPU.",
+      "",
+      ...renderScaling(shown),
       "",
     ];
     await Deno.writeTextFile(values.out, report.join("\n"));

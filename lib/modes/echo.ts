@@ -1,7 +1,7 @@
 import type { Session } from "./mode.ts";
 
 /** The read buffer every connection starts with, and keeps while its reads stay this small (idle, chat, ping-pong). */
-export const ECHO_SMALL_BUFFER_SIZE = 1024;
+export const ECHO_SMALL_BUFFER_SIZE = 512;
 /** The read buffer a connection borrows while reads fill the small one (bulk transfers). */
 export const ECHO_LARGE_BUFFER_SIZE = 64 * 1024;
 /** Large buffers kept for reuse once returned; beyond this they are left to the garbage collector. */
@@ -22,9 +22,9 @@ function returnLargeBuffer(buf: Uint8Array): void {
  * that does not read its echo is throttled by TCP (backpressure) and never makes the server buffer more
  * than one chunk. Returns at end of stream, after the last echo, so a half-closed peer gets every byte.
  *
- * A connection waits for data with a 1 KiB buffer (a pending read holds its buffer, so this is what an idle
- * connection costs); a read that fills it switches to a 64 KiB buffer, kept while reads return more than
- * 1 KiB, then handed back to a small shared pool.
+ * A connection waits for data with a 512-byte buffer (a pending read holds its buffer, so this is what an
+ * idle connection costs); a read that fills it switches to a 64 KiB buffer, kept while reads return more
+ * than 512 bytes, then handed back to a small shared pool.
  */
 export async function echo(session: Session): Promise<void> {
   const small = new Uint8Array(ECHO_SMALL_BUFFER_SIZE);
