@@ -256,19 +256,6 @@ async function holdConnections(port: number, n: number): Promise<Deno.Conn[]> {
   return conns;
 }
 
-async function measureMemory(port: number, pid: number): Promise<{ idle: number; perConn: number }> {
-  await sleep(500);
-  const idle = rssKiB(pid);
-  const conns = await holdConnections(port, HOLD_CONNECTIONS);
-  try {
-    await sleep(1000);
-    const held = rssKiB(pid);
-    return { idle, perConn: (held - idle) / HOLD_CONNECTIONS };
-  } finally {
-    for (const c of conns) closeQuietly(c);
-  }
-}
-
 async function stopServer(child: Deno.ChildProcess): Promise<void> {
   try {
     child.kill("SIGTERM");
@@ -292,17 +279,8 @@ async function measurePeer(
       (peer.needs === "socat" ? " (apt-get install socat)" : "");
     return figures;
   }
-  const port = freePort();
-  const cmd = [...o.pin.server, ...peer.command(port, o.tmp)];
-  const child = new Deno.Command(cmd[0], {
-    args: cmd.slice(1),
-    stdout: "null",
-    stderr: "null",
-    stdin: "null",
-  })
-    .spawn();
+  const { child, port } = await startPeer(peer, o);
   try {
-    await waitForPort(port, child);
     await benchOnce(port, ["-c", "50"], 1, o.pin);
     for (const m of MEASUREMENTS) {
       if (peer.only && !peer.only.includes(m.key)) continue;
@@ -315,21 +293,70 @@ async function measurePeer(
       }
     }
     if (peer.name === "sockkit") figures.scaling = await measureScaling(port, child.pid, o);
-    if (!peer.only) {
-      const mems = [];
-      for (let rep = 0; rep < o.reps; rep++) mems.push(await measureMemory(port, child.pid));
-      figures.rssIdleKiB = median(mems.map((m) => m.idle));
-      figures.rssPerConnKiB = median(mems.map((m) => m.perConn));
-      log(
-        `  ${peer.name}: idle RSS ${figures.rssIdleKiB} KiB, per idle connection ${
-          mems.map((m) => m.perConn.toFixed(1)).join(" / ")
-        } KiB`,
-      );
+  } finally {
+    await stopServer(child);
+  }
+  if (!peer.only) {
+    const mems = [];
+    for (let rep = 0; rep < o.reps; rep++) mems.push(await measureMemory(peer, o));
+    figures.rssIdleKiB = median(mems.map((m) => m.idle));
+    figures.rssPerConnKiB = median(mems.map((m) => m.perConn));
+    log(
+      `  ${peer.name}: idle RSS ${figures.rssIdleKiB} KiB, per idle connection ${
+        mems.map((m) => m.perConn.toFixed(1)).join(" / ")
+      } KiB`,
+    );
+  }
+  return figures;
+}
+
+/** Starts the peer and resolves once it accepts connections. */
+async function startPeer(
+  peer: Peer,
+  o: { tmp: string; pin: Pinning },
+): Promise<{ child: Deno.ChildProcess; port: number }> {
+  const port = freePort();
+  const cmd = [...o.pin.server, ...peer.command(port, o.tmp)];
+  const child = new Deno.Command(cmd[0], {
+    args: cmd.slice(1),
+    stdout: "null",
+    stderr: "null",
+    stdin: "null",
+  })
+    .spawn();
+  try {
+    await waitForPort(port, child);
+  } catch (err) {
+    await stopServer(child);
+    throw err;
+  }
+  return { child, port };
+}
+
+/**
+ * Memory per idle connection, in a fresh server: warmed up briefly (so its runtime reached its working size
+ * but not the heap a long load leaves behind), VmRSS read, HOLD_CONNECTIONS connections opened that each
+ * echo once and stay idle, VmRSS read again.
+ */
+async function measureMemory(
+  peer: Peer,
+  o: { tmp: string; pin: Pinning },
+): Promise<{ idle: number; perConn: number }> {
+  const { child, port } = await startPeer(peer, o);
+  try {
+    await benchOnce(port, ["-c", "50"], 1, o.pin);
+    await sleep(500);
+    const idle = rssKiB(child.pid);
+    const conns = await holdConnections(port, HOLD_CONNECTIONS);
+    try {
+      await sleep(1000);
+      return { idle, perConn: (rssKiB(child.pid) - idle) / HOLD_CONNECTIONS };
+    } finally {
+      for (const c of conns) closeQuietly(c);
     }
   } finally {
     await stopServer(child);
   }
-  return figures;
 }
 
 async function measureOnce(
