@@ -332,17 +332,6 @@ export function buildProgram(setExit: (code: number) => void) {
   return program;
 }
 
-/** A whole number of at least `min` for option `name`, or a usage error that says so. */
-function wholeNumberArg(name: string, min = 1) {
-  return (value: string): number => {
-    const n = /^\d+$/.test(value) ? Number(value) : NaN;
-    if (!Number.isSafeInteger(n) || n < min) {
-      throw new UsageError(`invalid ${name} '${value}': expected a whole number of ${min} or more`);
-    }
-    return n;
-  };
-}
-
 /** Prints bench events: the start line and the final table, a live progress line on a terminal only. */
 function benchReporter(o: { json?: boolean; histogram?: boolean }) {
   const live = !o.json && Deno.stderr.isTerminal();

@@ -146,8 +146,8 @@ class TappedConn implements Deno.Conn {
  *
  * @example
  * ```ts
- * formatTrace({ type: "trace", call: "recv", elapsedMs: 12.5, peer: "127.0.0.1:53422", size: 16384, result: 6 });
- * // "[+0.012500s] recv(127.0.0.1:53422, 16384) = 6"
+ * formatTrace({ type: "trace", call: "recv", elapsedMs: 12.5, peer: "127.0.0.1:53422", size: 512, result: 6 });
+ * // "[+0.012500s] recv(127.0.0.1:53422, 512) = 6"
  * ```
  */
 export function formatTrace(e: TraceEvent): string {

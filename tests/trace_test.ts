@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { runClient } from "../client.ts";
 import type { ClientEvent, HexEvent, TraceEvent } from "../lib/events.ts";
 import { formatHex, formatTrace } from "../lib/wire.ts";
+import { ECHO_SMALL_BUFFER_SIZE } from "../lib/modes/echo.ts";
 import { echoRoundTrip, runCli, spawnCli, startServer } from "./_helpers.ts";
 
 const hello = new TextEncoder().encode("Hello\n");
@@ -25,9 +26,9 @@ Deno.test("trace: the server narrates bind, listen, accept, recv, send, recv 0, 
       { call: "bind", address },
       { call: "listen", address },
       { call: "accept", address, peer },
-      { call: "recv", peer, size: 16384, result: 6 },
+      { call: "recv", peer, size: ECHO_SMALL_BUFFER_SIZE, result: 6 },
       { call: "send", peer, size: 6, result: 6 },
-      { call: "recv", peer, size: 16384, result: 0 },
+      { call: "recv", peer, size: ECHO_SMALL_BUFFER_SIZE, result: 0 },
       { call: "close", peer },
     ]);
     const times = traces.map((t) => t.elapsedMs);
