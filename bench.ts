@@ -10,11 +10,12 @@ import { SockkitError, UsageError } from "./lib/errors.ts";
 import { LatencyHistogram, type LatencySummary } from "./lib/bench/histogram.ts";
 import { Load, type LoadMode, type LoadProgress, type LoadResult, type LoadSpec } from "./lib/bench/load.ts";
 import type { FromWorker, ToWorker } from "./lib/bench/worker.ts";
-import { type Endpoint, formatEndpoint } from "./lib/transport.ts";
+import { formatEndpoint, type StreamEndpoint } from "./lib/transport.ts";
 
 /** What `runBench` needs; main.ts fills in the defaults. */
 export interface BenchOptions {
-  endpoint: Endpoint;
+  /** The server: TCP, TLS or a Unix socket. */
+  endpoint: StreamEndpoint;
   /** `pingpong` (default): round trips; `stream`: continuous bulk; `connect`: connect, one echo, close. */
   mode?: LoadMode;
   /** Connections held open (connect mode: connections churning at once). Default 50. */

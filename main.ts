@@ -358,25 +358,33 @@ function addBenchCommand(program: Command, setExit: (code: number) => void): voi
     .command("bench")
     .description("Load an echo server and report throughput, latency, fairness and errors")
     .configureOutput(usageOutput("sockkit bench"))
-    .argument("<host>", "server host name or address", hostArg)
-    .argument("<port>", "server port", (v) => parsePort(v, { allowZero: false }))
-    .option("-c, --connections <n>", "connections to open (default 50)", wholeNumberArg("--connections"))
+    .argument("[host]", "server host name or address (left out with --unix)")
+    .argument("[port]", "server port (left out with --unix)")
+    .option(
+      "-c, --connections <n>",
+      "connections to open (default 50)",
+      benchNumber("--connections", 100_000),
+    )
     .addOption(durationOption("-d, --duration <duration>", "how long to run", "10s"))
     .option(
       "-n, --requests <n>",
       "stop after n messages in total instead of --duration",
-      wholeNumberArg("--requests"),
+      benchNumber("--requests", Number.MAX_SAFE_INTEGER),
     )
     .option(
       "--size <bytes>",
       "bytes per message (default 64; 65536 per write with --mode stream)",
-      wholeNumberArg("--size"),
+      benchNumber("--size", MAX_BENCH_MESSAGE),
     )
-    .option("--pipeline <k>", "messages in flight per connection (default 1)", wholeNumberArg("--pipeline"))
+    .option(
+      "--pipeline <k>",
+      "messages in flight per connection (default 1)",
+      benchNumber("--pipeline", 10_000),
+    )
     .option(
       "--rate <r>",
       "open loop: send r messages/s in total on schedule; latency counts from due time",
-      wholeNumberArg("--rate"),
+      benchNumber("--rate", 100_000_000),
     )
     .addOption(
       new Option("--mode <mode>", "pingpong: round trips; stream: continuous bulk echo").choices([
@@ -385,27 +393,27 @@ function addBenchCommand(program: Command, setExit: (code: number) => void): voi
       ]).default("pingpong"),
     )
     .option("--connect-only", "connection churn: connect, one echo, close, again")
-    .option("-w, --workers <n>", "spread connections over n threads (default 1)", wholeNumberArg("--workers"))
+    .option(
+      "-w, --workers <n>",
+      "spread connections over n threads (default 1)",
+      benchNumber("--workers", 64),
+    )
     .addOption(durationOption("-t, --timeout <duration>", "limit for each connect and for a reply", "5s"))
+    .option("--unix <path>", "load the Unix domain socket at this path instead of a host and port", unixArg)
+    .option("--tls", "connect with TLS, verifying the server's certificate and name")
+    .option("--ca <file>", "with --tls: also trust this CA or self-signed certificate (PEM)")
+    .option("--servername <name>", "with --tls: the name to send (SNI) and verify, instead of the host")
     .option("--json", "print the result as one JSON object")
     .option("--histogram", "also print the latency distribution as a chart")
     .action(async (host, port, o) => {
-      if (o.connectOnly && o.mode === "stream") {
-        throw new UsageError("--connect-only and --mode stream exclude each other");
-      }
-      if (o.rate !== undefined && (o.connectOnly || o.mode === "stream")) {
-        throw new UsageError("--rate applies to ping-pong only, not to --mode stream or --connect-only");
-      }
-      if (o.rate !== undefined && o.pipeline !== undefined) {
-        throw new UsageError(
-          "--rate and --pipeline exclude each other: with --rate, messages leave on schedule",
-        );
-      }
+      checkBenchOptions(o);
+      const { endpoint } = clientTarget([host, port], o);
+      if (endpoint.transport === "udp") throw new UsageError("sockkit bench does not load UDP servers yet");
       const { signal, dispose } = interruptSignal();
       try {
         const result = await runBench(
           {
-            endpoint: { transport: "tcp", hostname: host, port },
+            endpoint,
             mode: o.connectOnly ? "connect" : o.mode as "pingpong" | "stream",
             connections: o.connections,
             durationMs: o.duration,
@@ -423,6 +431,33 @@ function addBenchCommand(program: Command, setExit: (code: number) => void): voi
         dispose();
       }
     });
+}
+
+/** The largest `--size` bench accepts (and so the most it keeps in flight per message). */
+const MAX_BENCH_MESSAGE = 16 * 1024 * 1024;
+
+function benchNumber(flag: string, max: number) {
+  return (value: string) => parseWholeNumber(value, flag, 1, max);
+}
+
+/** Bench options that exclude each other, or would hold too much in flight. */
+function checkBenchOptions(
+  o: { connectOnly?: boolean; mode: string; rate?: number; pipeline?: number; size?: number },
+): void {
+  if (o.connectOnly && o.mode === "stream") {
+    throw new UsageError("--connect-only and --mode stream exclude each other");
+  }
+  if (o.rate !== undefined && (o.connectOnly || o.mode === "stream")) {
+    throw new UsageError("--rate applies to ping-pong only, not to --mode stream or --connect-only");
+  }
+  if (o.rate !== undefined && o.pipeline !== undefined) {
+    throw new UsageError("--rate and --pipeline exclude each other: with --rate, messages leave on schedule");
+  }
+  if ((o.pipeline ?? 1) * (o.size ?? 64) > MAX_BENCH_MESSAGE) {
+    throw new UsageError(
+      `--pipeline × --size must stay within ${MAX_BENCH_MESSAGE} bytes in flight per connection`,
+    );
+  }
 }
 
 function reportError(err: unknown, debug: boolean): number {

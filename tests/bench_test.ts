@@ -300,3 +300,63 @@ Deno.test("histogram: percentiles within 0.1% and merging adds counts", () => {
   assert.ok(Math.abs(s.max - 5000) / 5000 < 0.001, `max ${s.max}`);
   assert.ok(s.p999 > 4990, `p99.9 ${s.p999} falls among the 10 slow values`);
 });
+
+const FIXTURES = new URL("./fixtures/", import.meta.url).pathname;
+
+Deno.test("bench: loads a TLS echo server, checking every reply", async () => {
+  const server = await startServer({
+    endpoint: {
+      transport: "tls",
+      hostname: "127.0.0.1",
+      port: 0,
+      tls: { certFile: `${FIXTURES}server.pem`, keyFile: `${FIXTURES}server-key.pem` },
+    },
+  });
+  try {
+    const r = await runBench({
+      endpoint: {
+        transport: "tls",
+        hostname: "127.0.0.1",
+        port: server.port,
+        tls: { caFile: `${FIXTURES}ca.pem` },
+      },
+      connections: 4,
+      requests: 400,
+    });
+    assert.equal(r.errors, 0, JSON.stringify(r.errorKinds));
+    assert.equal(r.messages, 400);
+    assert.equal(r.address, `127.0.0.1:${server.port}`);
+  } finally {
+    await server.stop();
+  }
+});
+
+Deno.test({
+  name: "bench: loads a Unix-socket echo server, closed loop and stream",
+  ignore: Deno.build.os === "windows",
+  fn: async () => {
+    const dir = await Deno.makeTempDir();
+    const path = `${dir}/echo.sock`;
+    const server = await startServer({ endpoint: { transport: "unix", path } });
+    try {
+      const pingpong = await runBench({
+        endpoint: { transport: "unix", path },
+        connections: 3,
+        requests: 300,
+      });
+      assert.equal(pingpong.errors, 0, JSON.stringify(pingpong.errorKinds));
+      assert.equal(pingpong.messages, 300);
+      const stream = await runBench({
+        endpoint: { transport: "unix", path },
+        mode: "stream",
+        connections: 1,
+        durationMs: 200,
+      });
+      assert.equal(stream.errors, 0, JSON.stringify(stream.errorKinds));
+      assert.ok(stream.bytes > 0);
+    } finally {
+      await server.stop();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

@@ -7,7 +7,7 @@
  */
 import { networkReason } from "../errors.ts";
 import { closeQuietly, isClosedError, sleep, writeAll } from "../io.ts";
-import { connect, type Endpoint } from "../transport.ts";
+import { connect, type StreamEndpoint } from "../transport.ts";
 import { LatencyHistogram } from "./histogram.ts";
 import { PayloadStream } from "./payload.ts";
 import { EventLoopTurns, READS_PER_TURN } from "../turns.ts";
@@ -17,7 +17,7 @@ export type LoadMode = "pingpong" | "stream" | "connect";
 
 /** What one `Load` (one worker's share of the bench) does. */
 export interface LoadSpec {
-  endpoint: Endpoint;
+  endpoint: StreamEndpoint;
   mode: LoadMode;
   /** Connections this load keeps open (connect mode: connections churning at once). */
   connections: number;
