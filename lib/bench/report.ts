@@ -72,7 +72,7 @@ export function formatResult(r: BenchResult): string[] {
     lines.push(
       row(
         "connect",
-        `${formatCount(c.count)} connects: p50 ${formatMs(c.p50)}  p99 ${formatMs(c.p99)}  max ${
+        `${plural(c.count, "connect")}: p50 ${formatMs(c.p50)}  p99 ${formatMs(c.p99)}  max ${
           formatMs(c.max)
         }`,
       ),
