@@ -25,6 +25,8 @@ interface Peer {
   needs: string;
   /** Measurements to run (default: all). */
   only?: string[];
+  /** Measured alongside this peer, run for run in turn, so the two see the same machine (logging cost). */
+  pairedWith?: string;
 }
 
 const PEERS: Peer[] = [
@@ -50,6 +52,7 @@ const PEERS: Peer[] = [
       "--quiet",
     ],
     only: ["pp50", "pp500", "connect"],
+    pairedWith: "sockkit",
   },
   {
     name: "Node",
@@ -186,7 +189,8 @@ function cpuSeconds(pid: number): number {
     try {
       const stat = Deno.readTextFileSync(`/proc/${p}/stat`);
       const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      ticks += Number(fields[11]) + Number(fields[12]);
+      // utime + stime, and cutime + cstime: children that already exited (socat forks one per connection).
+      ticks += Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]);
     } catch { /* exited meanwhile */ }
   }
   return ticks / 100;
@@ -256,10 +260,17 @@ async function holdConnections(port: number, n: number): Promise<Deno.Conn[]> {
   return conns;
 }
 
+/** Stops the server and whatever it forked (socat leaves a child per connection that is still closing). */
 async function stopServer(child: Deno.ChildProcess): Promise<void> {
+  const descendants = processTree(child.pid).slice(1);
   try {
     child.kill("SIGTERM");
   } catch { /* gone */ }
+  for (const pid of descendants) {
+    try {
+      Deno.kill(pid, "SIGTERM");
+    } catch { /* gone */ }
+  }
   const killer = setTimeout(() => {
     try {
       child.kill("SIGKILL");
@@ -272,29 +283,34 @@ async function stopServer(child: Deno.ChildProcess): Promise<void> {
 async function measurePeer(
   peer: Peer,
   o: { seconds: number; reps: number; tmp: string; pin: Pinning },
-): Promise<PeerFigures> {
+  mate?: Peer,
+): Promise<PeerFigures[]> {
   const figures: PeerFigures = { name: peer.name, results: {}, serverCpu: {} };
   if (!hasTool(peer.needs)) {
     figures.skipped = `${peer.needs} is not installed` +
       (peer.needs === "socat" ? " (apt-get install socat)" : "");
-    return figures;
+    return [figures];
   }
+  const mateFigures: PeerFigures | undefined = mate && { name: mate.name, results: {}, serverCpu: {} };
   const { child, port } = await startPeer(peer, o);
+  const paired = mate && await startPeer(mate, o);
   try {
     await benchOnce(port, ["-c", "50"], 1, o.pin);
+    if (paired) await benchOnce(paired.port, ["-c", "50"], 1, o.pin);
     for (const m of MEASUREMENTS) {
       if (peer.only && !peer.only.includes(m.key)) continue;
-      figures.results[m.key] = [];
-      figures.serverCpu[m.key] = [];
+      const alongside = paired && mate?.only?.includes(m.key) ? paired : undefined;
       for (let rep = 0; rep < o.reps; rep++) {
-        const { result, serverCpu } = await measureOnce(port, child.pid, m.args, o);
-        figures.results[m.key].push(result);
-        figures.serverCpu[m.key].push(serverCpu);
+        record(figures, m.key, await measureOnce(port, child.pid, m.args, o));
+        if (alongside) {
+          record(mateFigures!, m.key, await measureOnce(alongside.port, alongside.child.pid, m.args, o));
+        }
       }
     }
     if (peer.name === "sockkit") figures.scaling = await measureScaling(port, child.pid, o);
   } finally {
     await stopServer(child);
+    if (paired) await stopServer(paired.child);
   }
   if (!peer.only) {
     const mems = [];
@@ -307,7 +323,12 @@ async function measurePeer(
       } KiB`,
     );
   }
-  return figures;
+  return mateFigures ? [figures, mateFigures] : [figures];
+}
+
+function record(figures: PeerFigures, key: string, m: { result: BenchResult; serverCpu: number }): void {
+  (figures.results[key] ??= []).push(m.result);
+  (figures.serverCpu[key] ??= []).push(m.serverCpu);
 }
 
 /** Starts the peer and resolves once it accepts connections. */
@@ -712,11 +733,14 @@ async function main(): Promise<void> {
     log(`Peer comparison: ${pin.text}; ${reps} × ${seconds} s per figure`);
     const peers: PeerFigures[] = [];
     for (const peer of PEERS) {
-      if (only && !only.includes(peer.name) && !only.includes(peer.name.split(" ")[0])) continue;
-      log(`${peer.name}:`);
-      const figures = await measurePeer(peer, { seconds, reps, tmp, pin });
-      if (figures.skipped) log(`  skipped: ${figures.skipped}`);
-      peers.push(figures);
+      if (peer.pairedWith) continue;
+      if (only && !only.includes(peer.name)) continue;
+      const mate = PEERS.find((p) => p.pairedWith === peer.name);
+      log(`${peer.name}${mate ? ` (runs in turn with ${mate.name})` : ""}:`);
+      for (const figures of await measurePeer(peer, { seconds, reps, tmp, pin }, mate)) {
+        if (figures.skipped) log(`  skipped: ${figures.skipped}`);
+        peers.push(figures);
+      }
     }
     const shown = peers.filter((p) => !p.skipped);
     const report = [

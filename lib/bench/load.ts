@@ -302,6 +302,7 @@ export class Load {
     const count = this.#running ? this.#take(n) : 0;
     if (count === 0) return;
     const now = performance.now();
+    if (flow.inFlight === 0) flow.lastActivity = now;
     for (let i = 0; i < count; i++) flow.times.push(now);
     flow.send(count * this.#spec.size).catch((err) => this.#fail(flow, err));
   }
@@ -319,6 +320,7 @@ export class Load {
       }
       const count = this.#take(Math.min(maxBatch, Math.floor((now - due) / interval) + 1));
       if (count === 0) break;
+      if (flow.inFlight === 0) flow.lastActivity = now;
       for (let i = 0; i < count; i++, due += interval) flow.times.push(due);
       await flow.send(count * this.#spec.size);
     }
@@ -328,7 +330,9 @@ export class Load {
   async #stream(flow: Flow): Promise<void> {
     const size = this.#spec.size;
     while (this.#running && this.#take(1) === 1) {
-      flow.times.push(performance.now());
+      const now = performance.now();
+      if (flow.inFlight === 0) flow.lastActivity = now;
+      flow.times.push(now);
       await flow.send(size);
     }
     await flow.flushed();

@@ -56,25 +56,19 @@ export function formatResult(r: BenchResult): string[] {
   ];
   if (r.latency) {
     const l = r.latency;
-    const from = r.loop === "open" ? " (from due time)" : "";
-    lines.push(
-      row(
-        "latency" + from,
-        `p50 ${formatMs(l.p50)}  p90 ${formatMs(l.p90)}  p99 ${formatMs(l.p99)}  p99.9 ${
-          formatMs(l.p999)
-        }  ` +
-          `max ${formatMs(l.max)}`,
-      ),
-    );
+    const from = r.loop === "open" ? "  (from each message's due time)" : "";
+    const figures = `p50 ${formatMs(l.p50)}  p90 ${formatMs(l.p90)}  p99 ${formatMs(l.p99)}  ` +
+      `p99.9 ${formatMs(l.p999)}  max ${formatMs(l.max)}`;
+    lines.push(row("latency", figures + from));
   }
   const c = r.connectTime;
   if (c.count > 0) {
     lines.push(
       row(
         "connect",
-        `${plural(c.count, "connect")}: p50 ${formatMs(c.p50)}  p99 ${formatMs(c.p99)}  max ${
-          formatMs(c.max)
-        }`,
+        `${formatCount(c.count)} connect${c.count === 1 ? "" : "s"}: p50 ${formatMs(c.p50)}  p99 ${
+          formatMs(c.p99)
+        }  max ${formatMs(c.max)}`,
       ),
     );
   }
