@@ -25,8 +25,6 @@ interface Peer {
   needs: string;
   /** Measurements to run (default: all). */
   only?: string[];
-  /** Measured alongside this peer, run for run in turn, so the two see the same machine (logging cost). */
-  pairedWith?: string;
 }
 
 const PEERS: Peer[] = [
@@ -52,7 +50,6 @@ const PEERS: Peer[] = [
       "--quiet",
     ],
     only: ["pp50", "pp500", "connect"],
-    pairedWith: "sockkit",
   },
   {
     name: "Node",
@@ -280,50 +277,61 @@ async function stopServer(child: Deno.ChildProcess): Promise<void> {
   clearTimeout(killer);
 }
 
-async function measurePeer(
-  peer: Peer,
+/**
+ * Measures every peer, taking turns: for each measurement and each repetition, every server runs once before
+ * the next repetition starts. All servers stay up meanwhile (pinned together, idle when not loaded), so a
+ * disturbance from outside hits all of them alike instead of whichever server happened to be measured then.
+ */
+async function measureAll(
+  peers: Peer[],
   o: { seconds: number; reps: number; tmp: string; pin: Pinning },
-  mate?: Peer,
 ): Promise<PeerFigures[]> {
-  const figures: PeerFigures = { name: peer.name, results: {}, serverCpu: {} };
-  if (!hasTool(peer.needs)) {
-    figures.skipped = `${peer.needs} is not installed` +
-      (peer.needs === "socat" ? " (apt-get install socat)" : "");
-    return [figures];
-  }
-  const mateFigures: PeerFigures | undefined = mate && { name: mate.name, results: {}, serverCpu: {} };
-  const { child, port } = await startPeer(peer, o);
-  const paired = mate && await startPeer(mate, o);
+  const figures = peers.map((peer): PeerFigures => ({ name: peer.name, results: {}, serverCpu: {} }));
+  const running: ({ child: Deno.ChildProcess; port: number } | undefined)[] = [];
   try {
-    await benchOnce(port, ["-c", "50"], 1, o.pin);
-    if (paired) await benchOnce(paired.port, ["-c", "50"], 1, o.pin);
+    for (const [i, peer] of peers.entries()) {
+      if (!hasTool(peer.needs)) {
+        figures[i].skipped = `${peer.needs} is not installed` +
+          (peer.needs === "socat" ? " (apt-get install socat)" : "");
+        running.push(undefined);
+        continue;
+      }
+      const server = await startPeer(peer, o);
+      running.push(server);
+      await benchOnce(server.port, ["-c", "50"], 1, o.pin);
+    }
     for (const m of MEASUREMENTS) {
-      if (peer.only && !peer.only.includes(m.key)) continue;
-      const alongside = paired && mate?.only?.includes(m.key) ? paired : undefined;
+      log(`${m.title}:`);
       for (let rep = 0; rep < o.reps; rep++) {
-        record(figures, m.key, await measureOnce(port, child.pid, m.args, o));
-        if (alongside) {
-          record(mateFigures!, m.key, await measureOnce(alongside.port, alongside.child.pid, m.args, o));
+        for (const [i, peer] of peers.entries()) {
+          const server = running[i];
+          if (!server || (peer.only && !peer.only.includes(m.key))) continue;
+          log(`  ${peer.name} #${rep + 1}`);
+          record(figures[i], m.key, await measureOnce(server.port, server.child.pid, m.args, o));
         }
       }
     }
-    if (peer.name === "sockkit") figures.scaling = await measureScaling(port, child.pid, o);
+    const mine = peers.findIndex((p) => p.name === "sockkit");
+    if (mine >= 0 && running[mine]) {
+      log("generator check (sockkit, fewer workers):");
+      figures[mine].scaling = await measureScaling(running[mine]!.port, running[mine]!.child.pid, o);
+    }
   } finally {
-    await stopServer(child);
-    if (paired) await stopServer(paired.child);
+    for (const server of running) if (server) await stopServer(server.child);
   }
-  if (!peer.only) {
+  for (const [i, peer] of peers.entries()) {
+    if (peer.only || figures[i].skipped) continue;
     const mems = [];
     for (let rep = 0; rep < o.reps; rep++) mems.push(await measureMemory(peer, o));
-    figures.rssIdleKiB = median(mems.map((m) => m.idle));
-    figures.rssPerConnKiB = median(mems.map((m) => m.perConn));
+    figures[i].rssIdleKiB = median(mems.map((m) => m.idle));
+    figures[i].rssPerConnKiB = median(mems.map((m) => m.perConn));
     log(
-      `  ${peer.name}: idle RSS ${figures.rssIdleKiB} KiB, per idle connection ${
+      `${peer.name}: idle RSS ${figures[i].rssIdleKiB} KiB, per idle connection ${
         mems.map((m) => m.perConn.toFixed(1)).join(" / ")
       } KiB`,
     );
   }
-  return mateFigures ? [figures, mateFigures] : [figures];
+  return figures;
 }
 
 function record(figures: PeerFigures, key: string, m: { result: BenchResult; serverCpu: number }): void {
@@ -731,17 +739,11 @@ async function main(): Promise<void> {
       if (out) log(out);
     }
     log(`Peer comparison: ${pin.text}; ${reps} × ${seconds} s per figure`);
-    const peers: PeerFigures[] = [];
-    for (const peer of PEERS) {
-      if (peer.pairedWith) continue;
-      if (only && !only.includes(peer.name)) continue;
-      const mate = PEERS.find((p) => p.pairedWith === peer.name);
-      log(`${peer.name}${mate ? ` (runs in turn with ${mate.name})` : ""}:`);
-      for (const figures of await measurePeer(peer, { seconds, reps, tmp, pin }, mate)) {
-        if (figures.skipped) log(`  skipped: ${figures.skipped}`);
-        peers.push(figures);
-      }
-    }
+    const selected = PEERS.filter((p) =>
+      !only || only.includes(p.name) || only.includes(p.name.split(" ")[0])
+    );
+    const peers = await measureAll(selected, { seconds, reps, tmp, pin });
+    for (const p of peers) if (p.skipped) log(`${p.name} skipped: ${p.skipped}`);
     const shown = peers.filter((p) => !p.skipped);
     const report = [
       "# sockkit peer comparison",
