@@ -777,6 +777,7 @@ async function main(): Promise<void> {
       "",
     ];
     await Deno.writeTextFile(values.out, report.join("\n"));
+    run([Deno.execPath(), "fmt", values.out]);
     log(`wrote ${values.out}`);
   } finally {
     await Deno.remove(tmp, { recursive: true });
