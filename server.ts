@@ -94,7 +94,7 @@ class Client implements Session {
   ) {}
 
   // Hot path (read → count → mode → write). Kept lean: an idle client waits in read() with no async frame of
-  // its own, and a busy one takes turns with the others (see lib/turns.ts) so none of them starves.
+  // its own, and a busy one completes at most READS_PER_TURN reads before the event loop turns (lib/turns.ts).
   #readsInRow = 0;
 
   /** Data that arrives once the server is stopping is drained, not served: the mode sees the end of stream. */
