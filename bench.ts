@@ -354,16 +354,10 @@ export function fairnessOf(perConnection: number[]): Fairness | undefined {
   return { min: Math.min(...perConnection), median: median(perConnection), max: Math.max(...perConnection) };
 }
 
-type MergeContext = {
-  address: string;
-  mode: LoadMode;
-  loop: "closed" | "open";
-  connections: number;
-  workers: number;
-  size: number;
-  pipeline: number;
-  rate?: number;
-};
+type MergeContext = Pick<
+  BenchResult,
+  "address" | "mode" | "loop" | "connections" | "workers" | "size" | "pipeline" | "rate"
+>;
 
 /** Combines the workers' results into one. */
 function mergeResults(results: LoadResult[], c: MergeContext, generatorCpuPercent: number): BenchResult {

@@ -61,3 +61,57 @@ export function concatBytes(...parts: Uint8Array[]): Uint8Array {
   }
   return out;
 }
+
+/**
+ * A `Deno.Conn` that forwards every call to the connection it wraps; a subclass overrides only what it
+ * changes (how reads end, what is reported on each call).
+ *
+ * @example
+ * ```ts
+ * class Counted extends ForwardingConn {
+ *   bytes = 0;
+ *   override async read(p: Uint8Array) {
+ *     const n = await super.read(p);
+ *     this.bytes += n ?? 0;
+ *     return n;
+ *   }
+ * }
+ * ```
+ */
+export class ForwardingConn implements Deno.Conn {
+  constructor(protected readonly inner: Deno.Conn) {}
+
+  get localAddr(): Deno.Addr {
+    return this.inner.localAddr;
+  }
+  get remoteAddr(): Deno.Addr {
+    return this.inner.remoteAddr;
+  }
+  get readable(): ReadableStream<Uint8Array<ArrayBuffer>> {
+    return this.inner.readable;
+  }
+  get writable(): WritableStream<Uint8Array<ArrayBufferLike>> {
+    return this.inner.writable;
+  }
+  read(p: Uint8Array): Promise<number | null> {
+    return this.inner.read(p);
+  }
+  write(p: Uint8Array): Promise<number> {
+    return this.inner.write(p);
+  }
+  closeWrite(): Promise<void> {
+    return this.inner.closeWrite();
+  }
+  close(): void {
+    this.inner.close();
+  }
+  ref(): void {
+    this.inner.ref();
+  }
+  unref(): void {
+    this.inner.unref();
+  }
+  [Symbol.dispose](): void {
+    closeQuietly(this);
+  }
+}

@@ -7,7 +7,7 @@
 import { formatAddr, formatHostPort } from "./address.ts";
 import { SockkitError, toNetworkError, UsageError } from "./errors.ts";
 import type { EventSink, ServerEvent } from "./events.ts";
-import { closeQuietly } from "./io.ts";
+import { closeQuietly, ForwardingConn } from "./io.ts";
 import { limitedLog } from "./ratelimit.ts";
 import type { Listener, TlsEndpoint } from "./transport.ts";
 
@@ -274,48 +274,14 @@ class HandshakingListener implements Listener {
  * A server's TLS connection to a client. Most TLS clients close the TCP connection without a TLS
  * close_notify; `read()` reports that as the end of the stream, as it is for TCP, not as an error.
  */
-class TlsServerConn implements Deno.Conn {
-  constructor(private readonly conn: Deno.TlsConn) {}
-
-  get localAddr(): Deno.Addr {
-    return this.conn.localAddr;
-  }
-  get remoteAddr(): Deno.Addr {
-    return this.conn.remoteAddr;
-  }
-  get readable(): ReadableStream<Uint8Array<ArrayBuffer>> {
-    return this.conn.readable;
-  }
-  get writable(): WritableStream<Uint8Array<ArrayBufferLike>> {
-    return this.conn.writable;
-  }
-
-  async read(p: Uint8Array): Promise<number | null> {
+class TlsServerConn extends ForwardingConn {
+  override async read(p: Uint8Array): Promise<number | null> {
     try {
-      return await this.conn.read(p);
+      return await this.inner.read(p);
     } catch (err) {
       if (err instanceof Deno.errors.UnexpectedEof) return null;
       throw err;
     }
-  }
-
-  write(p: Uint8Array): Promise<number> {
-    return this.conn.write(p);
-  }
-  closeWrite(): Promise<void> {
-    return this.conn.closeWrite();
-  }
-  close(): void {
-    this.conn.close();
-  }
-  ref(): void {
-    this.conn.ref();
-  }
-  unref(): void {
-    this.conn.unref();
-  }
-  [Symbol.dispose](): void {
-    closeQuietly(this.conn);
   }
 }
 

@@ -1,5 +1,6 @@
 import type { EventSink, HexEvent, TraceEvent, WireEvent } from "./events.ts";
 import { networkReason } from "./errors.ts";
+import { ForwardingConn } from "./io.ts";
 
 /** What to show of the wire: the socket calls (`--trace`), the bytes (`--hex`), or both. */
 export interface WireOptions {
@@ -63,33 +64,22 @@ export class WireTap {
 }
 
 /** A connection that reports its reads, writes, shutdowns and close to a WireTap. */
-class TappedConn implements Deno.Conn {
+class TappedConn extends ForwardingConn {
   #received = 0;
   #sent = 0;
   #closed = false;
 
   constructor(
-    private readonly conn: Deno.Conn,
+    inner: Deno.Conn,
     private readonly peer: string,
     private readonly tap: WireTap,
-  ) {}
-
-  get localAddr(): Deno.Addr {
-    return this.conn.localAddr;
-  }
-  get remoteAddr(): Deno.Addr {
-    return this.conn.remoteAddr;
-  }
-  get readable(): ReadableStream<Uint8Array<ArrayBuffer>> {
-    return this.conn.readable;
-  }
-  get writable(): WritableStream<Uint8Array<ArrayBufferLike>> {
-    return this.conn.writable;
+  ) {
+    super(inner);
   }
 
-  async read(p: Uint8Array): Promise<number | null> {
+  override async read(p: Uint8Array): Promise<number | null> {
     try {
-      const n = await this.conn.read(p);
+      const n = await this.inner.read(p);
       this.tap.trace("recv", { peer: this.peer, size: p.length, result: n ?? 0 });
       if (n) {
         this.tap.hex("recv", this.peer, this.#received, p.subarray(0, n));
@@ -104,9 +94,9 @@ class TappedConn implements Deno.Conn {
     }
   }
 
-  async write(p: Uint8Array): Promise<number> {
+  override async write(p: Uint8Array): Promise<number> {
     try {
-      const n = await this.conn.write(p);
+      const n = await this.inner.write(p);
       this.tap.trace("send", { peer: this.peer, size: p.length, result: n });
       this.tap.hex("send", this.peer, this.#sent, p.subarray(0, n));
       this.#sent += n;
@@ -119,24 +109,18 @@ class TappedConn implements Deno.Conn {
     }
   }
 
-  async closeWrite(): Promise<void> {
-    await this.conn.closeWrite();
+  override async closeWrite(): Promise<void> {
+    await this.inner.closeWrite();
     this.tap.trace("shutdown", { peer: this.peer });
   }
 
-  close(): void {
-    this.conn.close();
+  override close(): void {
+    this.inner.close();
     if (!this.#closed) this.tap.trace("close", { peer: this.peer });
     this.#closed = true;
   }
 
-  ref(): void {
-    this.conn.ref();
-  }
-  unref(): void {
-    this.conn.unref();
-  }
-  [Symbol.dispose](): void {
+  override [Symbol.dispose](): void {
     if (!this.#closed) this.close();
   }
 }
