@@ -153,6 +153,7 @@ async function exchange(
   const receiving = receive(conn, replies);
   const rtt = new RttAccumulator();
   const counts = { sent: 0, received: 0, lost: 0, bytesSent: 0, bytesReceived: 0 };
+  let mismatched = 0;
   const firstAt = performance.now();
   try {
     for (let seq = 1; seq <= count && !signal.aborted; seq++) {
@@ -167,7 +168,16 @@ async function exchange(
         const rttMs = performance.now() - sentAt;
         rtt.add(rttMs);
         counts.received++;
-        emit({ type: "reply", seq, bytes: bytes.length, rttMs, text: escapeBytes(bytes) });
+        const differs = !sameBytes(bytes, message);
+        if (differs) mismatched++;
+        emit({
+          type: "reply",
+          seq,
+          bytes: bytes.length,
+          rttMs,
+          text: escapeBytes(bytes),
+          ...(differs && { differs }),
+        });
       } catch (err) {
         reply.catch(() => {});
         if (signal.aborted && counts.sent < seq) break;
@@ -176,7 +186,7 @@ async function exchange(
         counts.lost++;
         emit({ type: "lost", seq, reason: failure });
         if (!(err instanceof SockkitError && /^no complete reply/.test(err.message))) {
-          return { ...counts, bytesReceived: replies.received, rtt: rtt.stats(), error: failure };
+          return { ...counts, bytesReceived: replies.received, rtt: rtt.stats(), mismatched, error: failure };
         }
       }
       if (seq < count) await sleep(Math.max(0, firstAt + seq * intervalMs - performance.now()), signal);
@@ -185,7 +195,11 @@ async function exchange(
     closeQuietly(conn);
     await receiving;
   }
-  return { ...counts, bytesReceived: replies.received, rtt: rtt.stats() };
+  return { ...counts, bytesReceived: replies.received, rtt: rtt.stats(), mismatched };
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((byte, i) => byte === b[i]);
 }
 
 function describeFailure(err: unknown): string {

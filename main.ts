@@ -320,7 +320,9 @@ export function buildProgram(setExit: (code: number) => void) {
         );
         if (summary.error) throw new SockkitError(summary.error);
         // Over UDP loss is expected: the run fails only when no reply came back at all.
-        const failed = endpoint.transport === "udp" ? summary.received === 0 : summary.lost > 0;
+        const failed = endpoint.transport === "udp"
+          ? summary.received === 0
+          : summary.lost > 0 || (summary.mismatched ?? 0) > 0;
         setExit(failed ? ExitCode.Failure : ExitCode.Ok);
       } finally {
         dispose();

@@ -87,7 +87,16 @@ export interface ServerSummary {
 export type ClientEvent =
   | { type: "connected"; address: string; remote: string; connectMs: number; detail?: string }
   | { type: "sending"; address: string; local: string; transport: string }
-  | { type: "reply"; seq: number; bytes: number; rttMs: number; text: string; truncated?: boolean }
+  | {
+    type: "reply";
+    seq: number;
+    bytes: number;
+    rttMs: number;
+    text: string;
+    truncated?: boolean;
+    /** The reply is not the bytes that were sent: the peer is not (only) echoing. */
+    differs?: boolean;
+  }
   | { type: "lost"; seq: number; reason: string }
   | { type: "eof"; sent: number; received: number }
   | ({ type: "summary" } & ClientSummary)
@@ -111,6 +120,8 @@ export interface ClientSummary {
   bytesReceived: number;
   elapsedMs: number;
   rtt?: RttStats;
+  /** Replies that were not the bytes sent (TCP, TLS and Unix echo clients). */
+  mismatched?: number;
   /** Why a repeat run ended early (the connection failed). */
   error?: string;
 }

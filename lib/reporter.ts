@@ -108,7 +108,7 @@ export function formatClientEvent(event: ClientEvent, opts: ReporterOptions = {}
       return [
         `${opts.numbered ? `${event.seq}: ` : ""}Received: ${event.text} (${formatRtt(event.rttMs)})${
           event.truncated ? " [truncated: the reply was larger than the receive buffer]" : ""
-        }`,
+        }${event.differs ? " [not an echo: differs from what was sent]" : ""}`,
       ];
     case "lost":
       return [`${opts.numbered ? `${event.seq}: ` : ""}no reply: ${event.reason}`];

@@ -275,3 +275,21 @@ function hasPython(): boolean {
     return false;
   }
 }
+
+Deno.test("client: a reply that is not the echo of the message is flagged, and counts as a failure", async () => {
+  await using server = fakeServer(async (conn) => {
+    const buf = new Uint8Array(64);
+    const n = (await conn.read(buf))!;
+    await writeAll(
+      conn,
+      new TextEncoder().encode(new TextDecoder().decode(buf.subarray(0, n)).toUpperCase()),
+    );
+  });
+  const events: ClientEvent[] = [];
+  const summary = await runClient({ endpoint: tcp(server.port) }, { onEvent: (e) => events.push(e) });
+  const reply = events.find((e) => e.type === "reply");
+  assert.ok(reply?.type === "reply");
+  assert.equal(reply.text, "HELLO");
+  assert.equal(reply.differs, true);
+  assert.equal(summary.mismatched, 1);
+});
