@@ -111,7 +111,8 @@ const PROGRESS_EVERY_MS = 500;
 /** One share of the load, run in this thread or in a worker. */
 interface LoadRunner {
   readonly progress: LoadProgress;
-  readonly ready: Promise<void>;
+  /** Resolves, once the connections are open, to how many opened. */
+  readonly ready: Promise<number>;
   readonly done: Promise<LoadResult>;
   go(): void;
   stop(): void;
@@ -121,13 +122,13 @@ interface LoadRunner {
 /** The whole load in this thread: no worker, so no read access is needed to load one. */
 class LocalRunner implements LoadRunner {
   readonly #load: Load;
-  readonly ready: Promise<void>;
+  readonly ready: Promise<number>;
   readonly #done = Promise.withResolvers<LoadResult>();
   readonly done = this.#done.promise;
 
   constructor(spec: LoadSpec) {
     this.#load = new Load(spec);
-    this.ready = this.#load.open();
+    this.ready = this.#load.open().then(() => this.#load.connected);
   }
 
   get progress(): LoadProgress {
@@ -151,11 +152,11 @@ const WORKER_URL = new URL("./lib/bench/worker.ts", import.meta.url);
 class WorkerRunner implements LoadRunner {
   readonly #worker = new Worker(WORKER_URL, { type: "module" });
   progress: LoadProgress = { messages: 0, bytes: 0, errors: 0 };
-  readonly ready: Promise<void>;
+  readonly ready: Promise<number>;
   readonly done: Promise<LoadResult>;
 
   constructor(spec: LoadSpec) {
-    const ready = Promise.withResolvers<void>();
+    const ready = Promise.withResolvers<number>();
     const done = Promise.withResolvers<LoadResult>();
     this.ready = ready.promise;
     this.done = done.promise;
@@ -167,7 +168,7 @@ class WorkerRunner implements LoadRunner {
     };
     this.#worker.onmessage = (event: MessageEvent<FromWorker>) => {
       const m = event.data;
-      if (m.type === "ready") ready.resolve();
+      if (m.type === "ready") ready.resolve(m.connected);
       else if (m.type === "progress") this.progress = m;
       else if (m.type === "done") done.resolve(m.result);
       else fail(m.message);
@@ -265,17 +266,6 @@ export async function runBench(opts: BenchOptions, ctx: RunBenchContext = {}): P
   const specs = loadSpecs(full);
   const loop = full.rate === undefined ? "closed" : "open";
   if (specs.length > 1) checkWorkerPermission();
-  emit({
-    type: "start",
-    address,
-    mode,
-    loop,
-    connections: full.connections,
-    workers: specs.length,
-    size: full.size,
-    durationMs: full.requests === undefined ? full.durationMs : undefined,
-    requests: full.requests,
-  });
 
   const workers = startRunners(specs);
   const stopAll = () => workers.forEach((w) => w.stop());
@@ -283,7 +273,21 @@ export async function runBench(opts: BenchOptions, ctx: RunBenchContext = {}): P
   let timer: ReturnType<typeof setTimeout> | undefined;
   let ticker: ReturnType<typeof setInterval> | undefined;
   try {
-    await Promise.all(workers.map((w) => w.ready));
+    const opened = (await Promise.all(workers.map((w) => w.ready))).reduce((a, b) => a + b, 0);
+    // Nothing is announced when no connection opened: the run ends in a one-line connect error.
+    if (opened > 0 || mode === "connect") {
+      emit({
+        type: "start",
+        address,
+        mode,
+        loop,
+        connections: full.connections,
+        workers: specs.length,
+        size: full.size,
+        durationMs: full.requests === undefined ? full.durationMs : undefined,
+        requests: full.requests,
+      });
+    }
     const startedAt = performance.now();
     const cpuBefore = process.cpuUsage();
     workers.forEach((w) => w.go());

@@ -232,6 +232,11 @@ export class Load {
   }
 
   /** Counters so far. */
+  /** Connections opened so far. */
+  get connected(): number {
+    return this.#connected;
+  }
+
   progress(): LoadProgress {
     return { messages: this.#messages, bytes: this.#bytes, errors: this.#errorCount };
   }

@@ -1,6 +1,6 @@
 /**
  * A Deno worker that runs one `Load` for `sockkit bench`, driven by messages from `bench.ts`:
- * `start` (open the connections, answer `ready`), `go`, `stop`; it answers with `progress` every
+ * `start` (open the connections, answer `ready` with how many opened), `go`, `stop`; it answers with `progress` every
  * `PROGRESS_INTERVAL_MS` and `done` with its result.
  * @module
  */
@@ -11,7 +11,7 @@ export type ToWorker = { type: "start"; spec: LoadSpec } | { type: "go" } | { ty
 
 /** What a worker tells `bench.ts`. */
 export type FromWorker =
-  | { type: "ready" }
+  | { type: "ready"; connected: number }
   | ({ type: "progress" } & LoadProgress)
   | { type: "done"; result: LoadResult }
   | { type: "failed"; message: string };
@@ -30,7 +30,7 @@ let load: Load | undefined;
 async function start(spec: LoadSpec): Promise<void> {
   load = new Load(spec);
   await load.open();
-  scope.postMessage({ type: "ready" });
+  scope.postMessage({ type: "ready", connected: load.connected });
 }
 
 async function go(current: Load): Promise<void> {
