@@ -41,15 +41,7 @@ export async function readPem(path: string, flag: string, label: string): Promis
   try {
     text = await Deno.readTextFile(path);
   } catch (err) {
-    const reason = err instanceof Deno.errors.NotFound
-      ? "no such file"
-      : err instanceof Deno.errors.NotCapable
-      ? "not allowed (run with --allow-read)"
-      : err instanceof Deno.errors.PermissionDenied
-      ? "permission denied"
-      : err instanceof Error
-      ? err.message
-      : String(err);
+    const reason = fileErrorReason(err, "no such file", "--allow-read");
     throw new SockkitError(`cannot read ${flag} ${path}: ${reason}`, undefined, { cause: err });
   }
   if (!new RegExp(`-----BEGIN [A-Z ]*${label}-----`).test(text)) {
@@ -109,19 +101,19 @@ async function generateServerCertificate(hostname: string): Promise<ServerCertif
   };
 }
 
+/** Why a certificate file could not be read or written, in words. */
+function fileErrorReason(err: unknown, notFound: string, permissionFlag: string): string {
+  if (err instanceof Deno.errors.NotFound) return notFound;
+  if (err instanceof Deno.errors.NotCapable) return `not allowed (run with ${permissionFlag})`;
+  if (err instanceof Deno.errors.PermissionDenied) return "permission denied";
+  return err instanceof Error ? err.message : String(err);
+}
+
 async function writeCertificate(path: string, pem: string): Promise<void> {
   try {
     await Deno.writeTextFile(path, pem);
   } catch (err) {
-    const reason = err instanceof Deno.errors.NotFound
-      ? "no such directory"
-      : err instanceof Deno.errors.NotCapable
-      ? "not allowed (run with --allow-write)"
-      : err instanceof Deno.errors.PermissionDenied
-      ? "permission denied"
-      : err instanceof Error
-      ? err.message
-      : String(err);
+    const reason = fileErrorReason(err, "no such directory", "--allow-write");
     throw new SockkitError(`cannot write --write-cert ${path}: ${reason}`, undefined, { cause: err });
   }
 }
