@@ -85,17 +85,10 @@ export interface BenchResult {
 
 /** What a bench reports while it runs. */
 export type BenchEvent =
-  | {
-    type: "start";
-    address: string;
-    mode: LoadMode;
-    loop: "closed" | "open";
-    connections: number;
-    workers: number;
-    size: number;
-    durationMs?: number;
-    requests?: number;
-  }
+  | (
+    & { type: "start"; durationMs?: number; requests?: number }
+    & Pick<BenchResult, "address" | "mode" | "loop" | "connections" | "workers" | "size">
+  )
   | {
     type: "progress";
     elapsedMs: number;

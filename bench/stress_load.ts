@@ -8,7 +8,7 @@
  * @module
  */
 import { sleep, writeAll } from "../lib/io.ts";
-import { exchangeOn } from "../tests/_peers.ts";
+import { exchangeOn, linesOf } from "../tests/_peers.ts";
 
 const HOST = "127.0.0.1";
 const encoder = new TextEncoder();
@@ -63,20 +63,6 @@ async function many(port: number, clients: number, echoes: number, size: number)
   } finally {
     for (const conn of conns) conn.close();
   }
-}
-
-/** The lines a connection receives, one at a time; null once the server closed it. */
-async function* linesOf(conn: Deno.Conn): AsyncGenerator<string> {
-  const decoder = new TextDecoder();
-  const buf = new Uint8Array(64 * 1024);
-  let pending = "";
-  for (let n = await conn.read(buf); n !== null; n = await conn.read(buf)) {
-    pending += decoder.decode(buf.subarray(0, n), { stream: true });
-    const lines = pending.split("\n");
-    pending = lines.pop()!;
-    yield* lines;
-  }
-  if (pending) throw new Error(`the server closed in the middle of a line: '${pending.slice(0, 40)}'`);
 }
 
 const CHAT_LINE = /^(<user\d+> m\d+-\d+ y*|\* .+)$/;

@@ -241,3 +241,25 @@ export function neverReadingClient(
   })();
   return { stalled, close };
 }
+
+/**
+ * The `\n`-terminated lines a connection receives, one at a time, until the server closes it. A partial last
+ * line is an error unless `partial` is `"drop"`.
+ */
+export async function* linesOf(
+  conn: Deno.Conn,
+  { partial = "throw" }: { partial?: "throw" | "drop" } = {},
+): AsyncGenerator<string> {
+  const decoder = new TextDecoder();
+  const buf = new Uint8Array(64 * 1024);
+  let pending = "";
+  for (let n = await conn.read(buf); n !== null; n = await conn.read(buf)) {
+    pending += decoder.decode(buf.subarray(0, n), { stream: true });
+    const lines = pending.split("\n");
+    pending = lines.pop()!;
+    yield* lines;
+  }
+  if (pending && partial === "throw") {
+    throw new Error(`the server closed in the middle of a line: '${pending.slice(0, 40)}'`);
+  }
+}

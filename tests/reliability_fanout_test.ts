@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { writeAll } from "../lib/io.ts";
-import { matchesPattern, patternBytes } from "./_peers.ts";
+import { linesOf, matchesPattern, patternBytes } from "./_peers.ts";
 import { IS_LINUX, type JsonEvent, rssKiB, type ServerProcess, spawnServer, within } from "./_proc.ts";
 
 const HOGS = 20;
@@ -66,20 +66,12 @@ const chatPlan: Plan = {
   mode: "chat",
   unit: (i) => new TextEncoder().encode(chatText(i) + "\n"),
   async receive(conn, progress, senderName) {
-    const decoder = new TextDecoder();
-    const buf = new Uint8Array(64 * 1024);
-    let pending = "";
-    for (let n = await conn.read(buf); n !== null; n = await conn.read(buf)) {
-      pending += decoder.decode(buf.subarray(0, n), { stream: true });
-      const lines = pending.split("\n");
-      pending = lines.pop()!;
-      for (const line of lines) {
-        if (line.startsWith("* ")) continue; // welcome, joins, and the notices about the members cut off
-        if (line !== `<${senderName()}> ${chatText(progress.verified)}`) {
-          return progress.fail(`expected line ${progress.verified}, got '${line.slice(0, 40)}…'`);
-        }
-        progress.advance();
+    for await (const line of linesOf(conn, { partial: "drop" })) {
+      if (line.startsWith("* ")) continue; // welcome, joins, and the notices about the members cut off
+      if (line !== `<${senderName()}> ${chatText(progress.verified)}`) {
+        return progress.fail(`expected line ${progress.verified}, got '${line.slice(0, 40)}…'`);
       }
+      progress.advance();
     }
   },
 };
