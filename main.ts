@@ -375,7 +375,7 @@ function addBenchCommand(program: Command, setExit: (code: number) => void): voi
     )
     .option(
       "--size <bytes>",
-      "bytes per message (default 64; 65536 per write with --mode stream)",
+      "bytes per message (default 64; 262144 per write with --mode stream)",
       benchNumber("--size", MAX_BENCH_MESSAGE),
     )
     .option(

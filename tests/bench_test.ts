@@ -176,7 +176,7 @@ Deno.test("bench: stream mode echoes a continuous stream and ends with a half-cl
   try {
     const r = await runBench({ endpoint: tcp(server.port), mode: "stream", connections: 2, durationMs: 300 });
     assert.equal(r.errors, 0, JSON.stringify(r.errorKinds));
-    assert.equal(r.size, 65536);
+    assert.equal(r.size, 262144, "256 KiB per write unless --size says otherwise");
     assert.ok(r.bytes > 1_000_000, `${r.bytes} bytes`);
     assert.equal(r.latency, undefined);
     assert.ok(r.mbPerSec > 0);
@@ -195,6 +195,24 @@ Deno.test("bench: a refused connection is a one-line error", async () => {
       err instanceof SockkitError &&
       /cannot connect to 127\.0\.0\.1:\d+: connection refused/.test(err.message),
   );
+});
+
+Deno.test("bench: --connect-only against a dead server gives only the error, at once", async () => {
+  const server = rawServer(() => Promise.resolve());
+  const port = server.port;
+  await server.stop();
+  const events: string[] = [];
+  const startedAt = performance.now();
+  await assert.rejects(
+    runBench({ endpoint: tcp(port), mode: "connect", connections: 4, workers: 2, durationMs: 5000 }, {
+      onEvent: (e) => events.push(e.type),
+    }),
+    (err: Error) =>
+      err instanceof SockkitError &&
+      /cannot connect to 127\.0\.0\.1:\d+: connection refused/.test(err.message),
+  );
+  assert.deepEqual(events.filter((t) => t !== "progress"), [], "no start line before the error");
+  assert.ok(performance.now() - startedAt < 4000, "does not churn against a dead server for the whole run");
 });
 
 Deno.test("bench: an abort ends a long run early with what was measured", async () => {

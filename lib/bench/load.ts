@@ -59,7 +59,10 @@ export interface LoadProgress {
   errors: number;
 }
 
-const READ_BUFFER_SIZE = 64 * 1024;
+/** Stream mode reads and writes up to this much at once: fewer, larger system calls per byte moved. */
+const STREAM_BUFFER_SIZE = 256 * 1024;
+/** Ping-pong and connect mode read replies into this much (or a whole pipeline's worth, when larger). */
+const MESSAGE_BUFFER_SIZE = 16 * 1024;
 /** At most this many connects are in progress at once while a load opens its connections. */
 const CONNECT_CONCURRENCY = 64;
 /** After a stop, replies still on their way are waited for this long at most. */
@@ -179,16 +182,25 @@ export class Load {
   #startedAt = 0;
   #stoppedAt = 0;
   #drainTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Connect mode: the first connection, opened by `open()` to show the server is there. */
+  #firstConn: Deno.Conn | undefined;
 
   constructor(spec: LoadSpec) {
     this.#spec = spec;
     this.#quota = spec.requests ?? Infinity;
   }
 
-  /** Opens every connection (not in connect mode, where connections are the load itself). */
+  /**
+   * Opens every connection. In connect mode, where connections are the load itself, opens only the first
+   * one, which the first churn cycle then uses: `connected` tells whether the server could be reached.
+   */
   async open(): Promise<void> {
-    if (this.#spec.mode === "connect") return;
-    const maxChunk = Math.max(READ_BUFFER_SIZE, this.#spec.size * this.#spec.pipeline);
+    if (this.#spec.mode === "connect") {
+      this.#firstConn = await this.#connect();
+      return;
+    }
+    const { mode, size, pipeline } = this.#spec;
+    const maxChunk = Math.max(mode === "stream" ? STREAM_BUFFER_SIZE : MESSAGE_BUFFER_SIZE, size * pipeline);
     let next = 0;
     const opener = async () => {
       while (next < this.#spec.connections && !this.#stopper.signal.aborted) {
@@ -215,6 +227,7 @@ export class Load {
       clearInterval(watchdog);
       clearTimeout(this.#drainTimer);
       this.#turns.close();
+      if (this.#firstConn) closeQuietly(this.#firstConn);
       if (this.#stoppedAt === 0) this.#stoppedAt = performance.now();
       for (const flow of this.#flows) flow.close();
     }
@@ -396,10 +409,10 @@ export class Load {
   /** Connect mode: connect, one echo, close; again until stopped. */
   async #churn(): Promise<void> {
     const size = this.#spec.size;
-    const payload = new PayloadStream(0, Math.max(size, READ_BUFFER_SIZE));
+    const payload = new PayloadStream(0, Math.max(size, MESSAGE_BUFFER_SIZE));
     const buf = new Uint8Array(payload.maxChunk);
     while (this.#running && this.#take(1) === 1) {
-      const conn = await this.#connect();
+      const conn = this.#takeFirstConn() ?? await this.#connect();
       if (!conn) continue;
       try {
         const sentAt = performance.now();
@@ -422,6 +435,12 @@ export class Load {
         closeQuietly(conn);
       }
     }
+  }
+
+  #takeFirstConn(): Deno.Conn | undefined {
+    const conn = this.#firstConn;
+    this.#firstConn = undefined;
+    return conn;
   }
 
   #fail(flow: Flow, err: unknown): void {

@@ -2,8 +2,11 @@ import type { Session } from "./mode.ts";
 
 /** The read buffer every connection starts with, and keeps while its reads stay this small (idle, chat, ping-pong). */
 export const ECHO_SMALL_BUFFER_SIZE = 512;
-/** The read buffer a connection borrows while reads fill the small one (bulk transfers). */
-export const ECHO_LARGE_BUFFER_SIZE = 64 * 1024;
+/**
+ * The read buffer a connection borrows while reads fill the small one (bulk transfers): large enough that each
+ * read and write moves as much as a sender's 256 KiB write, so bulk data costs fewer system calls per byte.
+ */
+export const ECHO_LARGE_BUFFER_SIZE = 256 * 1024;
 /** Large buffers kept for reuse once returned; beyond this they are left to the garbage collector. */
 const SPARE_LARGE_BUFFERS = 16;
 
@@ -23,7 +26,7 @@ function returnLargeBuffer(buf: Uint8Array): void {
  * than one chunk. Returns at end of stream, after the last echo, so a half-closed peer gets every byte.
  *
  * A connection waits for data with a 512-byte buffer (a pending read holds its buffer, so this is what an
- * idle connection costs); a read that fills it switches to a 64 KiB buffer, kept while reads return more
+ * idle connection costs); a read that fills it switches to a 256 KiB buffer, kept while reads return more
  * than 512 bytes, then handed back to a small shared pool.
  */
 export async function echo(session: Session): Promise<void> {
