@@ -73,37 +73,47 @@ interface Measurement {
   key: string;
   title: string;
   args: string[];
+  /** Generator workers (threads), all on the load CPU; see bench/NOTES.md. */
+  workers: number;
 }
 
-/** Generator workers for measurements with many connections (all on the load CPU; see bench/NOTES.md). */
-const WORKERS = 4;
-
+/**
+ * Bulk writes 256 KiB at a time (bench's stream default). One generator thread is the cheapest on the one load
+ * CPU; only 500 connections use 4, because one event loop serves that many busy connections unevenly and the
+ * fairness figures would describe the generator.
+ */
 const MEASUREMENTS: Measurement[] = [
-  { key: "bulk1", title: "bulk echo, 1 connection", args: ["--mode", "stream", "-c", "1"] },
-  {
-    key: "bulk8",
-    title: "bulk echo, 8 connections",
-    args: ["--mode", "stream", "-c", "8", "-w", `${WORKERS}`],
-  },
-  { key: "pp1", title: "ping-pong 64 B, 1 connection", args: ["-c", "1"] },
-  { key: "pp50", title: "ping-pong 64 B, 50 connections", args: ["-c", "50", "-w", `${WORKERS}`] },
-  { key: "pp500", title: "ping-pong 64 B, 500 connections", args: ["-c", "500", "-w", `${WORKERS}`] },
+  { key: "bulk1", title: "bulk echo, 1 connection", args: ["--mode", "stream", "-c", "1"], workers: 1 },
+  { key: "bulk8", title: "bulk echo, 8 connections", args: ["--mode", "stream", "-c", "8"], workers: 1 },
+  { key: "pp1", title: "ping-pong 64 B, 1 connection", args: ["-c", "1"], workers: 1 },
+  { key: "pp50", title: "ping-pong 64 B, 50 connections", args: ["-c", "50"], workers: 1 },
+  { key: "pp500", title: "ping-pong 64 B, 500 connections", args: ["-c", "500"], workers: 4 },
   {
     key: "connect",
     title: "connect rate (connect, echo 64 B, close; 8 at once)",
-    args: ["--connect-only", "-c", "8", "-w", `${WORKERS}`],
+    args: ["--connect-only", "-c", "8"],
+    workers: 1,
   },
 ];
 
-/** Measurements repeated on sockkit with fewer generator workers, to show the generator was not the limit. */
+/** Measurements repeated on sockkit with other numbers of generator workers: does the figure rise with them? */
 const SCALING_KEYS = ["bulk8", "pp50", "pp500", "connect"];
-const SCALING_WORKERS = [1, 2];
+const SCALING_WORKERS = [1, 2, 4];
+
+/** At or above this share of its core, a process is taken as saturated: it set the figure. */
+const SATURATED_PERCENT = 90;
+
+function benchArgs(m: Measurement, workers = m.workers): string[] {
+  return [...m.args, "-w", `${workers}`];
+}
 
 /** One server's medians. */
 interface PeerFigures {
   name: string;
   results: Record<string, BenchResult[]>;
   serverCpu: Record<string, number[]>;
+  /** How busy the server's and the generator's CPUs were (whole cores: kernel network work included). */
+  cores: Record<string, CoreBusy[]>;
   rssIdleKiB?: number;
   rssPerConnKiB?: number;
   skipped?: string;
@@ -197,6 +207,39 @@ interface Pinning {
   server: string[];
   load: string[];
   text: string;
+  /** The CPUs the server and the generator run on, when pinned. */
+  serverCpu?: number;
+  loadCpu?: number;
+}
+
+/** Busy time of the server's and the generator's CPUs during a run, in % of the core. */
+interface CoreBusy {
+  server: number;
+  load: number;
+}
+
+/** Busy and total jiffies per CPU, from /proc/stat (busy: everything but idle and iowait). */
+function cpuJiffies(): Map<number, { busy: number; total: number }> {
+  const out = new Map<number, { busy: number; total: number }>();
+  for (const line of Deno.readTextFileSync("/proc/stat").split("\n")) {
+    const m = /^cpu(\d+)\s+(.*)$/.exec(line);
+    if (!m) continue;
+    const f = m[2].trim().split(/\s+/).map(Number);
+    const total = f.slice(0, 8).reduce((a, b) => a + b, 0);
+    out.set(Number(m[1]), { busy: total - f[3] - f[4], total });
+  }
+  return out;
+}
+
+function coreBusy(
+  before: Map<number, { busy: number; total: number }>,
+  after: Map<number, { busy: number; total: number }>,
+  cpu: number | undefined,
+): number {
+  if (cpu === undefined) return NaN;
+  const a = before.get(cpu), b = after.get(cpu);
+  if (!a || !b || b.total === a.total) return NaN;
+  return ((b.busy - a.busy) * 100) / (b.total - a.total);
 }
 
 function pinning(): Pinning {
@@ -208,6 +251,8 @@ function pinning(): Pinning {
     server: ["taskset", "-c", "0"],
     load: ["taskset", "-c", "1"],
     text: "server on CPU 0, load generator on CPU 1 (taskset)",
+    serverCpu: 0,
+    loadCpu: 1,
   };
 }
 
@@ -286,7 +331,12 @@ async function measureAll(
   peers: Peer[],
   o: { seconds: number; reps: number; tmp: string; pin: Pinning },
 ): Promise<PeerFigures[]> {
-  const figures = peers.map((peer): PeerFigures => ({ name: peer.name, results: {}, serverCpu: {} }));
+  const figures = peers.map((peer): PeerFigures => ({
+    name: peer.name,
+    results: {},
+    serverCpu: {},
+    cores: {},
+  }));
   const running: ({ child: Deno.ChildProcess; port: number } | undefined)[] = [];
   try {
     for (const [i, peer] of peers.entries()) {
@@ -307,7 +357,7 @@ async function measureAll(
           const server = running[i];
           if (!server || (peer.only && !peer.only.includes(m.key))) continue;
           log(`  ${peer.name} #${rep + 1}`);
-          record(figures[i], m.key, await measureOnce(server.port, server.child.pid, m.args, o));
+          record(figures[i], m.key, await measureOnce(server.port, server.child.pid, benchArgs(m), o));
         }
       }
     }
@@ -334,9 +384,10 @@ async function measureAll(
   return figures;
 }
 
-function record(figures: PeerFigures, key: string, m: { result: BenchResult; serverCpu: number }): void {
+function record(figures: PeerFigures, key: string, m: Measured): void {
   (figures.results[key] ??= []).push(m.result);
   (figures.serverCpu[key] ??= []).push(m.serverCpu);
+  (figures.cores[key] ??= []).push(m.cores);
 }
 
 /** Starts the peer and resolves once it accepts connections. */
@@ -393,21 +444,44 @@ async function measureOnce(
   pid: number,
   args: string[],
   o: { seconds: number; pin: Pinning },
-): Promise<{ result: BenchResult; serverCpu: number }> {
+): Promise<Measured> {
   const cpuBefore = cpuSeconds(pid);
+  const coresBefore = cpuJiffies();
   const result = await benchOnce(port, args, o.seconds, o.pin);
+  const coresAfter = cpuJiffies();
+  loadAverages.push(loadAverage());
+  const cores = {
+    server: coreBusy(coresBefore, coresAfter, o.pin.serverCpu),
+    load: coreBusy(coresBefore, coresAfter, o.pin.loadCpu),
+  };
   const serverCpu = Math.min(
     ((cpuSeconds(pid) - cpuBefore) * 100000) / result.elapsedMs,
     100 * navigator.hardwareConcurrency,
   );
   log(
     `    ${args.join(" ")}: ${headline(result)}, server CPU ${serverCpu.toFixed(0)}%, ` +
-      `generator CPU ${result.generatorCpuPercent.toFixed(0)}%${
+      `generator CPU ${result.generatorCpuPercent.toFixed(0)}%, ` +
+      `cores ${cores.server.toFixed(0)}% / ${cores.load.toFixed(0)}% busy${
         result.errors ? `, errors ${JSON.stringify(result.errorKinds)}` : ""
       }`,
   );
   await sleep(300);
-  return { result, serverCpu };
+  return { result, serverCpu, cores };
+}
+
+/** The 1-minute load average after each run: how much else the machine was doing. */
+const loadAverages: number[] = [];
+
+function loadAverage(): number {
+  return Number(Deno.readTextFileSync("/proc/loadavg").split(" ")[0]);
+}
+
+/** One run of one measurement against one server. */
+interface Measured {
+  result: BenchResult;
+  /** The server's own CPU time (its processes' user + system time), in % of one core. */
+  serverCpu: number;
+  cores: CoreBusy;
 }
 
 async function measureScaling(
@@ -418,10 +492,9 @@ async function measureScaling(
   const out: Record<string, Record<number, BenchResult>> = {};
   for (const key of SCALING_KEYS) {
     const m = MEASUREMENTS.find((x) => x.key === key)!;
-    const base = m.args.filter((_, i, a) => a[i] !== "-w" && a[i - 1] !== "-w");
     out[key] = {};
     for (const w of SCALING_WORKERS) {
-      out[key][w] = (await measureOnce(port, pid, [...base, "-w", `${w}`], o)).result;
+      if (w !== m.workers) out[key][w] = (await measureOnce(port, pid, benchArgs(m, w), o)).result;
     }
   }
   return out;
@@ -607,6 +680,15 @@ function renderTable(peers: PeerFigures[]): string[] {
   return lines;
 }
 
+/** What set a figure: the side whose CPU was saturated, or neither (then round-trip latency did). */
+function limitOf(serverCore: number, loadCore: number): string {
+  if (!Number.isFinite(serverCore) || !Number.isFinite(loadCore)) return "unknown (not pinned)";
+  if (loadCore >= SATURATED_PERCENT && serverCore < SATURATED_PERCENT) return "generator";
+  if (serverCore >= SATURATED_PERCENT && loadCore < SATURATED_PERCENT) return "server";
+  if (serverCore >= SATURATED_PERCENT) return "both";
+  return "neither";
+}
+
 function renderCpuTable(peers: PeerFigures[]): string[] {
   const lines = [
     `| measurement | ${peers.map((p) => p.name).join(" | ")} |`,
@@ -616,12 +698,50 @@ function renderCpuTable(peers: PeerFigures[]): string[] {
     const cells = peers.map((p) => {
       const server = p.serverCpu[m.key];
       const results = p.results[m.key];
-      if (!server || !results) return "–";
-      return `${median(server).toFixed(0)}% / ${
+      const cores = p.cores[m.key];
+      if (!server || !results || !cores) return "–";
+      const serverCore = median(cores.map((c) => c.server));
+      const loadCore = median(cores.map((c) => c.load));
+      return `${median(server).toFixed(0)}% (${serverCore.toFixed(0)}%) / ${
         median(results.map((r) => r.generatorCpuPercent)).toFixed(0)
-      }%`;
+      }% (${loadCore.toFixed(0)}%): ${limitOf(serverCore, loadCore)}`;
     });
     lines.push(`| ${m.key} | ${cells.join(" | ")} |`);
+  }
+  return lines;
+}
+
+/**
+ * The server's own cost: CPU time per message (bulk: per MB echoed), run by run, medians. Unlike throughput
+ * it compares servers even where the generator set the figure.
+ */
+function serverCost(p: PeerFigures, key: string): number {
+  const results = p.results[key];
+  const cpu = p.serverCpu[key];
+  if (!results || !cpu) return NaN;
+  return median(results.map((r, i) => {
+    const perSecond = r.mode === "stream" ? r.mbPerSec : r.messagesPerSec;
+    return perSecond > 0 ? (cpu[i] / 100 / perSecond) * 1e6 : NaN;
+  }));
+}
+
+function renderCostTable(peers: PeerFigures[]): string[] {
+  const subject = peers.find((p) => p.name === "sockkit")!;
+  const node = peers.find((p) => p.name === "Node");
+  const c = peers.find((p) => p.name === "C epoll");
+  const lines = [
+    `| measurement | ${peers.map((p) => p.name).join(" | ")} | sockkit vs Node | sockkit vs C |`,
+    `|---|${peers.map(() => "--:").join("|")}|--:|--:|`,
+  ];
+  for (const m of MEASUREMENTS) {
+    const unit = m.key.startsWith("bulk") ? "µs per MB" : "µs per message";
+    const mine = serverCost(subject, m.key);
+    const vs = (other?: PeerFigures) => other ? ratio(mine, serverCost(other, m.key), false) : "–";
+    lines.push(
+      `| ${m.key} (${unit}) | ${peers.map((p) => fmt(serverCost(p, m.key), 1)).join(" | ")} | ${vs(node)} | ${
+        vs(c)
+      } |`,
+    );
   }
   return lines;
 }
@@ -629,7 +749,7 @@ function renderCpuTable(peers: PeerFigures[]): string[] {
 function renderScaling(peers: PeerFigures[]): string[] {
   const me = peers.find((p) => p.name === "sockkit");
   if (!me?.scaling) return [];
-  const workers = [...SCALING_WORKERS, WORKERS];
+  const workers = SCALING_WORKERS;
   const lines = [
     `| measurement (sockkit) | ${workers.map((w) => `${w} worker${w > 1 ? "s" : ""}`).join(" | ")} |`,
     `|---|${workers.map(() => "--:").join("|")}|`,
@@ -641,13 +761,13 @@ function renderScaling(peers: PeerFigures[]): string[] {
           r.generatorCpuPercent.toFixed(0)
         }%)`
         : "–";
+    const m = MEASUREMENTS.find((x) => x.key === key)!;
     const full = me.results[key];
-    const at4 = full
+    const suiteRun = full
       ? full.slice().sort((a, b) => a.messagesPerSec - b.messagesPerSec)[full.length >> 1]
       : undefined;
-    lines.push(
-      `| ${key} | ${workers.map((w) => cell(w === WORKERS ? at4 : me.scaling![key][w])).join(" | ")} |`,
-    );
+    const cellFor = (w: number) => w === m.workers ? `**${cell(suiteRun)}**` : cell(me.scaling![key][w]);
+    lines.push(`| ${key} | ${workers.map(cellFor).join(" | ")} |`);
   }
   return lines;
 }
@@ -713,6 +833,9 @@ function machineLines(pin: Pinning, seconds: number, reps: number): string[] {
         "socat"
     }, ${run(["cc", "--version"]).split("\n")[0]}`,
     `- pinning: ${pin.text}`,
+    `- 1-minute load average after each run: ${fmt(Math.min(...loadAverages), 2)}–${
+      fmt(Math.max(...loadAverages), 2)
+    } (the suite itself keeps it near 2)`,
     `- each figure: median of ${reps} runs of ${seconds} s; memory: VmRSS while ${HOLD_CONNECTIONS} idle ` +
     `connections are held (each after one echo), minus the RSS before, divided by ${HOLD_CONNECTIONS}`,
   ];
@@ -767,11 +890,24 @@ async function main(): Promise<void> {
       "",
       "## CPU used during each measurement (server / generator, % of one core, medians)",
       "",
+      "Each cell: server CPU / generator CPU (their processes' user + system time), in brackets how busy each",
+      "one's core was (that adds the kernel's loopback network work, counted as softirq time and charged to no",
+      `process), and what set the figure: the side whose core was at least ${SATURATED_PERCENT}% busy`,
+      '("neither": round-trip latency did, with both sides waiting on each other).',
+      "",
       ...renderCpuTable(shown),
       "",
-      "## Generator check: sockkit's figures with 1, 2 and " + WORKERS + " generator workers",
+      "## Server CPU per message (medians)",
       "",
-      "Single runs with fewer workers beside the medians above; all workers share the load CPU.",
+      "The server's CPU time per round trip (bulk: per MB echoed): what each server costs, also where the",
+      "generator set the throughput. Ratios: the other's cost ÷ sockkit's (above 1: sockkit is cheaper).",
+      "",
+      ...renderCostTable(shown),
+      "",
+      "## Generator check: sockkit's figures with 1, 2 and 4 generator workers",
+      "",
+      "In bold the suite's own setting (the median above); the others are single runs. All workers share the",
+      "load CPU, so a figure the generator set cannot rise with more workers.",
       "",
       ...renderScaling(shown),
       "",
