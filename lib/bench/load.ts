@@ -50,6 +50,11 @@ export interface LoadResult {
   perConnection: number[];
   /** Errors by kind: `reply differs from what was sent`, `connect: connection refused`, … */
   errors: Record<string, number>;
+  /** UDP only: datagrams sent, expired unanswered after the timeout, answered after that, and from elsewhere. */
+  sent?: number;
+  lost?: number;
+  late?: number;
+  strays?: number;
 }
 
 /** Counters for the live progress display. */
@@ -57,6 +62,8 @@ export interface LoadProgress {
   messages: number;
   bytes: number;
   errors: number;
+  /** UDP only: datagrams counted lost so far. */
+  lost?: number;
 }
 
 const READ_BUFFER_SIZE = 64 * 1024;
@@ -459,7 +466,8 @@ async function readWithin(conn: Deno.Conn, buf: Uint8Array, timeoutMs: number): 
   }
 }
 
-function describeConnectError(err: unknown): string {
+/** Why a connect (or opening a socket) failed, without the address the caller already names. */
+export function describeConnectError(err: unknown): string {
   if (err instanceof Error && err.cause !== undefined) return networkReason(err.cause);
   return networkReason(err);
 }
