@@ -483,8 +483,8 @@ function checkUdpBenchOptions(o: { connectOnly?: boolean; mode: string; size?: n
   }
   if (size < UDP_HEADER_BYTES) {
     throw new UsageError(
-      `invalid --size '${size}' with --udp: each datagram carries a ${UDP_HEADER_BYTES}-byte header ` +
-        `(socket and sequence number), so use ${UDP_HEADER_BYTES} or more`,
+      `invalid --size '${size}' with --udp: each datagram starts with an ${UDP_HEADER_BYTES}-byte header ` +
+        `(socket and sequence number), so use --size ${UDP_HEADER_BYTES} or more`,
     );
   }
 }
