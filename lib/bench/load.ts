@@ -9,6 +9,7 @@ import { networkReason } from "../errors.ts";
 import { closeQuietly, isClosedError, sleep, writeAll } from "../io.ts";
 import { connect, type StreamEndpoint } from "../transport.ts";
 import { LatencyHistogram } from "./histogram.ts";
+import { LoadTally } from "./tally.ts";
 import { PayloadStream } from "./payload.ts";
 import { EventLoopTurns, READS_PER_TURN } from "../turns.ts";
 
@@ -173,23 +174,18 @@ class Flow {
 export class Load {
   readonly #spec: LoadSpec;
   readonly #flows: Flow[] = [];
-  readonly #latency = new LatencyHistogram();
   readonly #connectTime = new LatencyHistogram();
-  readonly #errors: Record<string, number> = {};
   readonly #stopper = new AbortController();
   readonly #turns = new EventLoopTurns();
-  #errorCount = 0;
-  #messages = 0;
-  #bytes = 0;
+  readonly #tally: LoadTally;
   #connected = 0;
-  #quota: number;
   #startedAt = 0;
   #stoppedAt = 0;
   #drainTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(spec: LoadSpec) {
     this.#spec = spec;
-    this.#quota = spec.requests ?? Infinity;
+    this.#tally = new LoadTally(spec.requests);
   }
 
   /** Opens every connection (not in connect mode, where connections are the load itself). */
@@ -245,7 +241,7 @@ export class Load {
   }
 
   progress(): LoadProgress {
-    return { messages: this.#messages, bytes: this.#bytes, errors: this.#errorCount };
+    return this.#tally.progress();
   }
 
   /** Everything measured, ready to cross a worker boundary. */
@@ -253,30 +249,18 @@ export class Load {
     const end = this.#stoppedAt || performance.now();
     return {
       elapsedMs: this.#startedAt === 0 ? 0 : end - this.#startedAt,
-      messages: this.#messages,
-      bytes: this.#bytes,
+      messages: this.#tally.messages,
+      bytes: this.#tally.bytes,
       connected: this.#connected,
-      latency: this.#latency.encode(),
+      latency: this.#tally.latency.encode(),
       connectTime: this.#connectTime.encode(),
       perConnection: this.#spec.mode === "connect" ? [] : this.#flows.map((f) => f.completed),
-      errors: { ...this.#errors },
+      errors: { ...this.#tally.errors },
     };
   }
 
   get #running(): boolean {
     return !this.#stopper.signal.aborted;
-  }
-
-  #error(kind: string): void {
-    this.#errors[kind] = (this.#errors[kind] ?? 0) + 1;
-    this.#errorCount++;
-  }
-
-  /** Takes up to `n` messages from the request budget. */
-  #take(n: number): number {
-    const granted = Math.min(n, this.#quota);
-    this.#quota -= granted;
-    return granted;
   }
 
   async #connect(): Promise<Deno.Conn | undefined> {
@@ -288,7 +272,7 @@ export class Load {
       this.#connected++;
       return conn;
     } catch (err) {
-      if (this.#running) this.#error(`connect: ${describeConnectError(err)}`);
+      if (this.#running) this.#tally.error(`connect: ${describeConnectError(err)}`);
       return undefined;
     }
   }
@@ -311,7 +295,7 @@ export class Load {
 
   /** Closed loop: sends `n` messages now; each completed reply sends one more. */
   #sendClosedLoop(flow: Flow, n: number): void {
-    const count = this.#running ? this.#take(n) : 0;
+    const count = this.#running ? this.#tally.take(n) : 0;
     if (count === 0) return;
     const now = performance.now();
     if (flow.inFlight === 0) flow.lastActivity = now;
@@ -330,7 +314,7 @@ export class Load {
         await sleep(due - now, this.#stopper.signal);
         continue;
       }
-      const count = this.#take(Math.min(maxBatch, Math.floor((now - due) / interval) + 1));
+      const count = this.#tally.take(Math.min(maxBatch, Math.floor((now - due) / interval) + 1));
       if (count === 0) break;
       if (flow.inFlight === 0) flow.lastActivity = now;
       for (let i = 0; i < count; i++, due += interval) flow.times.push(due);
@@ -341,7 +325,7 @@ export class Load {
   /** Stream mode: writes continuously until stopped, then half-closes so the echo's end can be read. */
   async #stream(flow: Flow): Promise<void> {
     const size = this.#spec.size;
-    while (this.#running && this.#take(1) === 1) {
+    while (this.#running && this.#tally.take(1) === 1) {
       const now = performance.now();
       if (flow.inFlight === 0) flow.lastActivity = now;
       flow.times.push(now);
@@ -357,7 +341,7 @@ export class Load {
     const buf = new Uint8Array(flow.payload.maxChunk);
     const isStream = mode === "stream";
     while (true) {
-      if (flow.inFlight === 0 && (!this.#running || this.#quota === 0)) return;
+      if (flow.inFlight === 0 && (!this.#running || this.#tally.budget === 0)) return;
       const n = await this.#read(flow, buf);
       if (n === null) {
         if (flow.closed) return;
@@ -372,15 +356,15 @@ export class Load {
         throw new ReplyError("reply differs from what was sent");
       }
       flow.receivedBytes += n;
-      this.#bytes += n;
+      this.#tally.bytes += n;
       const done = Math.floor(flow.receivedBytes / size) - flow.completed;
       if (done === 0) continue;
       flow.completed += done;
-      this.#messages += done;
+      this.#tally.messages += done;
       const now = flow.lastActivity;
       for (let i = 0; i < done && flow.times.length > 0; i++) {
         const sentAt = flow.times.shift();
-        if (!isStream) this.#latency.record(now - sentAt);
+        if (!isStream) this.#tally.latency.record(now - sentAt);
       }
       if (!isStream && this.#spec.rate === undefined) this.#sendClosedLoop(flow, done);
     }
@@ -405,7 +389,7 @@ export class Load {
     const size = this.#spec.size;
     const payload = new PayloadStream(0, Math.max(size, READ_BUFFER_SIZE));
     const buf = new Uint8Array(payload.maxChunk);
-    while (this.#running && this.#take(1) === 1) {
+    while (this.#running && this.#tally.take(1) === 1) {
       const conn = await this.#connect();
       if (!conn) continue;
       try {
@@ -420,11 +404,11 @@ export class Load {
           }
           got += n;
         }
-        this.#latency.record(performance.now() - sentAt);
-        this.#messages++;
-        this.#bytes += size;
+        this.#tally.latency.record(performance.now() - sentAt);
+        this.#tally.messages++;
+        this.#tally.bytes += size;
       } catch (err) {
-        this.#error(describeFlowError(err));
+        this.#tally.error(describeFlowError(err));
       } finally {
         closeQuietly(conn);
       }
@@ -436,7 +420,7 @@ export class Load {
     flow.failed = true;
     flow.close();
     if (isClosedError(err) && !this.#running) return;
-    this.#error(describeFlowError(err));
+    this.#tally.error(describeFlowError(err));
   }
 
   #checkTimeouts(): void {

@@ -16,6 +16,7 @@ import { UdpSender } from "../udp.ts";
 import { LatencyHistogram } from "./histogram.ts";
 import { describeConnectError, Load, type LoadProgress, type LoadResult, type LoadSpec } from "./load.ts";
 import { PayloadStream } from "./payload.ts";
+import { LoadTally } from "./tally.ts";
 
 /** Bytes at the start of every bench datagram: the socket's index and the datagram's sequence number. */
 export const UDP_HEADER_BYTES = 8;
@@ -163,19 +164,14 @@ function hostOf(addr: Deno.NetAddr): string {
 export class UdpLoad implements LoadDriver {
   readonly #spec: UdpLoadSpec;
   readonly #sockets: Socket[] = [];
-  readonly #latency = new LatencyHistogram();
-  readonly #errors: Record<string, number> = {};
   readonly #stopper = new AbortController();
   readonly #turns = new EventLoopTurns();
   readonly #serverHost: string | undefined;
-  #errorCount = 0;
-  #messages = 0;
-  #bytes = 0;
+  readonly #tally: LoadTally;
   #sent = 0;
   #lost = 0;
   #late = 0;
   #strays = 0;
-  #quota: number;
   #startedAt = 0;
   #stoppedAt = 0;
   #lastActivityAt = 0;
@@ -183,7 +179,7 @@ export class UdpLoad implements LoadDriver {
 
   constructor(spec: UdpLoadSpec) {
     this.#spec = spec;
-    this.#quota = spec.requests ?? Infinity;
+    this.#tally = new LoadTally(spec.requests);
     this.#serverHost = serverHost(spec.endpoint.hostname);
   }
 
@@ -205,7 +201,7 @@ export class UdpLoad implements LoadDriver {
         );
       } catch (err) {
         if (err instanceof SockkitError && err.cause === undefined) throw err;
-        this.#error(`open: ${describeConnectError(err)}`);
+        this.#tally.error(`open: ${describeConnectError(err)}`);
         continue;
       }
       this.#sockets.push(socket);
@@ -238,7 +234,9 @@ export class UdpLoad implements LoadDriver {
     this.#stopper.abort();
     for (const socket of this.#sockets) this.#closeIfDone(socket);
     // A server that has not answered at all gets the whole timeout, so "no reply" means what it says.
-    const drainMs = this.#messages === 0 ? this.#spec.timeoutMs : Math.min(DRAIN_MS, this.#spec.timeoutMs);
+    const drainMs = this.#tally.messages === 0
+      ? this.#spec.timeoutMs
+      : Math.min(DRAIN_MS, this.#spec.timeoutMs);
     this.#drainTimer = setTimeout(() => {
       for (const socket of this.#sockets) {
         for (const seq of [...socket.outstanding.keys()]) this.#lose(socket, seq);
@@ -249,7 +247,7 @@ export class UdpLoad implements LoadDriver {
 
   /** Counters so far. */
   progress(): LoadProgress {
-    return { messages: this.#messages, bytes: this.#bytes, errors: this.#errorCount, lost: this.#lost };
+    return { ...this.#tally.progress(), lost: this.#lost };
   }
 
   /** Everything measured, ready to cross a worker boundary. */
@@ -257,13 +255,13 @@ export class UdpLoad implements LoadDriver {
     const end = this.#stoppedAt || performance.now();
     return {
       elapsedMs: this.#startedAt === 0 ? 0 : end - this.#startedAt,
-      messages: this.#messages,
-      bytes: this.#bytes,
+      messages: this.#tally.messages,
+      bytes: this.#tally.bytes,
       connected: this.#sockets.length,
-      latency: this.#latency.encode(),
+      latency: this.#tally.latency.encode(),
       connectTime: new LatencyHistogram().encode(),
       perConnection: this.#sockets.map((s) => s.received),
-      errors: { ...this.#errors },
+      errors: { ...this.#tally.errors },
       sent: this.#sent,
       lost: this.#lost,
       late: this.#late,
@@ -273,17 +271,6 @@ export class UdpLoad implements LoadDriver {
 
   get #running(): boolean {
     return !this.#stopper.signal.aborted;
-  }
-
-  #error(kind: string): void {
-    this.#errors[kind] = (this.#errors[kind] ?? 0) + 1;
-    this.#errorCount++;
-  }
-
-  #take(): boolean {
-    if (this.#quota <= 0) return false;
-    this.#quota--;
-    return true;
   }
 
   async #drive(socket: Socket): Promise<void> {
@@ -309,7 +296,8 @@ export class UdpLoad implements LoadDriver {
     socket.sending = true;
     try {
       while (
-        this.#running && !socket.closed && socket.outstanding.size < this.#spec.pipeline && this.#take()
+        this.#running && !socket.closed && socket.outstanding.size < this.#spec.pipeline &&
+        this.#tally.take(1) === 1
       ) {
         await this.#send(socket, performance.now());
       }
@@ -331,7 +319,7 @@ export class UdpLoad implements LoadDriver {
         await sleep(due - now, this.#stopper.signal);
         continue;
       }
-      if (!this.#take()) break;
+      if (this.#tally.take(1) === 0) break;
       if (socket.outstanding.size >= OPEN_LOOP_CAP) {
         this.#lose(socket, socket.outstanding.keys().next().value!);
       }
@@ -358,7 +346,7 @@ export class UdpLoad implements LoadDriver {
   /** A socket that cannot send is closed: one error, and its outstanding datagrams are let go. */
   #sendFailed(socket: Socket, err: unknown): void {
     if (socket.closed) return;
-    this.#error(`send: ${networkReason(err)}`);
+    this.#tally.error(`send: ${networkReason(err)}`);
     socket.outstanding.clear();
     socket.close();
   }
@@ -376,7 +364,7 @@ export class UdpLoad implements LoadDriver {
         [data, from] = await conn.receive(buf);
       } catch (err) {
         if (socket.closed || conn !== socket.sender.socket) return;
-        this.#error(`receive: ${networkReason(err)}`);
+        this.#tally.error(`receive: ${networkReason(err)}`);
         socket.outstanding.clear();
         socket.close();
         return;
@@ -403,13 +391,13 @@ export class UdpLoad implements LoadDriver {
     const pending = socket.outstanding.get(seq);
     const late = pending === undefined && socket.expired.has(seq);
     if (pending === undefined && !late) {
-      this.#error(seq >= 0 && seq < socket.nextSeq ? UNMATCHED : DIFFERS);
+      this.#tally.error(seq >= 0 && seq < socket.nextSeq ? UNMATCHED : DIFFERS);
       return;
     }
     if (pending) socket.outstanding.delete(seq);
     else socket.expired.delete(seq);
     if (!socket.payload.matches(seq, data.subarray(UDP_HEADER_BYTES))) {
-      this.#error(DIFFERS);
+      this.#tally.error(DIFFERS);
       return;
     }
     if (!pending) {
@@ -417,9 +405,9 @@ export class UdpLoad implements LoadDriver {
       return;
     }
     socket.received++;
-    this.#messages++;
-    this.#bytes += data.length;
-    this.#latency.record(now - pending.due);
+    this.#tally.messages++;
+    this.#tally.bytes += data.length;
+    this.#tally.latency.record(now - pending.due);
     this.#lastActivityAt = now;
   }
 
@@ -447,7 +435,7 @@ export class UdpLoad implements LoadDriver {
   /** Closes a socket once nothing more will be sent on it and nothing is outstanding. */
   #closeIfDone(socket: Socket): void {
     if (socket.closed || socket.sending || socket.outstanding.size > 0) return;
-    if (this.#running && this.#quota > 0) return;
+    if (this.#running && this.#tally.budget > 0) return;
     socket.close();
   }
 }
