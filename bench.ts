@@ -248,7 +248,7 @@ function loadSpecs(opts: Required<Omit<BenchOptions, "rate" | "requests">> & Ben
 
 /**
  * Runs a bench against an echo server and resolves to its result. Throws a `SockkitError` when not a
- * single connection could be made.
+ * single connection could be made, or, over UDP, when not a single reply came back.
  *
  * @example
  * ```ts
