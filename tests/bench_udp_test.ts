@@ -12,12 +12,12 @@ function udpEchoServer(): Promise<TestServer> {
 }
 
 /**
- * A hand-made UDP peer on 127.0.0.1: `answer(n, data)` decides the reply to its n-th datagram (from 1), or
- * none; each reply is first also sent from `forger`, when given. Disposing of it closes the socket and waits
+ * A hand-made UDP peer on 127.0.0.1: `answer(n, data)` decides the replies to its n-th datagram (from 1), if
+ * any; each reply is first also sent from `forger`, when given. Disposing of it closes the socket and waits
  * for its loop.
  */
 function udpPeer(
-  answer: (n: number, data: Uint8Array) => Uint8Array | undefined,
+  answer: (n: number, data: Uint8Array) => Uint8Array | Uint8Array[] | undefined,
   forger?: Deno.DatagramConn,
 ) {
   const conn = Deno.listenDatagram({ hostname: "127.0.0.1", port: 0, transport: "udp" });
@@ -31,9 +31,11 @@ function udpPeer(
       } catch {
         return;
       }
-      const reply = answer(++received, data);
-      if (reply && forger) await forger.send(reply, from).catch(() => {});
-      if (reply) await conn.send(reply, from).catch(() => {});
+      const answered = answer(++received, data) ?? [];
+      for (const reply of Array.isArray(answered) ? answered : [answered]) {
+        if (forger) await forger.send(reply, from).catch(() => {});
+        await conn.send(reply, from).catch(() => {});
+      }
     }
   })();
   return {
@@ -131,6 +133,24 @@ Deno.test("bench udp: a peer that changes a byte gives 'reply differs' errors, n
   const r = await runBench({ endpoint: udp(peer.port), connections: 2, requests: 50, timeoutMs: 1000 });
   assert.deepEqual(r.errorKinds, { "reply differs from what was sent": 50 });
   assert.deepEqual([r.messages, r.lost], [0, 0]);
+});
+
+Deno.test("bench udp: a reply after --timeout counts as late, a second reply to one datagram as an error", async () => {
+  let held = new Uint8Array();
+  // The first datagram is answered only when the second arrives, after it was counted lost.
+  await using slow = udpPeer((n, data) => {
+    if (n > 1) return [held, data.slice()];
+    held = data.slice();
+  });
+  const r = await runBench({ endpoint: udp(slow.port), connections: 1, requests: 2, timeoutMs: 100 });
+  assert.equal(r.errors, 0, JSON.stringify(r.errorKinds));
+  assert.deepEqual([r.sent, r.received, r.lost, r.late], [2, 1, 1, 1]);
+  await using twice = udpPeer((_, data) => [data.slice(), data.slice()]);
+  const doubled = await runBench({ endpoint: udp(twice.port), connections: 1, requests: 2 });
+  assert.equal(doubled.received, 2);
+  assert.ok(
+    doubled.errorKinds["reply to no datagram outstanding (a duplicate, or later than --timeout)"] >= 1,
+  );
 });
 
 Deno.test("bench udp: copies of the replies from another address are ignored and counted", async () => {
