@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { type BenchEvent, runBench } from "../bench.ts";
+import { formatProgress } from "../lib/bench/report.ts";
 import { SockkitError } from "../lib/errors.ts";
 import type { UdpEndpoint } from "../lib/transport.ts";
 import { runCli, startServer, type TestServer } from "./_helpers.ts";
@@ -189,7 +190,12 @@ Deno.test("bench udp: a --duration run stops on time and settles what was outsta
     assert.ok(r.messages > 0);
     assert.equal(r.sent, r.received! + r.lost!);
     const progress = events.filter((e) => e.type === "progress");
-    assert.ok(progress.length > 0 && progress.every((e) => e.type === "progress" && e.lost !== undefined));
+    const last = progress.at(-1);
+    assert.ok(last?.type === "progress" && last.lost === 0, JSON.stringify(last));
+    assert.match(
+      formatProgress(last),
+      /^\d+\.\d s {2}[\d,]+ messages {2}[\d,]+ msg\/s {2}0 errors {2}0 lost$/,
+    );
   } finally {
     await server.stop();
   }
