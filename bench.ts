@@ -1,21 +1,23 @@
 /**
  * `sockkit bench`: load an echo server with many connections, check every reply byte for byte, and report
- * throughput, latency percentiles, connect time, per-connection fairness and errors. The load runs in Deno
- * workers (`workers`), so the generator can be scaled until it is not the bottleneck.
+ * throughput, latency percentiles, connect time, per-connection fairness and errors. Over UDP each connection
+ * is a socket of its own and datagrams without a reply are counted lost. The load runs in Deno workers
+ * (`workers`), so the generator can be scaled until it is not the bottleneck.
  * @module
  */
 import process from "node:process";
 import type { EventSink } from "./lib/events.ts";
 import { SockkitError, UsageError } from "./lib/errors.ts";
 import { LatencyHistogram, type LatencySummary } from "./lib/bench/histogram.ts";
-import { Load, type LoadMode, type LoadProgress, type LoadResult, type LoadSpec } from "./lib/bench/load.ts";
+import type { LoadMode, LoadProgress, LoadResult } from "./lib/bench/load.ts";
+import { type AnyLoadSpec, createLoad, type LoadDriver, noReplyError } from "./lib/bench/udp_load.ts";
 import type { FromWorker, ToWorker } from "./lib/bench/worker.ts";
-import { formatEndpoint, type StreamEndpoint } from "./lib/transport.ts";
+import { type Endpoint, formatEndpoint } from "./lib/transport.ts";
 
 /** What `runBench` needs; main.ts fills in the defaults. */
 export interface BenchOptions {
-  /** The server: TCP, TLS or a Unix socket. */
-  endpoint: StreamEndpoint;
+  /** The server: TCP, TLS, a Unix socket, or UDP (ping-pong only; each connection is a socket). */
+  endpoint: Endpoint;
   /** `pingpong` (default): round trips; `stream`: continuous bulk; `connect`: connect, one echo, close. */
   mode?: LoadMode;
   /** Connections held open (connect mode: connections churning at once). Default 50. */
@@ -81,13 +83,25 @@ export interface BenchResult {
   errorKinds: Record<string, number>;
   /** CPU the generator itself used while the load ran, in % of one core (all its threads together). */
   generatorCpuPercent: number;
+  /** `udp` when datagrams were sent; absent for the stream transports, as are the fields below. */
+  transport?: "udp";
+  /** UDP: datagrams sent; `received` (= `messages`) came back intact; `lost` got none within the timeout. */
+  sent?: number;
+  received?: number;
+  lost?: number;
+  /** UDP: `lost` in % of `sent`. */
+  lossPercent?: number;
+  /** UDP: replies that came after their datagram was counted lost (not counted again). */
+  late?: number;
+  /** UDP: datagrams from other addresses than the server's, ignored. */
+  strays?: number;
 }
 
 /** What a bench reports while it runs. */
 export type BenchEvent =
   | (
     & { type: "start"; durationMs?: number; requests?: number }
-    & Pick<BenchResult, "address" | "mode" | "loop" | "connections" | "workers" | "size">
+    & Pick<BenchResult, "address" | "mode" | "loop" | "connections" | "workers" | "size" | "transport">
   )
   | {
     type: "progress";
@@ -95,6 +109,8 @@ export type BenchEvent =
     messages: number;
     bytes: number;
     errors: number;
+    /** UDP: datagrams lost so far. */
+    lost?: number;
     messagesPerSec: number;
   }
   | ({ type: "result" } & BenchResult);
@@ -116,13 +132,13 @@ interface LoadRunner {
 
 /** The whole load in this thread: no worker, so no read access is needed to load one. */
 class LocalRunner implements LoadRunner {
-  readonly #load: Load;
+  readonly #load: LoadDriver;
   readonly ready: Promise<number>;
   readonly #done = Promise.withResolvers<LoadResult>();
   readonly done = this.#done.promise;
 
-  constructor(spec: LoadSpec) {
-    this.#load = new Load(spec);
+  constructor(spec: AnyLoadSpec) {
+    this.#load = createLoad(spec);
     this.ready = this.#load.open().then(() => this.#load.connected);
   }
 
@@ -150,7 +166,7 @@ class WorkerRunner implements LoadRunner {
   readonly ready: Promise<number>;
   readonly done: Promise<LoadResult>;
 
-  constructor(spec: LoadSpec) {
+  constructor(spec: AnyLoadSpec) {
     const ready = Promise.withResolvers<number>();
     const done = Promise.withResolvers<LoadResult>();
     this.ready = ready.promise;
@@ -200,7 +216,7 @@ function checkWorkerPermission(): void {
   }
 }
 
-function startRunners(specs: LoadSpec[]): LoadRunner[] {
+function startRunners(specs: AnyLoadSpec[]): LoadRunner[] {
   if (specs.length === 1) return [new LocalRunner(specs[0])];
   return specs.map((spec) => new WorkerRunner(spec));
 }
@@ -210,13 +226,13 @@ function shares(total: number, parts: number): number[] {
   return Array.from({ length: parts }, (_, i) => Math.floor(total / parts) + (i < total % parts ? 1 : 0));
 }
 
-function loadSpecs(opts: Required<Omit<BenchOptions, "rate" | "requests">> & BenchOptions): LoadSpec[] {
+function loadSpecs(opts: Required<Omit<BenchOptions, "rate" | "requests">> & BenchOptions): AnyLoadSpec[] {
   const workers = Math.max(1, Math.min(opts.workers, opts.connections));
   const connections = shares(opts.connections, workers);
   const requests = opts.requests === undefined ? undefined : shares(opts.requests, workers);
   let first = 0;
   return connections.map((n, i) => {
-    const spec: LoadSpec = {
+    const spec: AnyLoadSpec = {
       endpoint: opts.endpoint,
       mode: opts.mode,
       connections: n,
@@ -234,7 +250,7 @@ function loadSpecs(opts: Required<Omit<BenchOptions, "rate" | "requests">> & Ben
 
 /**
  * Runs a bench against an echo server and resolves to its result. Throws a `SockkitError` when not a
- * single connection could be made.
+ * single connection could be made, or, over UDP, when not a single reply came back.
  *
  * @example
  * ```ts
@@ -260,6 +276,7 @@ export async function runBench(opts: BenchOptions, ctx: RunBenchContext = {}): P
   const address = formatEndpoint(opts.endpoint);
   const specs = loadSpecs(full);
   const loop = full.rate === undefined ? "closed" : "open";
+  const transport = opts.endpoint.transport === "udp" ? "udp" as const : undefined;
   if (specs.length > 1) checkWorkerPermission();
 
   const workers = startRunners(specs);
@@ -279,6 +296,7 @@ export async function runBench(opts: BenchOptions, ctx: RunBenchContext = {}): P
         connections: full.connections,
         workers: specs.length,
         size: full.size,
+        transport,
         durationMs: full.requests === undefined ? full.durationMs : undefined,
         requests: full.requests,
       });
@@ -301,11 +319,15 @@ export async function runBench(opts: BenchOptions, ctx: RunBenchContext = {}): P
       size: full.size,
       pipeline: full.pipeline,
       rate: full.rate,
+      transport,
     }, generatorCpuPercent);
     if (result.connected === 0 && result.errors > 0) {
       throw new SockkitError(
-        `cannot connect to ${address}: ${firstErrorKind(result).replace(/^connect: /, "")}`,
+        `cannot connect to ${address}: ${firstErrorKind(result).replace(/^(connect|open): /, "")}`,
       );
+    }
+    if (result.transport === "udp" && result.messages === 0 && result.errors === 0 && result.sent) {
+      throw noReplyError(address, full.timeoutMs, result.strays ?? 0);
     }
     emit({ type: "result", ...result });
     return result;
@@ -326,8 +348,9 @@ function progressTicker(workers: LoadRunner[], startedAt: number, emit: EventSin
         messages: t.messages + w.progress.messages,
         bytes: t.bytes + w.progress.bytes,
         errors: t.errors + w.progress.errors,
+        lost: w.progress.lost === undefined ? t.lost : (t.lost ?? 0) + w.progress.lost,
       }),
-      { messages: 0, bytes: 0, errors: 0 },
+      { messages: 0, bytes: 0, errors: 0, lost: undefined as number | undefined },
     );
     const messagesPerSec = ((total.messages - last.messages) * 1000) / Math.max(1, now - last.at);
     last = { at: now, messages: total.messages };
@@ -355,7 +378,7 @@ export function fairnessOf(perConnection: number[]): Fairness | undefined {
 
 type MergeContext = Pick<
   BenchResult,
-  "address" | "mode" | "loop" | "connections" | "workers" | "size" | "pipeline" | "rate"
+  "address" | "mode" | "loop" | "connections" | "workers" | "size" | "pipeline" | "rate" | "transport"
 >;
 
 /** Combines the workers' results into one. */
@@ -392,5 +415,22 @@ function mergeResults(results: LoadResult[], c: MergeContext, generatorCpuPercen
     errors: Object.values(errorKinds).reduce((s, n) => s + n, 0),
     errorKinds,
     generatorCpuPercent,
+    ...(c.transport === "udp" ? datagramCounts(results, messages) : {}),
+  };
+}
+
+/** UDP: the workers' datagram counts added up, with the loss in % of what was sent. */
+function datagramCounts(results: LoadResult[], received: number) {
+  const sum = (pick: (r: LoadResult) => number | undefined) =>
+    results.reduce((s, r) => s + (pick(r) ?? 0), 0);
+  const sent = sum((r) => r.sent);
+  const lost = sum((r) => r.lost);
+  return {
+    sent,
+    received,
+    lost,
+    lossPercent: sent === 0 ? 0 : (lost * 100) / sent,
+    late: sum((r) => r.late),
+    strays: sum((r) => r.strays),
   };
 }

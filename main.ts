@@ -22,6 +22,7 @@ import { clientReporter, type ReporterOutput, serverReporter } from "./lib/repor
 import { parseSize } from "./lib/size.ts";
 import type { Terminal } from "./lib/terminal.ts";
 import { UDP_MAX_PAYLOAD } from "./lib/udp.ts";
+import { UDP_HEADER_BYTES } from "./lib/bench/udp_load.ts";
 
 /** The version printed by `--version` and carried by compiled binaries. */
 export const VERSION: string = meta.version;
@@ -405,12 +406,16 @@ function addBenchCommand(program: Command, setExit: (code: number) => void): voi
     .option("--tls", "connect with TLS, verifying the server's certificate and name")
     .option("--ca <file>", "with --tls: also trust this CA or self-signed certificate (PEM)")
     .option("--servername <name>", "with --tls: the name to send (SNI) and verify, instead of the host")
+    .option(
+      "--udp",
+      "load a UDP echo server: each connection is a socket sending datagrams; lost ones are counted",
+    )
     .option("--json", "print the result as one JSON object")
     .option("--histogram", "also print the latency distribution as a chart")
     .action(async (host, port, o) => {
       checkBenchOptions(o);
+      if (o.udp) checkUdpBenchOptions(o);
       const { endpoint } = clientTarget([host, port], o);
-      if (endpoint.transport === "udp") throw new UsageError("sockkit bench does not load UDP servers yet");
       const { signal, dispose } = interruptSignal();
       try {
         const result = await runBench(
@@ -458,6 +463,28 @@ function checkBenchOptions(
   if ((o.pipeline ?? 1) * (o.size ?? 64) > MAX_BENCH_MESSAGE) {
     throw new UsageError(
       `--pipeline × --size must stay within ${MAX_BENCH_MESSAGE} bytes in flight per connection`,
+    );
+  }
+}
+
+/** What `--udp` cannot do: stream or churn, datagrams over the UDP limit or too short for the header. */
+function checkUdpBenchOptions(o: { connectOnly?: boolean; mode: string; size?: number }): void {
+  if (o.mode === "stream") {
+    throw new UsageError("--mode stream needs a byte stream: it does not work with --udp (use ping-pong)");
+  }
+  if (o.connectOnly) {
+    throw new UsageError("--connect-only churns connections: UDP has none, so not with --udp");
+  }
+  const size = o.size ?? 64;
+  if (size > UDP_MAX_PAYLOAD) {
+    throw new UsageError(
+      `invalid --size '${size}' with --udp: one datagram carries at most ${UDP_MAX_PAYLOAD} bytes`,
+    );
+  }
+  if (size < UDP_HEADER_BYTES) {
+    throw new UsageError(
+      `invalid --size '${size}' with --udp: each datagram starts with an ${UDP_HEADER_BYTES}-byte header ` +
+        `(socket and sequence number), so use --size ${UDP_HEADER_BYTES} or more`,
     );
   }
 }

@@ -347,7 +347,7 @@ class ReplyWaiter {
 }
 
 /** Sends one datagram, moving to an IPv6 socket when a host name resolved to an IPv6 address. */
-class UdpSender {
+export class UdpSender {
   socket: Deno.DatagramConn;
   #switched = false;
 

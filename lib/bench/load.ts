@@ -9,6 +9,7 @@ import { networkReason } from "../errors.ts";
 import { closeQuietly, isClosedError, sleep, writeAll } from "../io.ts";
 import { connect, type StreamEndpoint } from "../transport.ts";
 import { LatencyHistogram } from "./histogram.ts";
+import { LoadTally } from "./tally.ts";
 import { PayloadStream } from "./payload.ts";
 import { EventLoopTurns, READS_PER_TURN } from "../turns.ts";
 
@@ -50,6 +51,11 @@ export interface LoadResult {
   perConnection: number[];
   /** Errors by kind: `reply differs from what was sent`, `connect: connection refused`, … */
   errors: Record<string, number>;
+  /** UDP only: datagrams sent, expired unanswered after the timeout, answered after that, and from elsewhere. */
+  sent?: number;
+  lost?: number;
+  late?: number;
+  strays?: number;
 }
 
 /** Counters for the live progress display. */
@@ -57,6 +63,8 @@ export interface LoadProgress {
   messages: number;
   bytes: number;
   errors: number;
+  /** UDP only: datagrams counted lost so far. */
+  lost?: number;
 }
 
 /** Stream mode reads and writes up to this much at once: fewer, larger system calls per byte moved. */
@@ -169,16 +177,11 @@ class Flow {
 export class Load {
   readonly #spec: LoadSpec;
   readonly #flows: Flow[] = [];
-  readonly #latency = new LatencyHistogram();
   readonly #connectTime = new LatencyHistogram();
-  readonly #errors: Record<string, number> = {};
   readonly #stopper = new AbortController();
   readonly #turns = new EventLoopTurns();
-  #errorCount = 0;
-  #messages = 0;
-  #bytes = 0;
+  readonly #tally: LoadTally;
   #connected = 0;
-  #quota: number;
   #startedAt = 0;
   #stoppedAt = 0;
   #drainTimer: ReturnType<typeof setTimeout> | undefined;
@@ -187,7 +190,7 @@ export class Load {
 
   constructor(spec: LoadSpec) {
     this.#spec = spec;
-    this.#quota = spec.requests ?? Infinity;
+    this.#tally = new LoadTally(spec.requests);
   }
 
   /**
@@ -251,7 +254,7 @@ export class Load {
   }
 
   progress(): LoadProgress {
-    return { messages: this.#messages, bytes: this.#bytes, errors: this.#errorCount };
+    return this.#tally.progress();
   }
 
   /** Everything measured, ready to cross a worker boundary. */
@@ -259,13 +262,13 @@ export class Load {
     const end = this.#stoppedAt || performance.now();
     return {
       elapsedMs: this.#startedAt === 0 ? 0 : end - this.#startedAt,
-      messages: this.#messages,
-      bytes: this.#bytes,
+      messages: this.#tally.messages,
+      bytes: this.#tally.bytes,
       connected: this.#connected,
-      latency: this.#latency.encode(),
+      latency: this.#tally.latency.encode(),
       connectTime: this.#connectTime.encode(),
       perConnection: this.#spec.mode === "connect" ? [] : this.#flows.map((f) => f.completed),
-      errors: { ...this.#errors },
+      errors: { ...this.#tally.errors },
     };
   }
 
@@ -274,15 +277,12 @@ export class Load {
   }
 
   #error(kind: string): void {
-    this.#errors[kind] = (this.#errors[kind] ?? 0) + 1;
-    this.#errorCount++;
+    this.#tally.error(kind);
   }
 
   /** Takes up to `n` messages from the request budget. */
   #take(n: number): number {
-    const granted = Math.min(n, this.#quota);
-    this.#quota -= granted;
-    return granted;
+    return this.#tally.take(n);
   }
 
   async #connect(): Promise<Deno.Conn | undefined> {
@@ -363,7 +363,7 @@ export class Load {
     const buf = new Uint8Array(flow.payload.maxChunk);
     const isStream = mode === "stream";
     while (true) {
-      if (flow.inFlight === 0 && (!this.#running || this.#quota === 0)) return;
+      if (flow.inFlight === 0 && (!this.#running || this.#tally.budget === 0)) return;
       const n = await this.#read(flow, buf);
       if (n === null) {
         if (flow.closed) return;
@@ -378,15 +378,15 @@ export class Load {
         throw new ReplyError("reply differs from what was sent");
       }
       flow.receivedBytes += n;
-      this.#bytes += n;
+      this.#tally.bytes += n;
       const done = Math.floor(flow.receivedBytes / size) - flow.completed;
       if (done === 0) continue;
       flow.completed += done;
-      this.#messages += done;
+      this.#tally.messages += done;
       const now = flow.lastActivity;
       for (let i = 0; i < done && flow.times.length > 0; i++) {
         const sentAt = flow.times.shift();
-        if (!isStream) this.#latency.record(now - sentAt);
+        if (!isStream) this.#tally.latency.record(now - sentAt);
       }
       if (!isStream && this.#spec.rate === undefined) this.#sendClosedLoop(flow, done);
     }
@@ -426,9 +426,9 @@ export class Load {
           }
           got += n;
         }
-        this.#latency.record(performance.now() - sentAt);
-        this.#messages++;
-        this.#bytes += size;
+        this.#tally.latency.record(performance.now() - sentAt);
+        this.#tally.messages++;
+        this.#tally.bytes += size;
       } catch (err) {
         this.#error(describeFlowError(err));
       } finally {
@@ -478,7 +478,8 @@ async function readWithin(conn: Deno.Conn, buf: Uint8Array, timeoutMs: number): 
   }
 }
 
-function describeConnectError(err: unknown): string {
+/** Why a connect (or opening a socket) failed, without the address the caller already names. */
+export function describeConnectError(err: unknown): string {
   if (err instanceof Error && err.cause !== undefined) return networkReason(err.cause);
   return networkReason(err);
 }

@@ -6,6 +6,7 @@
 import type { BenchEvent, BenchResult } from "../../bench.ts";
 import { formatDuration } from "../duration.ts";
 import { plural } from "../format.ts";
+import { DEFAULT_UDP_RATE } from "../udp.ts";
 
 type StartEvent = Extract<BenchEvent, { type: "start" }>;
 type ProgressEvent = Extract<BenchEvent, { type: "progress" }>;
@@ -31,22 +32,30 @@ export function formatStart(e: StartEvent): string {
   const span = e.requests !== undefined
     ? `${formatCount(e.requests)} requests`
     : formatDuration(e.durationMs ?? 0);
-  return `Benchmarking ${e.address}: ${MODE_TEXT[e.mode]}, ${e.loop} loop, ${
-    plural(e.connections, "connection")
+  const udp = e.transport === "udp";
+  return `Benchmarking ${e.address}: ${MODE_TEXT[e.mode]}${udp ? " over UDP" : ""}, ${e.loop} loop, ${
+    plural(e.connections, udp ? "socket" : "connection")
   }, ` +
-    `${plural(e.size, "byte")} per message, ${span}, ${plural(e.workers, "worker")}`;
+    `${plural(e.size, "byte")} per ${udp ? "datagram" : "message"}, ${span}, ${plural(e.workers, "worker")}`;
 }
 
 /** The live one-line progress display. */
 export function formatProgress(e: ProgressEvent): string {
   return `${(e.elapsedMs / 1000).toFixed(1)} s  ${formatCount(e.messages)} messages  ` +
-    `${formatCount(e.messagesPerSec)} msg/s  ${formatCount(e.errors)} errors`;
+    `${formatCount(e.messagesPerSec)} msg/s  ${formatCount(e.errors)} errors` +
+    (e.lost === undefined ? "" : `  ${formatCount(e.lost)} lost`);
 }
 
 /** The final table: one labelled line per figure. */
 export function formatResult(r: BenchResult): string[] {
   const seconds = r.elapsedMs / 1000;
-  const unit = r.mode === "connect" ? "connections" : r.mode === "stream" ? "writes" : "messages";
+  const unit = r.transport === "udp"
+    ? "datagrams"
+    : r.mode === "connect"
+    ? "connections"
+    : r.mode === "stream"
+    ? "writes"
+    : "messages";
   const lines = [
     row("throughput", `${formatCount(r.messagesPerSec)} ${unit}/s, ${r.mbPerSec.toFixed(2)} MB/s`),
     row(
@@ -54,6 +63,7 @@ export function formatResult(r: BenchResult): string[] {
       `${formatCount(r.messages)} ${unit}, ${formatCount(r.bytes)} bytes echoed in ${seconds.toFixed(2)} s`,
     ),
   ];
+  lines.push(...formatDatagrams(r));
   if (r.latency) {
     const l = r.latency;
     const from = r.loop === "open" ? "  (from each message's due time)" : "";
@@ -77,7 +87,7 @@ export function formatResult(r: BenchResult): string[] {
     const ratio = f.median > 0 ? ` (slowest/median ${(f.min / f.median).toFixed(2)})` : "";
     lines.push(
       row(
-        "per connection",
+        r.transport === "udp" ? "per socket" : "per connection",
         `${r.mode === "stream" ? "writes echoed" : "round trips"} min ${formatCount(f.min)}  median ${
           formatCount(f.median)
         }  max ${formatCount(f.max)}${ratio}`,
@@ -86,7 +96,42 @@ export function formatResult(r: BenchResult): string[] {
   }
   lines.push(row("generator CPU", `${r.generatorCpuPercent.toFixed(0)}% of one core`));
   lines.push(row("errors", formatErrors(r)));
+  lines.push(...formatLossHint(r));
   return lines;
+}
+
+/** UDP: sent, received, lost (with the loss in %), and the late and foreign replies when there were any. */
+function formatDatagrams(r: BenchResult): string[] {
+  if (r.transport !== "udp") return [];
+  const extra = [
+    r.late ? `, ${formatCount(r.late)} answered after --timeout` : "",
+    r.strays ? `, ${formatCount(r.strays)} from other addresses (ignored)` : "",
+  ].join("");
+  return [
+    row(
+      "datagrams",
+      `sent ${formatCount(r.sent ?? 0)}  received ${formatCount(r.received ?? 0)}  lost ${
+        formatCount(r.lost ?? 0)
+      } (${(r.lossPercent ?? 0).toFixed(1)}%)${extra}`,
+    ),
+  ];
+}
+
+/**
+ * UDP: heavy loss, or loss with no socket answered more than sockkit's default reply rate allows (a second's
+ * burst plus the rate), is most likely a sockkit server's `--udp-rate`.
+ */
+function formatLossHint(r: BenchResult): string[] {
+  if (r.transport !== "udp" || !r.lost) return [];
+  const rateLimited = (r.fairness?.max ?? 0) <= DEFAULT_UDP_RATE * (r.elapsedMs / 1000 + 1) * 1.1;
+  if ((r.lossPercent ?? 0) <= 50 && !rateLimited) return [];
+  return [
+    row(
+      "hint",
+      `a sockkit server answers each source at most --udp-rate times a second (default ${DEFAULT_UDP_RATE}): ` +
+        `bench it with --udp-rate 0`,
+    ),
+  ];
 }
 
 function row(label: string, value: string): string {

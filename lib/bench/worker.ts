@@ -4,10 +4,11 @@
  * `PROGRESS_INTERVAL_MS` and `done` with its result.
  * @module
  */
-import { Load, type LoadProgress, type LoadResult, type LoadSpec } from "./load.ts";
+import type { LoadProgress, LoadResult } from "./load.ts";
+import { type AnyLoadSpec, createLoad, type LoadDriver } from "./udp_load.ts";
 
 /** What `bench.ts` tells a worker. */
-export type ToWorker = { type: "start"; spec: LoadSpec } | { type: "go" } | { type: "stop" };
+export type ToWorker = { type: "start"; spec: AnyLoadSpec } | { type: "go" } | { type: "stop" };
 
 /** What a worker tells `bench.ts`. */
 export type FromWorker =
@@ -25,15 +26,15 @@ const scope = self as unknown as {
   close(): void;
 };
 
-let load: Load | undefined;
+let load: LoadDriver | undefined;
 
-async function start(spec: LoadSpec): Promise<void> {
-  load = new Load(spec);
+async function start(spec: AnyLoadSpec): Promise<void> {
+  load = createLoad(spec);
   await load.open();
   scope.postMessage({ type: "ready", connected: load.connected });
 }
 
-async function go(current: Load): Promise<void> {
+async function go(current: LoadDriver): Promise<void> {
   const ticker = setInterval(
     () => scope.postMessage({ type: "progress", ...current.progress() }),
     PROGRESS_INTERVAL_MS,
