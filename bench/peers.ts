@@ -112,8 +112,6 @@ interface PeerFigures {
   name: string;
   results: Record<string, BenchResult[]>;
   serverCpu: Record<string, number[]>;
-  /** How busy the server's and the generator's CPUs were (whole cores: kernel network work included). */
-  cores: Record<string, CoreBusy[]>;
   rssIdleKiB?: number;
   rssPerConnKiB?: number;
   skipped?: string;
@@ -207,39 +205,6 @@ interface Pinning {
   server: string[];
   load: string[];
   text: string;
-  /** The CPUs the server and the generator run on, when pinned. */
-  serverCpu?: number;
-  loadCpu?: number;
-}
-
-/** Busy time of the server's and the generator's CPUs during a run, in % of the core. */
-interface CoreBusy {
-  server: number;
-  load: number;
-}
-
-/** Busy and total jiffies per CPU, from /proc/stat (busy: everything but idle and iowait). */
-function cpuJiffies(): Map<number, { busy: number; total: number }> {
-  const out = new Map<number, { busy: number; total: number }>();
-  for (const line of Deno.readTextFileSync("/proc/stat").split("\n")) {
-    const m = /^cpu(\d+)\s+(.*)$/.exec(line);
-    if (!m) continue;
-    const f = m[2].trim().split(/\s+/).map(Number);
-    const total = f.slice(0, 8).reduce((a, b) => a + b, 0);
-    out.set(Number(m[1]), { busy: total - f[3] - f[4], total });
-  }
-  return out;
-}
-
-function coreBusy(
-  before: Map<number, { busy: number; total: number }>,
-  after: Map<number, { busy: number; total: number }>,
-  cpu: number | undefined,
-): number {
-  if (cpu === undefined) return NaN;
-  const a = before.get(cpu), b = after.get(cpu);
-  if (!a || !b || b.total === a.total) return NaN;
-  return ((b.busy - a.busy) * 100) / (b.total - a.total);
 }
 
 function pinning(): Pinning {
@@ -251,8 +216,6 @@ function pinning(): Pinning {
     server: ["taskset", "-c", "0"],
     load: ["taskset", "-c", "1"],
     text: "server on CPU 0, load generator on CPU 1 (taskset)",
-    serverCpu: 0,
-    loadCpu: 1,
   };
 }
 
@@ -335,7 +298,6 @@ async function measureAll(
     name: peer.name,
     results: {},
     serverCpu: {},
-    cores: {},
   }));
   const running: ({ child: Deno.ChildProcess; port: number } | undefined)[] = [];
   try {
@@ -387,7 +349,6 @@ async function measureAll(
 function record(figures: PeerFigures, key: string, m: Measured): void {
   (figures.results[key] ??= []).push(m.result);
   (figures.serverCpu[key] ??= []).push(m.serverCpu);
-  (figures.cores[key] ??= []).push(m.cores);
 }
 
 /** Starts the peer and resolves once it accepts connections. */
@@ -446,27 +407,20 @@ async function measureOnce(
   o: { seconds: number; pin: Pinning },
 ): Promise<Measured> {
   const cpuBefore = cpuSeconds(pid);
-  const coresBefore = cpuJiffies();
   const result = await benchOnce(port, args, o.seconds, o.pin);
-  const coresAfter = cpuJiffies();
   loadAverages.push(loadAverage());
-  const cores = {
-    server: coreBusy(coresBefore, coresAfter, o.pin.serverCpu),
-    load: coreBusy(coresBefore, coresAfter, o.pin.loadCpu),
-  };
   const serverCpu = Math.min(
     ((cpuSeconds(pid) - cpuBefore) * 100000) / result.elapsedMs,
     100 * navigator.hardwareConcurrency,
   );
   log(
     `    ${args.join(" ")}: ${headline(result)}, server CPU ${serverCpu.toFixed(0)}%, ` +
-      `generator CPU ${result.generatorCpuPercent.toFixed(0)}%, ` +
-      `cores ${cores.server.toFixed(0)}% / ${cores.load.toFixed(0)}% busy${
+      `generator CPU ${result.generatorCpuPercent.toFixed(0)}%${
         result.errors ? `, errors ${JSON.stringify(result.errorKinds)}` : ""
       }`,
   );
   await sleep(300);
-  return { result, serverCpu, cores };
+  return { result, serverCpu };
 }
 
 /** The 1-minute load average after each run: how much else the machine was doing. */
@@ -481,7 +435,6 @@ interface Measured {
   result: BenchResult;
   /** The server's own CPU time (its processes' user + system time), in % of one core. */
   serverCpu: number;
-  cores: CoreBusy;
 }
 
 async function measureScaling(
@@ -681,11 +634,10 @@ function renderTable(peers: PeerFigures[]): string[] {
 }
 
 /** What set a figure: the side whose CPU was saturated, or neither (then round-trip latency did). */
-function limitOf(serverCore: number, loadCore: number): string {
-  if (!Number.isFinite(serverCore) || !Number.isFinite(loadCore)) return "unknown (not pinned)";
-  if (loadCore >= SATURATED_PERCENT && serverCore < SATURATED_PERCENT) return "generator";
-  if (serverCore >= SATURATED_PERCENT && loadCore < SATURATED_PERCENT) return "server";
-  if (serverCore >= SATURATED_PERCENT) return "both";
+function limitOf(serverPercent: number, generatorPercent: number): string {
+  if (generatorPercent >= SATURATED_PERCENT && serverPercent < SATURATED_PERCENT) return "generator";
+  if (serverPercent >= SATURATED_PERCENT && generatorPercent < SATURATED_PERCENT) return "server";
+  if (serverPercent >= SATURATED_PERCENT) return "both";
   return "neither";
 }
 
@@ -698,13 +650,12 @@ function renderCpuTable(peers: PeerFigures[]): string[] {
     const cells = peers.map((p) => {
       const server = p.serverCpu[m.key];
       const results = p.results[m.key];
-      const cores = p.cores[m.key];
-      if (!server || !results || !cores) return "–";
-      const serverCore = median(cores.map((c) => c.server));
-      const loadCore = median(cores.map((c) => c.load));
-      return `${median(server).toFixed(0)}% (${serverCore.toFixed(0)}%) / ${
-        median(results.map((r) => r.generatorCpuPercent)).toFixed(0)
-      }% (${loadCore.toFixed(0)}%): ${limitOf(serverCore, loadCore)}`;
+      if (!server || !results) return "–";
+      const serverPercent = median(server);
+      const generatorPercent = median(results.map((r) => r.generatorCpuPercent));
+      return `${serverPercent.toFixed(0)}% / ${generatorPercent.toFixed(0)}%: ${
+        limitOf(serverPercent, generatorPercent)
+      }`;
     });
     lines.push(`| ${m.key} | ${cells.join(" | ")} |`);
   }
@@ -890,10 +841,9 @@ async function main(): Promise<void> {
       "",
       "## CPU used during each measurement (server / generator, % of one core, medians)",
       "",
-      "Each cell: server CPU / generator CPU (their processes' user + system time), in brackets how busy each",
-      "one's core was (that adds the kernel's loopback network work, counted as softirq time and charged to no",
-      `process), and what set the figure: the side whose core was at least ${SATURATED_PERCENT}% busy`,
-      '("neither": round-trip latency did, with both sides waiting on each other).',
+      "Each cell: server CPU / generator CPU (each process's user + system time, which includes the kernel's",
+      "loopback work done in its system calls), and what set the figure: the side at or above",
+      `${SATURATED_PERCENT}% of its core ("neither": round-trip latency did, each side waiting on the other).`,
       "",
       ...renderCpuTable(shown),
       "",
