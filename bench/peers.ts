@@ -64,7 +64,10 @@ const PEERS: Peer[] = [
   {
     name: "socat",
     needs: "socat",
-    command: (port) => ["socat", `TCP-LISTEN:${port},bind=127.0.0.1,fork,reuseaddr`, "PIPE"],
+    // -b 4096: with its default 8192-byte transfers, socat's PIPE can deadlock on itself under bulk load: a
+    // write into the full pipe blocks the one process that would read it (seen stuck in anon_pipe_write).
+    // A block of one pipe page fits whenever poll says the pipe is writable.
+    command: (port) => ["socat", "-b", "4096", `TCP-LISTEN:${port},bind=127.0.0.1,fork,reuseaddr`, "PIPE"],
   },
   { name: "C epoll", needs: "cc", command: (port, tmp) => [`${tmp}/epoll_echo`, String(port)] },
 ];
