@@ -789,7 +789,7 @@ function machineLines(pin: Pinning, seconds: number, reps: number): string[] {
     `- pinning: ${pin.text}`,
     `- 1-minute load average after each run: ${fmt(Math.min(...loadAverages), 2)}–${
       fmt(Math.max(...loadAverages), 2)
-    } (the suite itself keeps it near 2)`,
+    } (every runnable thread counts: Python's thread and socat's process per connection lift it to dozens at 500 connections)`,
     `- each figure: median of ${reps} runs of ${seconds} s; memory: VmRSS while ${HOLD_CONNECTIONS} idle ` +
     `connections are held (each after one echo), minus the RSS before, divided by ${HOLD_CONNECTIONS}`,
   ];
