@@ -259,16 +259,11 @@ export class Load {
 
   /** Everything measured, ready to cross a worker boundary. */
   result(): LoadResult {
-    const end = this.#stoppedAt || performance.now();
     return {
-      elapsedMs: this.#startedAt === 0 ? 0 : end - this.#startedAt,
-      messages: this.#tally.messages,
-      bytes: this.#tally.bytes,
+      ...this.#tally.measured(this.#startedAt, this.#stoppedAt),
       connected: this.#connected,
-      latency: this.#tally.latency.encode(),
       connectTime: this.#connectTime.encode(),
       perConnection: this.#spec.mode === "connect" ? [] : this.#flows.map((f) => f.completed),
-      errors: { ...this.#tally.errors },
     };
   }
 

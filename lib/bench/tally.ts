@@ -5,7 +5,7 @@
  * @module
  */
 import { LatencyHistogram } from "./histogram.ts";
-import type { LoadProgress } from "./load.ts";
+import type { LoadProgress, LoadResult } from "./load.ts";
 
 /**
  * The counters of one load.
@@ -50,6 +50,24 @@ export class LoadTally {
     const granted = Math.min(n, this.#budget);
     this.#budget -= granted;
     return granted;
+  }
+
+  /**
+   * The result fields the tally itself knows, for a load that ran from `startedAt` to `stoppedAt`
+   * (`performance.now()` readings; 0: not started, not stopped yet).
+   */
+  measured(startedAt: number, stoppedAt: number): Pick<
+    LoadResult,
+    "elapsedMs" | "messages" | "bytes" | "latency" | "errors"
+  > {
+    const end = stoppedAt || performance.now();
+    return {
+      elapsedMs: startedAt === 0 ? 0 : end - startedAt,
+      messages: this.messages,
+      bytes: this.bytes,
+      latency: this.latency.encode(),
+      errors: { ...this.errors },
+    };
   }
 
   /** The counters for the live progress display. */

@@ -252,16 +252,11 @@ export class UdpLoad implements LoadDriver {
 
   /** Everything measured, ready to cross a worker boundary. */
   result(): LoadResult {
-    const end = this.#stoppedAt || performance.now();
     return {
-      elapsedMs: this.#startedAt === 0 ? 0 : end - this.#startedAt,
-      messages: this.#tally.messages,
-      bytes: this.#tally.bytes,
+      ...this.#tally.measured(this.#startedAt, this.#stoppedAt),
       connected: this.#sockets.length,
-      latency: this.#tally.latency.encode(),
       connectTime: new LatencyHistogram().encode(),
       perConnection: this.#sockets.map((s) => s.received),
-      errors: { ...this.#tally.errors },
       sent: this.#sent,
       lost: this.#lost,
       late: this.#late,
