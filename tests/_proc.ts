@@ -77,6 +77,14 @@ export async function openFds(pid: number | "self"): Promise<number> {
   return Number(await shell(`ls /proc/${pid === "self" ? Deno.pid : pid}/fd | wc -l`));
 }
 
+/**
+ * The sockets a process has open: what a leaked connection or listener adds. Unlike the count of all
+ * descriptors it does not move when the runtime opens or closes a pipe or an event descriptor of its own.
+ */
+export async function openSockets(pid: number | "self"): Promise<number> {
+  return Number(await shell(`find /proc/${pid === "self" ? Deno.pid : pid}/fd -lname 'socket:*' | wc -l`));
+}
+
 /** The soft limit on open files of a process (`/proc/PID/limits`). */
 export async function fdLimitOf(pid: number): Promise<number> {
   const match = /^Max open files\s+(\d+)/m.exec(await shell(`cat /proc/${pid}/limits`));

@@ -4,7 +4,7 @@ import { echoExchanges, resettingClient } from "./_peers.ts";
 import { LinePeer } from "./_peer.ts";
 import { sleep, writeAll } from "../lib/io.ts";
 import { MODE_NAMES, type ModeName } from "../lib/modes/mod.ts";
-import { IS_LINUX, openFds, within } from "./_proc.ts";
+import { IS_LINUX, openSockets, within } from "./_proc.ts";
 
 const CLIENTS = 500;
 const ABRUPT_REASONS = ["connection reset by peer", "connection closed by peer (broken pipe)"];
@@ -36,11 +36,11 @@ async function disconnectReasons(server: TestServer, n: number): Promise<Map<str
 /**
  * Every peer's end was logged as abrupt or, for the few that Linux reports as a plain end of stream (a reset
  * that arrives once everything was read), as clean; `expected` reasons each seen at least once. The server
- * still serves and holds no more descriptors than before.
+ * still serves and holds no more sockets than before.
  */
 async function assertSurvived(
   server: TestServer,
-  baselineFds: number,
+  baselineSockets: number,
   reasons: Map<string, number>,
   expected: string[],
 ) {
@@ -55,7 +55,7 @@ async function assertSurvived(
   for (const reason of expected) assert.ok(reasons.has(reason), `the server logged '${reason}': ${logged}`);
   const reply = await echoRoundTrip(server.port, new TextEncoder().encode("still here"));
   assert.equal(new TextDecoder().decode(reply), "still here");
-  assert.equal(await openFds("self"), baselineFds, "open descriptors are back to the baseline");
+  assert.equal(await openSockets("self"), baselineSockets, "open sockets are back to the baseline");
 }
 
 Deno.test({
@@ -64,11 +64,11 @@ Deno.test({
   async fn() {
     const server = await startServer();
     try {
-      const baselineFds = await openFds("self");
+      const baselineSockets = await openSockets("self");
       await Promise.all(
         Array.from({ length: CLIENTS }, (_, k) => resettingClient(server.port, k, 256 * 1024)),
       );
-      await assertSurvived(server, baselineFds, await disconnectReasons(server, CLIENTS), []);
+      await assertSurvived(server, baselineSockets, await disconnectReasons(server, CLIENTS), []);
     } finally {
       await server.stop();
     }
@@ -145,7 +145,7 @@ for (const mode of MODE_NAMES) {
     async fn() {
       const plan = PLANS[mode];
       const server = await startServer({ mode });
-      const baselineFds = await openFds("self");
+      const baselineSockets = await openSockets("self");
       const talker = plan.talker && startTalker(server.port, plan.talker);
       try {
         const left = nextEvents(server, "disconnect", CLIENTS);
@@ -172,7 +172,7 @@ for (const mode of MODE_NAMES) {
           await talker.stop();
           await talkerLeft;
         }
-        assert.equal(await openFds("self"), baselineFds, "open descriptors are back to the baseline");
+        assert.equal(await openSockets("self"), baselineSockets, "open sockets are back to the baseline");
         await assertServes(mode, server);
       } finally {
         await talker?.stop().catch(() => {});
