@@ -9,8 +9,9 @@ import process from "node:process";
 import type { EventSink } from "./lib/events.ts";
 import { SockkitError, UsageError } from "./lib/errors.ts";
 import { LatencyHistogram, type LatencySummary } from "./lib/bench/histogram.ts";
-import type { LoadMode, LoadProgress, LoadResult } from "./lib/bench/load.ts";
-import { type AnyLoadSpec, createLoad, type LoadDriver, noReplyError } from "./lib/bench/udp_load.ts";
+import type { LoadDriver, LoadMode, LoadProgress, LoadResult } from "./lib/bench/load.ts";
+import { type AnyLoadSpec, createLoad } from "./lib/bench/loads.ts";
+import { noReplyError } from "./lib/bench/udp_load.ts";
 import type { FromWorker, ToWorker } from "./lib/bench/worker.ts";
 import { type Endpoint, formatEndpoint } from "./lib/transport.ts";
 

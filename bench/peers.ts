@@ -297,11 +297,7 @@ async function measureAll(
   peers: Peer[],
   o: { seconds: number; reps: number; tmp: string; pin: Pinning },
 ): Promise<PeerFigures[]> {
-  const figures = peers.map((peer): PeerFigures => ({
-    name: peer.name,
-    results: {},
-    serverCpu: {},
-  }));
+  const figures = peers.map((peer): PeerFigures => ({ name: peer.name, results: {}, serverCpu: {} }));
   const running: ({ child: Deno.ChildProcess; port: number } | undefined)[] = [];
   try {
     for (const [i, peer] of peers.entries()) {
@@ -328,7 +324,7 @@ async function measureAll(
     }
     const mine = peers.findIndex((p) => p.name === "sockkit");
     if (mine >= 0 && running[mine]) {
-      log("generator check (sockkit, fewer workers):");
+      log("generator check (sockkit, other numbers of workers):");
       figures[mine].scaling = await measureScaling(running[mine]!.port, running[mine]!.child.pid, o);
     }
   } finally {
@@ -703,10 +699,9 @@ function renderCostTable(peers: PeerFigures[]): string[] {
 function renderScaling(peers: PeerFigures[]): string[] {
   const me = peers.find((p) => p.name === "sockkit");
   if (!me?.scaling) return [];
-  const workers = SCALING_WORKERS;
   const lines = [
-    `| measurement (sockkit) | ${workers.map((w) => `${w} worker${w > 1 ? "s" : ""}`).join(" | ")} |`,
-    `|---|${workers.map(() => "--:").join("|")}|`,
+    `| measurement (sockkit) | ${SCALING_WORKERS.map((w) => `${w} worker${w > 1 ? "s" : ""}`).join(" | ")} |`,
+    `|---|${SCALING_WORKERS.map(() => "--:").join("|")}|`,
   ];
   for (const key of SCALING_KEYS) {
     const cell = (r: BenchResult | undefined) =>
@@ -721,7 +716,7 @@ function renderScaling(peers: PeerFigures[]): string[] {
       ? full.slice().sort((a, b) => a.messagesPerSec - b.messagesPerSec)[full.length >> 1]
       : undefined;
     const cellFor = (w: number) => w === m.workers ? `**${cell(suiteRun)}**` : cell(me.scaling![key][w]);
-    lines.push(`| ${key} | ${workers.map(cellFor).join(" | ")} |`);
+    lines.push(`| ${key} | ${SCALING_WORKERS.map(cellFor).join(" | ")} |`);
   }
   return lines;
 }

@@ -58,6 +58,17 @@ export interface LoadResult {
   strays?: number;
 }
 
+/** What `Load` and `UdpLoad` share: open, run until stopped or done, report. */
+export interface LoadDriver {
+  /** Sockets or connections opened so far. */
+  readonly connected: number;
+  open(): Promise<void>;
+  run(): Promise<void>;
+  stop(): void;
+  progress(): LoadProgress;
+  result(): LoadResult;
+}
+
 /** Counters for the live progress display. */
 export interface LoadProgress {
   messages: number;
@@ -174,7 +185,7 @@ class Flow {
  * load.result().messages; // round trips completed in about a second
  * ```
  */
-export class Load {
+export class Load implements LoadDriver {
   readonly #spec: LoadSpec;
   readonly #flows: Flow[] = [];
   readonly #connectTime = new LatencyHistogram();
@@ -271,15 +282,6 @@ export class Load {
     return !this.#stopper.signal.aborted;
   }
 
-  #error(kind: string): void {
-    this.#tally.error(kind);
-  }
-
-  /** Takes up to `n` messages from the request budget. */
-  #take(n: number): number {
-    return this.#tally.take(n);
-  }
-
   async #connect(): Promise<Deno.Conn | undefined> {
     const startedAt = performance.now();
     try {
@@ -289,7 +291,7 @@ export class Load {
       this.#connected++;
       return conn;
     } catch (err) {
-      if (this.#running) this.#error(`connect: ${describeConnectError(err)}`);
+      if (this.#running) this.#tally.error(`connect: ${describeConnectError(err)}`);
       return undefined;
     }
   }
@@ -312,7 +314,7 @@ export class Load {
 
   /** Closed loop: sends `n` messages now; each completed reply sends one more. */
   #sendClosedLoop(flow: Flow, n: number): void {
-    const count = this.#running ? this.#take(n) : 0;
+    const count = this.#running ? this.#tally.take(n) : 0;
     if (count === 0) return;
     const now = performance.now();
     if (flow.inFlight === 0) flow.lastActivity = now;
@@ -331,7 +333,7 @@ export class Load {
         await sleep(due - now, this.#stopper.signal);
         continue;
       }
-      const count = this.#take(Math.min(maxBatch, Math.floor((now - due) / interval) + 1));
+      const count = this.#tally.take(Math.min(maxBatch, Math.floor((now - due) / interval) + 1));
       if (count === 0) break;
       if (flow.inFlight === 0) flow.lastActivity = now;
       for (let i = 0; i < count; i++, due += interval) flow.times.push(due);
@@ -342,7 +344,7 @@ export class Load {
   /** Stream mode: writes continuously until stopped, then half-closes so the echo's end can be read. */
   async #stream(flow: Flow): Promise<void> {
     const size = this.#spec.size;
-    while (this.#running && this.#take(1) === 1) {
+    while (this.#running && this.#tally.take(1) === 1) {
       const now = performance.now();
       if (flow.inFlight === 0) flow.lastActivity = now;
       flow.times.push(now);
@@ -406,7 +408,7 @@ export class Load {
     const size = this.#spec.size;
     const payload = new PayloadStream(0, Math.max(size, MESSAGE_BUFFER_SIZE));
     const buf = new Uint8Array(payload.maxChunk);
-    while (this.#running && this.#take(1) === 1) {
+    while (this.#running && this.#tally.take(1) === 1) {
       const conn = this.#takeFirstConn() ?? await this.#connect();
       if (!conn) continue;
       try {
@@ -425,7 +427,7 @@ export class Load {
         this.#tally.messages++;
         this.#tally.bytes += size;
       } catch (err) {
-        this.#error(describeFlowError(err));
+        this.#tally.error(describeFlowError(err));
       } finally {
         closeQuietly(conn);
       }
@@ -443,7 +445,7 @@ export class Load {
     flow.failed = true;
     flow.close();
     if (isClosedError(err) && !this.#running) return;
-    this.#error(describeFlowError(err));
+    this.#tally.error(describeFlowError(err));
   }
 
   #checkTimeouts(): void {

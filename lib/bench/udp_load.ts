@@ -5,16 +5,22 @@
  * starts with an 8-byte header (socket index, sequence number) followed by payload bytes derived from them,
  * so a reply is matched to the datagram it answers, whatever the order, and checked byte for byte. A datagram
  * unanswered after `timeoutMs` is lost (not an error). `UdpLoad` has the outward shape of `Load`, so
- * `bench.ts` and the bench worker drive either through `createLoad`.
+ * `bench.ts` and the bench worker drive either through `createLoad` (loads.ts).
  * @module
  */
 import { ExitCode, networkReason, SockkitError } from "../errors.ts";
 import { closeQuietly, sleep } from "../io.ts";
-import type { Endpoint, UdpEndpoint } from "../transport.ts";
+import type { UdpEndpoint } from "../transport.ts";
 import { EventLoopTurns, READS_PER_TURN } from "../turns.ts";
 import { UdpSender } from "../udp.ts";
 import { LatencyHistogram } from "./histogram.ts";
-import { describeConnectError, Load, type LoadProgress, type LoadResult, type LoadSpec } from "./load.ts";
+import {
+  describeConnectError,
+  type LoadDriver,
+  type LoadProgress,
+  type LoadResult,
+  type LoadSpec,
+} from "./load.ts";
 import { PayloadStream } from "./payload.ts";
 import { LoadTally } from "./tally.ts";
 
@@ -33,35 +39,6 @@ const UNMATCHED = "reply to no datagram outstanding (a duplicate, or later than 
 
 /** One share of a UDP bench: a `LoadSpec` whose endpoint is UDP (always ping-pong). */
 export type UdpLoadSpec = Omit<LoadSpec, "endpoint" | "mode"> & { endpoint: UdpEndpoint };
-
-/** A `LoadSpec` for any transport: what `bench.ts` hands to a runner or a worker. */
-export type AnyLoadSpec = Omit<LoadSpec, "endpoint"> & { endpoint: Endpoint };
-
-/** What `Load` and `UdpLoad` share: open, run until stopped or done, report. */
-export interface LoadDriver {
-  /** Sockets or connections opened so far. */
-  readonly connected: number;
-  open(): Promise<void>;
-  run(): Promise<void>;
-  stop(): void;
-  progress(): LoadProgress;
-  result(): LoadResult;
-}
-
-/**
- * The load for a spec: a `UdpLoad` for a UDP endpoint, a `Load` for TCP, TLS and Unix sockets.
- *
- * @example
- * ```ts
- * const load = createLoad({ endpoint: { transport: "udp", hostname: "127.0.0.1", port: 7777 },
- *   mode: "pingpong", connections: 4, firstConnection: 0, size: 64, pipeline: 1, timeoutMs: 1000 });
- * ```
- */
-export function createLoad(spec: AnyLoadSpec): LoadDriver {
-  const endpoint = spec.endpoint;
-  if (endpoint.transport === "udp") return new UdpLoad({ ...spec, endpoint });
-  return new Load({ ...spec, endpoint });
-}
 
 /** The one-line error of a UDP bench that got no reply at all. */
 export function noReplyError(address: string, timeoutMs: number, strays: number): SockkitError {

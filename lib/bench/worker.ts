@@ -4,8 +4,8 @@
  * `PROGRESS_INTERVAL_MS` and `done` with its result.
  * @module
  */
-import type { LoadProgress, LoadResult } from "./load.ts";
-import { type AnyLoadSpec, createLoad, type LoadDriver } from "./udp_load.ts";
+import type { LoadDriver, LoadProgress, LoadResult } from "./load.ts";
+import { type AnyLoadSpec, createLoad } from "./loads.ts";
 
 /** What `bench.ts` tells a worker. */
 export type ToWorker = { type: "start"; spec: AnyLoadSpec } | { type: "go" } | { type: "stop" };
