@@ -811,8 +811,9 @@ async function main(): Promise<void> {
       if (out) log(out);
     }
     log(`Peer comparison: ${pin.text}; ${reps} × ${seconds} s per figure`);
+    // sockkit is always measured: every ratio in the report is against it.
     const selected = PEERS.filter((p) =>
-      !only || only.includes(p.name) || only.includes(p.name.split(" ")[0])
+      !only || p.name === "sockkit" || only.includes(p.name) || only.includes(p.name.split(" ")[0])
     );
     const peers = await measureAll(selected, { seconds, reps, tmp, pin });
     for (const p of peers) if (p.skipped) log(`${p.name} skipped: ${p.skipped}`);
