@@ -4,6 +4,7 @@
  * @module
  */
 import { isClosedError, writeAll } from "../lib/io.ts";
+import { EventLoopTurns, READS_PER_TURN } from "../lib/turns.ts";
 
 /** A fixed block of random bytes; client `k` sends it cyclically from offset `k * 4099`, so every echo can be checked. */
 export const PATTERN: Uint8Array = (() => {
@@ -70,7 +71,9 @@ export interface StreamingClient {
 /**
  * Connects and streams `chunkSize`-byte writes, reading and checking the echo concurrently, with at most
  * `window` bytes sent but not yet echoed, until the server closes the connection or `maxBytes` came back.
- * The client closes only after reading to the end, so it never resets the connection itself.
+ * The client closes only after reading to the end, so it never resets the connection itself. Like the server
+ * and the bench, it takes turns on the event loop: the test process drives many such clients, and reads and
+ * writes that complete at once would otherwise let busy clients starve the rest (even of their connect).
  */
 export function streamingClient(
   port: number,
@@ -90,6 +93,14 @@ export function streamingClient(
     } catch { /* already closed */ }
   };
 
+  const turns = new EventLoopTurns();
+  let callsInRow = 0;
+  const takeTurn = () => {
+    if (++callsInRow < READS_PER_TURN) return;
+    callsInRow = 0;
+    return turns.next();
+  };
+
   let wakeWriter = () => {};
   const write = async (c: Deno.Conn) => {
     while (result.ending === "open" && result.sent < maxBytes) {
@@ -97,6 +108,7 @@ export function streamingClient(
         await new Promise<void>((resolve) => (wakeWriter = resolve));
         continue;
       }
+      await takeTurn();
       const chunk = patternBytes(key, result.sent, chunkSize);
       await writeAll(c, chunk);
       result.sent += chunk.length;
@@ -105,6 +117,7 @@ export function streamingClient(
   const read = async (c: Deno.Conn) => {
     const buf = new Uint8Array(64 * 1024);
     while (result.received < maxBytes) {
+      await takeTurn();
       const n = await c.read(buf);
       if (n === null) return "eof";
       if (result.mismatchAt === undefined && !matchesPattern(key, result.received, buf.subarray(0, n))) {
@@ -131,6 +144,7 @@ export function streamingClient(
     close();
     const writeError = await writing;
     if (result.ending === "eof" && writeError instanceof Deno.errors.ConnectionReset) result.ending = "reset";
+    turns.close();
     markFlowing();
     return result;
   })();
