@@ -1,0 +1,178 @@
+/**
+ * The peer suite's native load generator (bench/peers/loadgen.c): built with the system `cc`, it must check
+ * every byte it gets back, so its verdicts can be trusted, and it must drive sockkit's own servers.
+ * @module
+ */
+import assert from "node:assert/strict";
+import { startServer } from "./_helpers.ts";
+
+const ROOT = new URL("..", import.meta.url).pathname;
+const HAS_CC = new Deno.Command("sh", { args: ["-c", "command -v cc"], stdout: "null" }).outputSync().success;
+const decoder = new TextDecoder();
+
+let built: string | undefined;
+globalThis.addEventListener("unload", () => {
+  if (built) Deno.removeSync(built, { recursive: true });
+});
+
+/** Compiles a C program from bench/peers once per run; returns the binary's path. */
+function build(name: string): string {
+  built ??= Deno.makeTempDirSync({ prefix: "sockkit-loadgen-" });
+  const out = `${built}/${name}`;
+  try {
+    Deno.statSync(out);
+    return out;
+  } catch { /* not built yet */ }
+  const cc = new Deno.Command("cc", { args: ["-O2", "-o", out, `${ROOT}bench/peers/${name}.c`, "-lm"] })
+    .outputSync();
+  assert.ok(cc.success, decoder.decode(cc.stderr));
+  return out;
+}
+
+interface LoadgenRun {
+  code: number;
+  result: Record<string, number | boolean | string>;
+  stderr: string;
+}
+
+async function loadgen(args: string[]): Promise<LoadgenRun> {
+  const out = await new Deno.Command(build("loadgen"), { args, stdout: "piped", stderr: "piped" }).output();
+  const text = decoder.decode(out.stdout).trim();
+  return { code: out.code, result: text ? JSON.parse(text) : {}, stderr: decoder.decode(out.stderr) };
+}
+
+/** Starts the suite's C epoll echo server on a free port; resolves to its port and a stop function. */
+async function startCEcho(): Promise<{ port: number; stop: () => Promise<void> }> {
+  const child = new Deno.Command(build("epoll_echo"), { args: ["0"], stdout: "piped", stderr: "null" })
+    .spawn();
+  const reader = child.stdout.getReader();
+  const { value } = await reader.read();
+  const port = Number(/:(\d+)/.exec(decoder.decode(value))?.[1]);
+  return {
+    port,
+    stop: async () => {
+      reader.releaseLock();
+      await child.stdout.cancel();
+      child.kill();
+      await child.status;
+    },
+  };
+}
+
+/** An echo server that flips one bit of every reply: a generator that trusts replies would not notice. */
+function startCorruptingEcho(): { port: number; stop: () => Promise<void> } {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const conns = new Set<Deno.Conn>();
+  const served = (async () => {
+    for await (const conn of listener) {
+      conns.add(conn);
+      (async () => {
+        const buf = new Uint8Array(4096);
+        try {
+          for (let n; (n = await conn.read(buf)) !== null;) {
+            buf[n - 1] ^= 1;
+            await conn.write(buf.subarray(0, n));
+          }
+        } catch { /* the generator hung up */ }
+        conns.delete(conn);
+        conn.close();
+      })();
+    }
+  })();
+  return {
+    port: (listener.addr as Deno.NetAddr).port,
+    stop: async () => {
+      listener.close();
+      await served;
+      for (const c of conns) c.close();
+    },
+  };
+}
+
+Deno.test({
+  name:
+    "loadgen: ping-pong over 50 connections to the C server, every reply checked, every connection served",
+  ignore: !HAS_CC,
+  async fn() {
+    const server = await startCEcho();
+    try {
+      const run = await loadgen(["pingpong", "127.0.0.1", `${server.port}`, "-c", "50", "-d", "0.5"]);
+      assert.equal(run.code, 0, run.stderr);
+      assert.equal(run.result.mode, "pingpong");
+      assert.equal(run.result.errors, 0);
+      assert.equal(run.result.connectionsWithout, 0);
+      assert.ok((run.result.slowest as number) > 0);
+      assert.ok((run.result.p50Ms as number) <= (run.result.p999Ms as number));
+    } finally {
+      await server.stop();
+    }
+  },
+});
+
+Deno.test({
+  name: "loadgen: bulk and idle modes against the C server",
+  ignore: !HAS_CC,
+  async fn() {
+    const server = await startCEcho();
+    try {
+      const bulk = await loadgen(["bulk", "127.0.0.1", `${server.port}`, "-b", `${8 << 20}`]);
+      assert.equal(bulk.code, 0, bulk.stderr);
+      assert.equal(bulk.result.echoed, 8 << 20);
+      assert.equal(bulk.result.errors, 0);
+      const idle = await loadgen(["idle", "127.0.0.1", `${server.port}`, "-c", "100", "-d", "0"]);
+      assert.equal(idle.code, 0, idle.stderr);
+      assert.equal(idle.result.stillOpen, 100);
+      assert.equal(idle.result.echoed, true);
+      assert.match(idle.stderr, /holding 100/);
+    } finally {
+      await server.stop();
+    }
+  },
+});
+
+Deno.test({
+  name: "loadgen: a reply that differs by one bit is an error and a non-zero exit, in ping-pong and bulk",
+  ignore: !HAS_CC,
+  async fn() {
+    const server = startCorruptingEcho();
+    try {
+      const pp = await loadgen(["pingpong", "127.0.0.1", `${server.port}`, "-c", "4", "-d", "0.3"]);
+      assert.equal(pp.code, 1);
+      assert.equal(pp.result.roundTrips, 0);
+      assert.ok((pp.result.errors as number) > 0);
+      const bulk = await loadgen(["bulk", "127.0.0.1", `${server.port}`, "-b", "100000", "-s", "4096"]);
+      assert.equal(bulk.code, 1);
+      assert.ok((bulk.result.errors as number) > 0);
+    } finally {
+      await server.stop();
+    }
+  },
+});
+
+Deno.test({
+  name: "loadgen: fan-out through sockkit's broadcast mode reaches every receiver in order",
+  ignore: !HAS_CC,
+  async fn() {
+    const server = await startServer({ mode: "broadcast" });
+    try {
+      const run = await loadgen([
+        "fanout",
+        "127.0.0.1",
+        `${server.port}`,
+        "-c",
+        "10",
+        "-d",
+        "0.3",
+        "-w",
+        "16",
+      ]);
+      assert.equal(run.code, 0, run.stderr);
+      assert.equal(run.result.inOrderComplete, true);
+      assert.equal(run.result.errors, 0);
+      assert.ok((run.result.sent as number) > 0);
+      assert.equal(run.result.delivered, (run.result.sent as number) * 10);
+    } finally {
+      await server.stop();
+    }
+  },
+});
