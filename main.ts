@@ -89,6 +89,9 @@ function sizeOption<F extends string>(flags: F, description: string, fallback: s
 /** Usage errors as one line that names the help to read; quoted user input is escaped (see escapeText). */
 function usageOutput(command: string) {
   return {
+    // Commander's own colour check reads process.env, which needs --allow-env; Deno.noColor needs nothing.
+    getOutHasColors: () => Deno.stdout.isTerminal() && !Deno.noColor,
+    getErrHasColors: () => Deno.stderr.isTerminal() && !Deno.noColor,
     outputError: (message: string, write: (s: string) => void) => {
       const parts = message.replace(/^error: /, "").trim().split(/\s*\n(?=\(Did you mean )/);
       write(`sockkit: ${parts.map(escapeText).join(" ")} (see '${command} --help')\n`);

@@ -2,6 +2,7 @@
 import { runServer, type ServerOptions } from "../server.ts";
 import type { ServerEvent, ServerSummary } from "../lib/events.ts";
 import { concatBytes, writeAll } from "../lib/io.ts";
+import { RUNTIME_FLAGS } from "../tools/compile.ts";
 
 /** A server running in this process on 127.0.0.1 (or `hostname`), port 0. */
 export interface TestServer {
@@ -115,8 +116,8 @@ export async function echoRoundTrip(
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 
-/** The permissions the README lists for sockkit (and the compiled binary gets). */
-export const CLI_PERMISSIONS = ["--allow-net", "--allow-read", "--allow-write", "--unstable-net"];
+/** The permissions the README lists for sockkit (and the compiled binary gets), never prompting. */
+export const CLI_PERMISSIONS: readonly string[] = RUNTIME_FLAGS;
 
 /** The result of running the real CLI. */
 export interface CliResult {
@@ -144,7 +145,7 @@ async function runCliOnce(args: string[], opts: { stdin?: Uint8Array; env?: Reco
     stdin: opts.stdin ? "piped" : "null",
     stdout: "piped",
     stderr: "piped",
-    env: { NO_COLOR: "1", ...opts.env },
+    env: opts.env,
   });
   const child = cmd.spawn();
   if (opts.stdin) {
@@ -174,7 +175,7 @@ export function spawnCli(args: string[], opts: { env?: Record<string, string> } 
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
-    env: { NO_COLOR: "1", ...opts.env },
+    env: opts.env,
   }).spawn();
   const lines: string[] = [];
   const waiters: { re: RegExp; resolve: (l: string) => void }[] = [];

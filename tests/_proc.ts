@@ -45,7 +45,6 @@ export function spawnLimited(
     stdin: "null",
     stdout: io.stdout ?? "piped",
     stderr: io.stderr ?? "piped",
-    env: { NO_COLOR: "1" },
   }).spawn();
 }
 

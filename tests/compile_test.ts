@@ -1,45 +1,8 @@
 import assert from "node:assert/strict";
 import meta from "../deno.json" with { type: "json" };
+import { COMPILE_ENV, compileArgs, denortSource } from "../tools/compile.ts";
 
-/** Where `deno compile` finds its runtime: DENORT_BIN, or the archive cached under DENO_DIR. */
-function denortAvailable(): boolean {
-  const explicit = Deno.env.get("DENORT_BIN");
-  if (explicit) return exists(explicit);
-  const info = new Deno.Command(Deno.execPath(), {
-    args: ["info", "--json"],
-    stdout: "piped",
-    stderr: "null",
-  })
-    .outputSync();
-  const denoDir: string = JSON.parse(new TextDecoder().decode(info.stdout)).denoDir;
-  const target = Deno.build.target;
-  return exists(`${denoDir}/dl/release/v${Deno.version.deno}/denort-${target}.zip`);
-}
-
-function exists(path: string): boolean {
-  try {
-    return Deno.statSync(path).isFile;
-  } catch {
-    return false;
-  }
-}
-
-/** The `deno task compile` command line, with the output redirected to `output`, and its `NAME=value` prefix. */
-function compileCommand(output: string): { args: string[]; env: Record<string, string> } {
-  const words = meta.tasks.compile.split(/\s+/);
-  const env: Record<string, string> = {};
-  while (/^\w+=/.test(words[0])) {
-    const [name, value] = words.shift()!.split(/=(.*)/s);
-    env[name] = value;
-  }
-  assert.equal(words.shift(), "deno");
-  const at = words.indexOf("--output");
-  assert.ok(at >= 0, "the compile task names its --output");
-  words[at + 1] = output;
-  return { args: words, env };
-}
-
-const available = denortAvailable();
+const available = denortSource().found;
 
 Deno.test({
   name: available
@@ -51,7 +14,8 @@ Deno.test({
     try {
       const bin = `${dir}/sockkit${Deno.build.os === "windows" ? ".exe" : ""}`;
       const built = await new Deno.Command(Deno.execPath(), {
-        ...compileCommand(bin),
+        args: compileArgs(bin),
+        env: COMPILE_ENV,
         cwd: new URL("..", import.meta.url).pathname,
       }).output();
       assert.equal(built.code, 0, new TextDecoder().decode(built.stderr));
@@ -80,4 +44,26 @@ Deno.test({
       await Deno.remove(dir, { recursive: true });
     }
   },
+});
+
+Deno.test("compile: a DENORT_BIN that is not a file is named in one line, before any download", async () => {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["task", "--quiet", "compile"],
+    cwd: new URL("..", import.meta.url).pathname,
+    env: { DENORT_BIN: "/nonexistent/denort" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.equal(out.code, 1);
+  assert.equal(
+    new TextDecoder().decode(out.stderr).trim(),
+    "sockkit compile: DENORT_BIN=/nonexistent/denort is not a file: point it at a denort binary",
+  );
+});
+
+Deno.test("compile: the task builds dist/sockkit, where ./sockkit looks for it", () => {
+  assert.match(meta.tasks.compile, /tools\/compile\.ts$/);
+  assert.deepEqual(compileArgs("dist/sockkit").slice(-3), ["--output", "dist/sockkit", "main.ts"]);
+  const launcher = Deno.readTextFileSync(new URL("../sockkit", import.meta.url));
+  assert.match(launcher, /"\$here\/dist\/sockkit"/);
 });

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import meta from "../deno.json" with { type: "json" };
+import { compileArgs, RUNTIME_FLAGS } from "../tools/compile.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const PROBE = "tests/peers/sandbox_server_probe.ts";
@@ -18,23 +19,34 @@ async function documentedFlags(): Promise<string[]> {
   return [...exactly[1].split(/\s+/), ...(exactly[2] ? [exactly[2]] : [])];
 }
 
-const TASKS = ["server", "client", "sockkit", "compile"] as const;
+/** Every way sockkit is run, with the command line each one grants. */
+const WAYS: Record<string, string> = {
+  "deno task server": meta.tasks.server,
+  "deno task client": meta.tasks.client,
+  "deno task sockkit": meta.tasks.sockkit,
+  "deno task compile (the binary)": compileArgs("dist/sockkit").join(" "),
+  "./sockkit": Deno.readTextFileSync(new URL("../sockkit", import.meta.url)).split("\n").filter((l) =>
+    /--allow-|--unstable-net/.test(l)
+  ).join(" "),
+};
 
-Deno.test("sandbox: every run and compile task grants exactly the permissions the README documents", async () => {
+Deno.test("sandbox: every run and compile path grants exactly the permissions the README documents", async () => {
   const documented = await documentedFlags();
   assert.ok(!documented.some((f) => /^(-A|--allow-all|--allow-run|--allow-env|--allow-ffi)/.test(f)));
-  for (const name of TASKS) {
-    assert.deepEqual(permissionFlags(meta.tasks[name]), documented, `deno task ${name}`);
+  assert.deepEqual(permissionFlags(RUNTIME_FLAGS.join(" ")), documented, "tools/compile.ts RUNTIME_FLAGS");
+  for (const [way, line] of Object.entries(WAYS)) {
+    assert.deepEqual(permissionFlags(line), documented, way);
+    assert.match(line, /(^|\s)--no-prompt(\s|$)/, `${way} never prompts for a permission`);
   }
 });
 
-for (const name of ["server", "compile"] as const) {
-  Deno.test(`sandbox: a server serving under 'deno task ${name}' permissions cannot read files or start processes`, async () => {
+for (const name of ["deno task server", "deno task compile (the binary)"]) {
+  Deno.test(`sandbox: a server serving under ${name} permissions cannot read files or start processes`, async () => {
     const secret = await Deno.makeTempFile({ prefix: "sockkit-secret-" });
     try {
       await Deno.writeTextFile(secret, "not for sockkit");
       const out = await new Deno.Command(Deno.execPath(), {
-        args: ["run", "--quiet", "--no-prompt", ...permissionFlags(meta.tasks[name]), PROBE, secret],
+        args: ["run", "--quiet", "--no-prompt", ...permissionFlags(WAYS[name]), PROBE, secret],
         cwd: ROOT,
         stdin: "null",
         stdout: "piped",
