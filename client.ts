@@ -18,6 +18,7 @@ import {
   formatEndpoint,
   type StreamEndpoint,
 } from "./lib/transport.ts";
+import { looksLikeTls } from "./lib/tls.ts";
 import { runUdpClient, type UdpSettings } from "./lib/udp.ts";
 import { WireTap } from "./lib/wire.ts";
 
@@ -177,6 +178,8 @@ async function exchange(
           rttMs,
           text: escapeBytes(bytes),
           ...(differs && { differs }),
+          ...(differs && opts.endpoint.transport !== "tls" && looksLikeTls(bytes) &&
+            { hint: "looks like TLS: add --tls" }),
         });
       } catch (err) {
         reply.catch(() => {});

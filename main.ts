@@ -86,6 +86,46 @@ function sizeOption<F extends string>(flags: F, description: string, fallback: s
     .default(parseSize(fallback), fallback);
 }
 
+/** The edit distance between two short words (for "did you mean"). */
+function editDistance(a: string, b: string): number {
+  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i];
+    for (let j = 1; j <= b.length; j++) {
+      next[j] = Math.min(row[j] + 1, next[j - 1] + 1, row[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    row = next;
+  }
+  return row[b.length];
+}
+
+/** An option that takes one of a few words; anything else is a usage error that lists them. */
+function choiceOption<F extends string, C extends string>(
+  flags: F,
+  description: string,
+  choices: readonly C[],
+  fallback: C,
+) {
+  const long = flags.split(/[ ,]+/).find((f) => f.startsWith("--"))!;
+  return new Option(flags, `${description}: ${choices.join(", ")}`)
+    .argParser((value: string): C => {
+      if ((choices as readonly string[]).includes(value)) return value as C;
+      const near = choices.find((c) => editDistance(c, value.toLowerCase()) <= 2);
+      const list = `${choices.slice(0, -1).join(", ")} or ${choices.at(-1)}`;
+      throw new UsageError(
+        `invalid ${long} '${escapeText(value)}': expected ${list}${near ? ` (did you mean ${near}?)` : ""}`,
+      );
+    })
+    .default(fallback);
+}
+
+/** How each command takes its port, for those who reach for a `--port` option. */
+const POSITIONAL_PORT: Record<string, string> = {
+  "sockkit server": "sockkit server 1234",
+  "sockkit client": "sockkit client HOST 1234",
+  "sockkit bench": "sockkit bench HOST 1234",
+};
+
 /** Usage errors as one line that names the help to read; quoted user input is escaped (see escapeText). */
 function usageOutput(command: string) {
   return {
@@ -93,6 +133,9 @@ function usageOutput(command: string) {
     getOutHasColors: () => Deno.stdout.isTerminal() && !Deno.noColor,
     getErrHasColors: () => Deno.stderr.isTerminal() && !Deno.noColor,
     outputError: (message: string, write: (s: string) => void) => {
+      if (/^error: unknown option '--port'/.test(message) && POSITIONAL_PORT[command]) {
+        message = `unknown option '--port': the port is an argument, as in '${POSITIONAL_PORT[command]}'`;
+      }
       const parts = message.replace(/^error: /, "").trim().split(/\s*\n(?=\(Did you mean )/);
       write(`sockkit: ${parts.map(escapeText).join(" ")} (see '${command} --help')\n`);
     },
@@ -184,7 +227,7 @@ export function buildProgram(setExit: (code: number) => void) {
       `with --udp: the largest datagram accepted; larger ones are reported (default ${UDP_MAX_PAYLOAD})`,
       maxDatagramArg,
     )
-    .addOption(new Option("--mode <mode>", "what to do with each client").choices(MODE_NAMES).default("echo"))
+    .addOption(choiceOption("--mode <mode>", "what to do with each client", MODE_NAMES, "echo"))
     .addOption(durationOption("--grace <duration>", "on shutdown, how long busy clients may finish", "2s"))
     .addOption(sizeOption("--max-line <size>", "chat: the longest line accepted", "64KiB"))
     .addOption(
@@ -242,7 +285,16 @@ export function buildProgram(setExit: (code: number) => void) {
             hex: o.hex,
             udp: { ratePerSecond: o.udpRate, maxDatagram: o.maxDatagram },
           },
-          { signal, onEvent: dropFileAccessOnceListening(endpoint, serverReporter(o, output(false))) },
+          {
+            signal,
+            onEvent: dropFileAccessOnceListening(
+              endpoint,
+              serverReporter(
+                { ...o, announce: endpoint.transport !== "unix" && endpoint.port === 0 },
+                output(false),
+              ),
+            ),
+          },
         );
         setExit(ExitCode.Ok);
       } finally {
@@ -393,10 +445,12 @@ function addBenchCommand(program: Command, setExit: (code: number) => void): voi
       benchNumber("--rate", 100_000_000),
     )
     .addOption(
-      new Option("--mode <mode>", "pingpong: round trips; stream: continuous bulk echo").choices([
+      choiceOption(
+        "--mode <mode>",
+        "pingpong (round trips) or stream (continuous bulk echo)",
+        ["pingpong", "stream"],
         "pingpong",
-        "stream",
-      ]).default("pingpong"),
+      ),
     )
     .option("--connect-only", "connection churn: connect, one echo, close, again")
     .option(
@@ -418,7 +472,7 @@ function addBenchCommand(program: Command, setExit: (code: number) => void): voi
     .action(async (host, port, o) => {
       checkBenchOptions(o);
       if (o.udp) checkUdpBenchOptions(o);
-      const { endpoint } = clientTarget([host, port], o);
+      const { endpoint } = clientTarget([host, port], o, "bench");
       const { signal, dispose } = interruptSignal();
       try {
         const result = await runBench(

@@ -767,24 +767,41 @@ function renderTargets(peers: PeerFigures[]): string[] {
   ];
 }
 
-function machineLines(pin: Pinning, seconds: number, reps: number): string[] {
+/** The version line of each tool the peers that ran need (and Deno's and the C compiler's, always). */
+function toolVersions(peers: PeerFigures[]): string {
+  const ran = (name: string) => peers.some((p) => !p.skipped && p.name.split(" ")[0] === name);
+  const socat = () =>
+    run(["socat", "-V"]).split("\n").find((l) => /socat version/.test(l))?.replace(/^socat by.*$/, "")
+      .trim() ??
+      "socat";
+  return [
+    `Deno ${Deno.version.deno}`,
+    ...(ran("Node") ? [`Node ${run(["node", "--version"])}`] : []),
+    ...(ran("Python") ? [run(["python3", "--version"])] : []),
+    ...(ran("socat") ? [socat()] : []),
+    run(["cc", "--version"]).split("\n")[0],
+  ].join(", ");
+}
+
+function machineLines(pin: Pinning, seconds: number, reps: number, peers: PeerFigures[]): string[] {
   const cpu = /model name\s*:\s*(.*)/.exec(Deno.readTextFileSync("/proc/cpuinfo"))?.[1] ?? "unknown CPU";
+  const forking = ["Python", "socat"].filter((n) => peers.some((p) => !p.skipped && p.name === n));
   return [
     `- date: ${new Date().toISOString().replace(/\.\d+Z$/, "Z")}`,
     `- machine: ${navigator.hardwareConcurrency} CPUs (\`nproc\`: ${run(["nproc"])}), ${cpu}, ${
       run(["uname", "-sr"])
     }`,
-    `- tools: Deno ${Deno.version.deno}, Node ${run(["node", "--version"])}, ${
-      run(["python3", "--version"])
-    }, ${
-      run(["socat", "-V"]).split("\n").find((l) => /socat version/.test(l))?.replace(/^socat by.*$/, "")
-        .trim() ??
-        "socat"
-    }, ${run(["cc", "--version"]).split("\n")[0]}`,
+    `- tools: ${toolVersions(peers)}`,
     `- pinning: ${pin.text}`,
     `- 1-minute load average after each run: ${fmt(Math.min(...loadAverages), 2)}–${
       fmt(Math.max(...loadAverages), 2)
-    } (every runnable thread counts: Python's thread and socat's process per connection lift it to dozens at 500 connections)`,
+    }${
+      forking.length
+        ? ` (every runnable thread counts: ${
+          forking.map((n) => n === "Python" ? "Python's thread" : "socat's process").join(" and ")
+        } per connection lift it to dozens at 500 connections)`
+        : ""
+    }`,
     `- each figure: median of ${reps} runs of ${seconds} s; memory: VmRSS while ${HOLD_CONNECTIONS} idle ` +
     `connections are held (each after one echo), minus the RSS before, divided by ${HOLD_CONNECTIONS}`,
   ];
@@ -823,7 +840,7 @@ async function main(): Promise<void> {
       "",
       "Produced by `deno task bench:peers` (bench/peers.ts); how to read it and what limits it: bench/NOTES.md.",
       "",
-      ...machineLines(pin, seconds, reps),
+      ...machineLines(pin, seconds, reps, peers),
       ...peers.filter((p) => p.skipped).map((p) => `- ${p.name} skipped: ${p.skipped}`),
       "",
       "## Figures (medians)",

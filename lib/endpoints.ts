@@ -129,7 +129,8 @@ export interface ClientTarget {
 
 /**
  * The endpoint `sockkit client` connects to and the message, from its positional arguments
- * (`HOST PORT [MESSAGE]`, or only `[MESSAGE]` with `--unix PATH`) and its flags.
+ * (`HOST PORT [MESSAGE]`, or only `[MESSAGE]` with `--unix PATH`) and its flags; `sockkit bench` uses it
+ * too, and its usage errors name that command.
  *
  * @example
  * ```ts
@@ -138,7 +139,12 @@ export interface ClientTarget {
  * clientTarget(["hi"], { unix: "/tmp/s.sock" }); // { endpoint: { transport: "unix", … }, message: "hi" }
  * ```
  */
-export function clientTarget(args: (string | undefined)[], f: ClientFlags): ClientTarget {
+export function clientTarget(
+  args: (string | undefined)[],
+  f: ClientFlags,
+  command: "client" | "bench" = "client",
+): ClientTarget {
+  const message = command === "client" ? " [MESSAGE]" : "";
   rejectCombinations(f);
   requireTlsOptions(f);
   if (!f.udp) requireFlag(f.maxDatagram, "--max-datagram", "--udp");
@@ -151,12 +157,12 @@ export function clientTarget(args: (string | undefined)[], f: ClientFlags): Clie
   }
   if (first === undefined) {
     throw new UsageError(
-      "missing the host and port: sockkit client HOST PORT [MESSAGE], or --unix PATH [MESSAGE]",
+      `missing the host and port: sockkit ${command} HOST PORT${message} [options], or --unix PATH${message}`,
     );
   }
   const hostname = parseHost(first);
   if (second === undefined) {
-    throw new UsageError("missing required argument 'port' (see 'sockkit client --help')");
+    throw new UsageError(`missing required argument 'port' (see 'sockkit ${command} --help')`);
   }
   const port = parsePort(second, { allowZero: false });
   if (f.udp) return { endpoint: { transport: "udp", hostname, port }, message: third };

@@ -46,6 +46,12 @@ function explainListen(err: unknown): Explanation | undefined {
       advice: "ports below 1024 need extra privileges: use a port of 1024 or more",
     };
   }
+  if (isUnresolvedName(err)) {
+    return {
+      reason: "name does not resolve",
+      advice: "--host takes an address of this machine, a name that resolves to one, or 0.0.0.0 / ::",
+    };
+  }
   if (err instanceof Deno.errors.AddrNotAvailable) {
     return {
       reason: "address not available",
@@ -55,6 +61,12 @@ function explainListen(err: unknown): Explanation | undefined {
   return undefined;
 }
 
+/** The resolver could not turn a host name into an address. */
+function isUnresolvedName(err: unknown): boolean {
+  return err instanceof Error &&
+    /lookup address|Name or service not known|No address associated/i.test(err.message);
+}
+
 function explainConnect(err: unknown): Explanation | undefined {
   if (err instanceof Deno.errors.ConnectionRefused) {
     return { reason: "connection refused", advice: "is a server listening on that port?" };
@@ -62,12 +74,7 @@ function explainConnect(err: unknown): Explanation | undefined {
   if (err instanceof DOMException && err.name === "TimeoutError") {
     return { reason: "timed out", advice: "check the host and port, or raise --timeout" };
   }
-  if (
-    err instanceof Error &&
-    /lookup address|Name or service not known|No address associated/i.test(err.message)
-  ) {
-    return { reason: "name does not resolve", advice: "check the host name" };
-  }
+  if (isUnresolvedName(err)) return { reason: "name does not resolve", advice: "check the host name" };
   if (err instanceof Deno.errors.AddrNotAvailable || err instanceof Deno.errors.NetworkUnreachable) {
     return { reason: "network unreachable", advice: "check the host address" };
   }

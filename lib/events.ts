@@ -96,6 +96,8 @@ export type ClientEvent =
     truncated?: boolean;
     /** The reply is not the bytes that were sent: the peer is not (only) echoing. */
     differs?: boolean;
+    /** What the reply looks like when it is recognisably something else, e.g. `looks like TLS: add --tls`. */
+    hint?: string;
   }
   | { type: "lost"; seq: number; reason: string }
   | { type: "eof"; sent: number; received: number }

@@ -9,6 +9,8 @@ export interface ReporterOptions {
   json?: boolean;
   /** Only warnings and errors. */
   quiet?: boolean;
+  /** With `quiet`, still say where the server listens (on stderr): the port was picked by the system. */
+  announce?: boolean;
   /** Also a line per message received. */
   verbose?: boolean;
   /** The client numbers each reply (repeat mode). */
@@ -108,7 +110,9 @@ export function formatClientEvent(event: ClientEvent, opts: ReporterOptions = {}
       return [
         `${opts.numbered ? `${event.seq}: ` : ""}Received: ${event.text} (${formatRtt(event.rttMs)})${
           event.truncated ? " [truncated: the reply was larger than the receive buffer]" : ""
-        }${event.differs ? " [not an echo: differs from what was sent]" : ""}`,
+        }${event.differs ? " [not an echo: differs from what was sent]" : ""}${
+          event.hint ? ` [${event.hint}]` : ""
+        }`,
       ];
     case "lost":
       return [`${opts.numbered ? `${event.seq}: ` : ""}no reply: ${event.reason}`];
@@ -159,7 +163,12 @@ function jsonLine(event: { type: string }): string {
 export function serverReporter(opts: ReporterOptions, out: ReporterOutput): (event: ServerEvent) => void {
   return (event) => {
     if (event.type === "warning") return out.warn(opts.json ? jsonLine(event) : formatServerEvent(event)!);
-    if (opts.quiet && !isWireEvent(event)) return;
+    if (opts.quiet && !isWireEvent(event)) {
+      if (event.type === "listening" && opts.announce) {
+        out.warn(opts.json ? jsonLine(event) : formatServerEvent(event)!);
+      }
+      return;
+    }
     if (opts.json) {
       if (event.type !== "message" || opts.verbose) out.status(jsonLine(event));
       return;

@@ -439,3 +439,18 @@ export async function tlsSummary(conn: Deno.TlsConn): Promise<string> {
   const { alpnProtocol } = await conn.handshake();
   return alpnProtocol ? `TLS, ALPN ${alpnProtocol}` : "TLS";
 }
+
+/**
+ * Whether bytes start like a TLS record (an alert or a handshake, TLS 1.0–1.3): what a TLS server answers a
+ * client that speaks plain TCP to it.
+ *
+ * @example
+ * ```ts
+ * looksLikeTls(new Uint8Array([0x15, 0x03, 0x03, 0x00, 0x02])); // true: an alert record
+ * looksLikeTls(new TextEncoder().encode("Hello")); // false
+ * ```
+ */
+export function looksLikeTls(bytes: Uint8Array): boolean {
+  return bytes.length >= 3 && (bytes[0] === 0x15 || bytes[0] === 0x16) && bytes[1] === 0x03 &&
+    bytes[2] <= 0x04;
+}

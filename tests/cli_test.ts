@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { randomBytes, runCli, spawnCli } from "./_helpers.ts";
+import { CLI_PERMISSIONS, randomBytes, runCli, spawnCli } from "./_helpers.ts";
 import meta from "../deno.json" with { type: "json" };
 
 Deno.test("cli: --version and --help exit 0", async () => {
@@ -22,6 +22,21 @@ Deno.test("cli: usage errors name the bad value and exit 2", async () => {
     [["client", "localhost", "1234", ""], /^sockkit: the message is empty/],
     [["server", "--bogus"], /^sockkit: unknown option '--bogus' \(see 'sockkit server --help'\)$/],
     [["serve"], /^sockkit: unknown command 'serve'/],
+    [["bench"], /^sockkit: missing the host and port: sockkit bench HOST PORT \[options\], or --unix PATH$/],
+    [["bench", "127.0.0.1"], /^sockkit: missing required argument 'port' \(see 'sockkit bench --help'\)$/],
+    [
+      ["server", "--mode", "chatt"],
+      /^sockkit: invalid --mode 'chatt': expected echo, chat, broadcast or discard \(did you mean chat\?\)$/,
+    ],
+    [["bench", "h", "1", "--mode", "x"], /^sockkit: invalid --mode 'x': expected pingpong or stream$/],
+    [
+      ["server", "--port", "1234"],
+      /^sockkit: unknown option '--port': the port is an argument, as in 'sockkit server 1234' \(see/,
+    ],
+    [
+      ["client", "h", "--port", "1"],
+      /^sockkit: unknown option '--port': the port is an argument, as in 'sockkit client HOST 1234'/,
+    ],
   ];
   for (const [args, expected] of cases) {
     const r = await runCli(args);
@@ -154,3 +169,50 @@ Deno.test("cli: connection refused and port in use are one-line errors with exit
 async function portOf(server: ReturnType<typeof spawnCli>): Promise<string> {
   return (await server.line(/^Listening on /)).match(/:(\d+) /)![1];
 }
+
+Deno.test("cli: a --host that does not resolve is named, with what --host takes", async () => {
+  const r = await runCli(["server", "0", "--host", "nosuch.invalid"]);
+  assert.equal(r.code, 1);
+  assert.equal(
+    r.stderr.trim(),
+    "sockkit: cannot listen on nosuch.invalid:0: name does not resolve (--host takes an address of this " +
+      "machine, a name that resolves to one, or 0.0.0.0 / ::)",
+  );
+});
+
+Deno.test("cli: --quiet on port 0 still says which port was picked, on stderr", async () => {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--quiet", ...CLI_PERMISSIONS, "main.ts", "server", "0", "--host", "127.0.0.1", "--quiet"],
+    cwd: new URL("..", import.meta.url).pathname,
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const stdout = new Response(child.stdout).text();
+  const stderr = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+  let seen = "";
+  while (!seen.includes("\n")) {
+    const { value, done } = await stderr.read();
+    if (done) break;
+    seen += value;
+  }
+  assert.match(seen, /^Listening on 127\.0\.0\.1:\d+ \(echo\); Ctrl-C to stop\n$/);
+  child.kill("SIGINT");
+  assert.equal((await child.status).code, 0);
+  assert.equal(await stdout, "", "nothing else is printed");
+  await stderr.cancel();
+});
+
+Deno.test("cli: a plain client talking to a TLS server is told it looks like TLS", async () => {
+  const server = spawnCli(["server", "0", "--host", "127.0.0.1", "--tls"]);
+  try {
+    const port = (await server.line(/^Listening on/)).match(/:(\d+) /)![1];
+    const r = await runCli(["client", "127.0.0.1", port]);
+    assert.equal(r.code, 1);
+    assert.match(
+      r.stdout,
+      /^Received: \\x15\\x03\\x03.* \[not an echo: differs from what was sent\] \[looks like TLS: add --tls\]$/m,
+    );
+  } finally {
+    await server.stop();
+  }
+});

@@ -1,15 +1,16 @@
 import assert from "node:assert/strict";
 import { runCli } from "./_helpers.ts";
+import { codeRows } from "../tools/readme_lines.ts";
 
 const ROOT = new URL("../", import.meta.url);
 const README = await Deno.readTextFile(new URL("README.md", ROOT));
 
 Deno.test("readme: the 'How it works' table points at the lines that really do each step", async () => {
-  const rows = [...README.matchAll(/^\|[^|]*\| `([\w/.]+\.ts):(\d+)` +\| `(.+)` +\|$/gm)];
+  const rows = codeRows(README);
   assert.ok(rows.length >= 8, "the table lists the six steps");
-  for (const [, file, line, code] of rows) {
+  for (const { file, line, code } of rows) {
     const lines = (await Deno.readTextFile(new URL(file, ROOT))).split("\n");
-    assert.equal(lines[Number(line) - 1]?.trim(), code, `${file}:${line}`);
+    assert.equal(lines[line - 1]?.trim(), code, `${file}:${line} (deno task readme:lines updates the table)`);
   }
 });
 
