@@ -15,6 +15,7 @@ import {
   connect,
   describeConnection,
   type Endpoint,
+  endpointZone,
   formatEndpoint,
   type StreamEndpoint,
 } from "./lib/transport.ts";
@@ -94,8 +95,9 @@ export async function runClient(opts: ClientOptions, ctx: RunClientContext = {})
   }
   const connectMs = performance.now() - startedAt;
   const detail = await describeConnection(endpoint, conn);
-  const remote = formatAddr(conn.remoteAddr);
-  tap.trace("connect", { peer: remote, address: formatAddr(conn.localAddr) });
+  const zone = endpointZone(endpoint);
+  const remote = formatAddr(conn.remoteAddr, zone);
+  tap.trace("connect", { peer: remote, address: formatAddr(conn.localAddr, zone) });
   conn = tap.wrap(conn, remote);
   emit({ type: "connected", address, remote, connectMs, detail });
 

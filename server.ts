@@ -13,6 +13,7 @@ import { type ModeName, MODES, type Session } from "./lib/modes/mod.ts";
 import { DEFAULT_MAX_QUEUE } from "./lib/queue.ts";
 import {
   type Endpoint,
+  endpointZone,
   listen,
   type Listener,
   listenerAddress,
@@ -328,7 +329,7 @@ export async function runServer(opts: ServerOptions, ctx: RunServerContext = {})
 
   // accept, one task per client
   await acceptLoop(listener, signal, emit, (accepted) => {
-    const peer = peerLabel(accepted.remoteAddr, totals.clients + 1);
+    const peer = peerLabel(accepted.remoteAddr, totals.clients + 1, endpointZone(opts.endpoint));
     const conn = tap.wrap(accepted, peer);
     tap.trace("accept", { address, peer });
     const refusal = refusalOf(accepted.remoteAddr);

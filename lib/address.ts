@@ -69,9 +69,24 @@ export function parseUnixPath(value: string): string {
 /** The longest Unix socket path Linux accepts, in bytes. */
 export const UNIX_PATH_MAX = 107;
 
-/** Formats any Deno address: `127.0.0.1:1234`, `[::1]:1234`, `unix:/tmp/s.sock` (`unix:` if unnamed). */
-export function formatAddr(addr: Deno.Addr): string {
+/**
+ * Formats any Deno address: `127.0.0.1:1234`, `[::1]:1234`, `unix:/tmp/s.sock` (`unix:` if unnamed).
+ * Deno's addresses carry no IPv6 zone, so a link-local address is given `zone` (such as `%eth0`, taken
+ * from the address the user named) when there is one: `[fe80::1%eth0]:1234`.
+ *
+ * @example
+ * ```ts
+ * formatAddr({ transport: "tcp", hostname: "fe80::1", port: 80 }, "%eth0"); // "[fe80::1%eth0]:80"
+ * ```
+ */
+export function formatAddr(addr: Deno.Addr, zone?: string): string {
   if ("path" in addr) return `unix:${addr.path ?? ""}`;
   if ("cid" in addr) return `vsock:${addr.cid}:${addr.port}`;
-  return formatHostPort(addr.hostname, addr.port);
+  const linkLocal = /^fe[89ab][0-9a-f]:/i.test(addr.hostname) && !addr.hostname.includes("%");
+  return formatHostPort(zone && linkLocal ? addr.hostname + zone : addr.hostname, addr.port);
+}
+
+/** The zone of an IPv6 host name (`%eth0` of `fe80::1%eth0`), or undefined. */
+export function zoneOf(hostname: string | undefined): string | undefined {
+  return hostname ? /%[^%\]]+$/.exec(hostname)?.[0] : undefined;
 }

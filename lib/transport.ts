@@ -3,7 +3,7 @@
  * edge; servers and clients then listen/connect through this module and never look at which one it was.
  * @module
  */
-import { formatAddr, formatHostPort } from "./address.ts";
+import { formatAddr, formatHostPort, zoneOf } from "./address.ts";
 import { toNetworkError } from "./errors.ts";
 import type { EventSink, ServerEvent } from "./events.ts";
 import { connectTls, listenTls, type TlsSettings, tlsSummary } from "./tls.ts";
@@ -129,16 +129,19 @@ export async function describeConnection(ep: StreamEndpoint, conn: Deno.Conn): P
  * drops the zone of a link-local address (`fe80::1%eth0`); it is taken back from the endpoint asked for.
  */
 export function listenerAddress(listener: { readonly addr: Deno.Addr }, ep?: Endpoint): string {
-  const addr = listener.addr;
-  const zone = ep && "hostname" in ep ? /%[^%]+$/.exec(ep.hostname)?.[0] : undefined;
-  if (zone && "hostname" in addr && !addr.hostname.includes("%")) {
-    return formatHostPort(addr.hostname + zone, addr.port);
-  }
-  return formatAddr(addr);
+  return formatAddr(listener.addr, endpointZone(ep));
 }
 
-/** How the server names a client: its address, or `unix client 3` for the unnamed peers of a Unix socket. */
-export function peerLabel(addr: Deno.Addr, id: number): string {
+/** The zone of the address an endpoint names (`%eth0` of `fe80::1%eth0`), or undefined. */
+export function endpointZone(ep?: Endpoint): string | undefined {
+  return ep && "hostname" in ep ? zoneOf(ep.hostname) : undefined;
+}
+
+/**
+ * How the server names a client: its address, or `unix client 3` for the unnamed peers of a Unix socket.
+ * A link-local peer of a listener on a link-local address is on that link: it gets the listener's `zone`.
+ */
+export function peerLabel(addr: Deno.Addr, id: number, zone?: string): string {
   if ("path" in addr && !addr.path) return `unix client ${id}`;
-  return formatAddr(addr);
+  return formatAddr(addr, zone);
 }

@@ -4,7 +4,7 @@
  * `--unstable-net`.
  * @module
  */
-import { formatAddr, formatHostPort } from "./address.ts";
+import { formatAddr, formatHostPort, zoneOf } from "./address.ts";
 import { formatDuration } from "./duration.ts";
 import { ExitCode, networkReason, SockkitError, toNetworkError, UsageError } from "./errors.ts";
 import type { ClientEvent, ClientSummary, EventSink, ServerEvent, ServerSummary } from "./events.ts";
@@ -233,6 +233,7 @@ export async function runUdpServer(
   if (signal.aborted) stop();
 
   const buf = new Uint8Array(maxDatagram + 1);
+  const zone = zoneOf(opts.endpoint.hostname);
   try {
     while (!signal.aborted) {
       let data: Uint8Array;
@@ -249,10 +250,10 @@ export async function runUdpServer(
       const refusal = accessRefusal(from, opts);
       if (refusal) {
         totals.refused++;
-        if (refusedLog.take(now)) emit({ type: "refused", peer: formatAddr(from), reason: refusal });
+        if (refusedLog.take(now)) emit({ type: "refused", peer: formatAddr(from, zone), reason: refusal });
         continue;
       }
-      const peer = peers.touch(formatAddr(from), now);
+      const peer = peers.touch(formatAddr(from, zone), now);
       if (data.length > maxDatagram) {
         warn(
           `dropped a datagram from ${peer.label} larger than ${maxDatagram} bytes (truncated on receive; ` +

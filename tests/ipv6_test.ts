@@ -92,15 +92,28 @@ Deno.test("ipv6 cli: a link-local address without its zone is a usage error", as
 });
 
 Deno.test({
-  name: `ipv6: binds a link-local address with its zone and prints it${
+  name: `ipv6: a link-local address keeps its zone in the listening address, the client's and the peer's${
     linkLocal ? "" : " (ignored: this machine has no link-local IPv6 address)"
   }`,
   ignore: !linkLocal,
   fn: async () => {
+    const bare = linkLocal!.replace(/%.*$/, "");
+    const zone = linkLocal!.slice(bare.length);
     for (const transport of ["tcp", "udp"] as const) {
       const server = await startServer({ endpoint: { transport, hostname: linkLocal!, port: 0 } });
       try {
         assert.equal(server.address, `[${linkLocal}]:${server.port}`, transport);
+        const events = await exchange({ transport, hostname: linkLocal!, port: server.port }, "zone");
+        assert.equal(replyText(events), "zone", transport);
+        if (transport === "tcp") {
+          const connected = events.find((e) => e.type === "connected");
+          assert.ok(connected?.type === "connected" && connected.remote === `[${linkLocal}]:${server.port}`);
+        }
+        const seen = await server.waitFor((e) => e.type === "connect");
+        assert.ok(
+          seen.type === "connect" && seen.peer.startsWith(`[${bare}${zone}]:`),
+          `${transport}: ${seen.type === "connect" ? seen.peer : ""}`,
+        );
       } finally {
         await server.stop();
       }
