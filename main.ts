@@ -352,6 +352,11 @@ export function buildProgram(setExit: (code: number) => void) {
       const mode = o.interactive ? "interactive" : pipe ? "pipe" : o.repeat || o.count ? "repeat" : "once";
       const payloadOnStdout = pipe || mode === "interactive";
       const { signal, dispose } = interruptSignal();
+      const report = clientReporter(
+        { ...o, numbered: mode === "repeat", interactive: mode === "interactive" },
+        output(payloadOnStdout),
+      );
+      let lostReason: string | undefined;
       try {
         const summary = await runClient(
           {
@@ -367,17 +372,18 @@ export function buildProgram(setExit: (code: number) => void) {
           },
           {
             signal,
-            onEvent: clientReporter(
-              { ...o, numbered: mode === "repeat", interactive: mode === "interactive" },
-              output(payloadOnStdout),
-            ),
+            onEvent: (event) => {
+              if (event.type === "lost") lostReason = event.reason;
+              report(event);
+            },
             terminal: mode === "interactive" ? stdinTerminal() : undefined,
           },
         );
-        if (summary.error) throw new SockkitError(summary.error);
+        // The line of the reply it cost already says why a repeat run ended: say it once.
+        if (summary.error && summary.error !== lostReason) throw new SockkitError(summary.error);
         // Over UDP loss is expected: the run fails only when no reply came back at all.
         const failed = endpoint.transport === "udp"
-          ? summary.received === 0
+          ? summary.received === 0 || summary.error !== undefined
           : summary.lost > 0 || (summary.mismatched ?? 0) > 0;
         setExit(failed ? ExitCode.Failure : ExitCode.Ok);
       } finally {

@@ -112,6 +112,31 @@ Deno.test("cli: repeat prints numbered replies and a ping-style summary", async 
   }
 });
 
+Deno.test("cli: repeat against a server that goes away says why once (on the reply it cost) and exits 1", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const serving = (async () => {
+    const conn = await listener.accept();
+    const buf = new Uint8Array(64);
+    for (let i = 0; i < 2; i++) {
+      const n = await conn.read(buf);
+      if (n === null) break;
+      await conn.write(buf.subarray(0, n));
+    }
+    conn.close();
+  })();
+  try {
+    const port = String((listener.addr as Deno.NetAddr).port);
+    const r = await runCli(["client", "127.0.0.1", port, "ping", "--count", "5", "--interval", "50ms"]);
+    assert.equal(r.code, 1, r.stderr);
+    const reason = "the server closed the connection before the full reply (got 0 of 4 bytes)";
+    assert.equal(r.stderr.trim(), `3: no reply: ${reason}`);
+    assert.match(r.stdout, /^3 sent, 2 received, 33% lost, time /m);
+  } finally {
+    await serving;
+    listener.close();
+  }
+});
+
 Deno.test("cli: pipe mode (-) carries stdin to the server and the echo to stdout, byte for byte", async () => {
   const server = spawnCli(["server", "0", "--host", "127.0.0.1"]);
   try {
