@@ -8,7 +8,13 @@ import meta from "./deno.json" with { type: "json" };
 import { runClient } from "./client.ts";
 import { runServer } from "./server.ts";
 import { type BenchEvent, runBench } from "./bench.ts";
-import { formatHistogram, formatProgress, formatResult, formatStart } from "./lib/bench/report.ts";
+import {
+  formatHistogram,
+  formatNothingEchoed,
+  formatProgress,
+  formatResult,
+  formatStart,
+} from "./lib/bench/report.ts";
 import { parseHost, parsePort, parseUnixPath } from "./lib/address.ts";
 import { type Cidr, parseCidr } from "./lib/cidr.ts";
 import { parseDuration } from "./lib/duration.ts";
@@ -410,6 +416,8 @@ function benchReporter(o: { json?: boolean; histogram?: boolean }) {
       Deno.stderr.writeSync(encoder.encode(`\r\x1b[2K${formatProgress(event)}`));
     } else if (event.type === "result") {
       clearLive();
+      const nothing = formatNothingEchoed(event);
+      if (nothing) return writeLine(Deno.stderr, `sockkit: ${nothing}`);
       for (const line of formatResult(event)) writeLine(Deno.stdout, line);
       if (o.histogram) { for (const line of formatHistogram(event)) writeLine(Deno.stdout, line); }
     }

@@ -255,7 +255,15 @@ Deno.test("bench CLI: --json prints one result object with the documented fields
 
 Deno.test("bench CLI: the table and --histogram chart; errors exit 1; bad options exit 2", async () => {
   const server = await startServer();
-  const bad = rawServer(corruptingEcho(10));
+  const bad = rawServer(corruptingEcho(1000));
+  const notEcho = rawServer(async (conn) => {
+    await conn.read(new Uint8Array(100));
+    await writeAll(
+      conn,
+      new TextEncoder().encode("nope, not an echo server, not at all: go away please\n!!!!!!!!!!!"),
+    );
+    await conn.read(new Uint8Array(100));
+  });
   try {
     const ok = await runCli([
       "bench",
@@ -271,9 +279,19 @@ Deno.test("bench CLI: the table and --histogram chart; errors exit 1; bad option
     assert.match(ok.stdout, /^Benchmarking 127\.0\.0\.1:\d+: ping-pong, closed loop, 2 connections/);
     assert.match(ok.stdout, /throughput +[\d,]+ messages\/s/);
     assert.match(ok.stdout, /p99\.9 +[\d.]+ ms █+/);
-    const failed = await runCli(["bench", "127.0.0.1", String(bad.port), "-c", "1", "-n", "10"]);
+    const failed = await runCli(["bench", "127.0.0.1", String(bad.port), "-c", "1", "-n", "100"]);
     assert.equal(failed.code, 1);
+    assert.match(failed.stdout, /total +\d+ messages/);
     assert.match(failed.stdout, /errors +1: 1 × reply differs from what was sent/);
+    // A server that echoes nothing back as sent gets the errors, not a table of zeros.
+    const nothing = await runCli(["bench", "127.0.0.1", String(notEcho.port), "-c", "3", "-d", "2s"]);
+    assert.equal(nothing.code, 1);
+    assert.doesNotMatch(nothing.stdout, /total|throughput/);
+    assert.equal(
+      nothing.stderr.trim(),
+      `sockkit: nothing came back from 127.0.0.1:${notEcho.port} as sent: 3 × reply differs from what was sent ` +
+        "(sockkit bench loads echo servers: is this one?)",
+    );
     const usage = await runCli([
       "bench",
       "127.0.0.1",
@@ -289,6 +307,7 @@ Deno.test("bench CLI: the table and --histogram chart; errors exit 1; bad option
     assert.equal(zero.code, 2);
     assert.match(zero.stderr, /invalid --connections '0'/);
   } finally {
+    await notEcho.stop();
     await bad.stop();
     await server.stop();
   }

@@ -138,6 +138,20 @@ function row(label: string, value: string): string {
   return `  ${label.padEnd(16)}${value}`;
 }
 
+/**
+ * The one-line failure for a run in which nothing was echoed back but errors were counted (a server that is
+ * not an echo server, or one that closes or stalls at once): the errors, not a table of zeros. Undefined when
+ * something was echoed, or when nothing failed.
+ */
+export function formatNothingEchoed(r: BenchResult): string | undefined {
+  if (r.messages > 0 || r.errors === 0) return undefined;
+  const kinds = Object.entries(r.errorKinds).map(([kind, n]) => `${formatCount(n)} × ${kind}`).join("; ");
+  const hint = "reply differs from what was sent" in r.errorKinds
+    ? " (sockkit bench loads echo servers: is this one?)"
+    : "";
+  return `nothing came back from ${r.address} as sent: ${kinds}${hint}`;
+}
+
 function formatErrors(r: BenchResult): string {
   if (r.errors === 0) return "0";
   const kinds = Object.entries(r.errorKinds).map(([kind, n]) => `${formatCount(n)} × ${kind}`);
