@@ -158,6 +158,16 @@ export async function listenTls(ep: TlsEndpoint, emit: EventSink<ServerEvent>): 
     material.event.writtenTo = s.writeCertFile;
   }
   emit(material.event);
+  if (s.certFile) {
+    const { certificateValidity, validityWarning } = await import("./certinfo.ts");
+    let warning: string | undefined;
+    try {
+      warning = validityWarning(s.certFile, certificateValidity(material.cert));
+    } catch {
+      // Deno's TLS accepted it; a certificate the parser cannot read is served without the check.
+    }
+    if (warning) emit({ type: "warning", message: warning });
+  }
   const warn = limitedLog(FAILURE_LOG_RATE, (message) => emit({ type: "warning", message }));
   return new HandshakingListener(
     inner,

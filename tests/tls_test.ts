@@ -3,6 +3,7 @@ import { runClient } from "../client.ts";
 import { SockkitError } from "../lib/errors.ts";
 import type { ClientEvent, ServerEvent } from "../lib/events.ts";
 import { writeAll } from "../lib/io.ts";
+import { certificateValidity, validityWarning } from "../lib/certinfo.ts";
 import { certificateFingerprint } from "../lib/tls.ts";
 import type { TlsEndpoint } from "../lib/transport.ts";
 import { connectTls } from "../lib/tls.ts";
@@ -314,6 +315,43 @@ Deno.test("tls cli: ephemeral certificate, fingerprint printed, client trusts th
     assert.equal(out.code, 0, out.stderr);
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("tls cli: a server given an expired certificate says so at start", async () => {
+  const server = spawnCli([
+    "server",
+    "0",
+    "--host",
+    "127.0.0.1",
+    "--tls",
+    "--cert",
+    `${FIXTURES}expired.pem`,
+    "--key",
+    `${FIXTURES}expired-key.pem`,
+  ]);
+  await server.line(/^Listening on/);
+  const out = await server.stop();
+  assert.equal(out.code, 0, out.stderr);
+  assert.equal(
+    out.stderr,
+    `warning: the certificate ${FIXTURES}expired.pem expired on 2020-01-02: clients will refuse it (renew it)\n`,
+  );
+});
+
+Deno.test("tls: the validity warning covers an expired and a not-yet-valid certificate, and only those", async () => {
+  const v = { notBefore: new Date("2030-01-01T00:00:00Z"), notAfter: new Date("2031-01-01T00:00:00Z") };
+  assert.equal(
+    validityWarning("new.pem", v, new Date("2026-12-03T00:00:00Z")),
+    "the certificate new.pem is not valid before 2030-01-01: clients will refuse it until then " +
+      "(check this machine's clock, or the certificate's dates)",
+  );
+  assert.equal(validityWarning("new.pem", v, new Date("2030-06-01T00:00:00Z")), undefined);
+  assert.match(
+    validityWarning("new.pem", v, new Date("2031-02-01T00:00:00Z")) ?? "",
+    /expired on 2031-01-01/,
+  );
+  const fromFile = certificateValidity(await Deno.readTextFile(`${FIXTURES}expired.pem`));
+  assert.equal(fromFile.notAfter.toISOString(), "2020-01-02T00:00:00.000Z");
 });
 
 Deno.test("tls cli: with DENO_TLS_CA_STORE=system, as the tasks and binary set it, system roots need no --ca", async () => {
