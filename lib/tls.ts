@@ -49,6 +49,18 @@ export async function readPem(path: string, flag: string, label: string): Promis
       `${flag} ${path} is not a PEM ${label.toLowerCase()} (no '-----BEGIN …${label}-----' line)`,
     );
   }
+  for (const block of text.matchAll(/-----BEGIN ([A-Z0-9 ]+)-----([\s\S]*?)-----END \1-----/g)) {
+    const body = block[2].split("\n").filter((line) => !/^[\w-]+: /.test(line)).join("").replace(/\s+/g, "");
+    try {
+      atob(body);
+    } catch {
+      const line = text.slice(0, block.index).split("\n").length;
+      throw new SockkitError(
+        `${flag} ${path} is not valid PEM: the ${block[1]} block at line ${line} is not base64 ` +
+          "(the file is damaged: export it again)",
+      );
+    }
+  }
   return text;
 }
 

@@ -317,6 +317,34 @@ Deno.test("tls cli: ephemeral certificate, fingerprint printed, client trusts th
   }
 });
 
+Deno.test("tls cli: a PEM file whose base64 is damaged is a one-line error naming the file", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const good = await Deno.readTextFile(`${FIXTURES}server.pem`);
+    await Deno.writeTextFile(`${dir}/bad.pem`, good.replace(/\nMII/, "\nM!!"));
+    const server = await runCli([
+      "server",
+      "0",
+      "--tls",
+      "--cert",
+      `${dir}/bad.pem`,
+      "--key",
+      `${FIXTURES}server-key.pem`,
+    ]);
+    const client = await runCli(["client", "localhost", "1", "--tls", "--ca", `${dir}/bad.pem`]);
+    for (const [flag, r] of [["--cert", server], ["--ca", client]] as const) {
+      assert.equal(r.code, 1, flag);
+      assert.equal(
+        r.stderr,
+        `sockkit: ${flag} ${dir}/bad.pem is not valid PEM: the CERTIFICATE block at line 1 is not base64 ` +
+          "(the file is damaged: export it again)\n",
+      );
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("tls cli: a server given an expired certificate says so at start", async () => {
   const server = spawnCli([
     "server",
