@@ -359,6 +359,12 @@ export async function runServer(opts: ServerOptions, ctx: RunServerContext = {})
   return summary;
 }
 
+/** True for the errors of a connection that was reset or aborted before `accept()` returned it. */
+function isGoneBeforeAccept(err: unknown): boolean {
+  return err instanceof Deno.errors.NotConnected || err instanceof Deno.errors.ConnectionAborted ||
+    err instanceof Deno.errors.ConnectionReset;
+}
+
 async function acceptLoop(
   listener: Listener,
   signal: AbortSignal,
@@ -373,6 +379,8 @@ async function acceptLoop(
       conn = await listener.accept();
     } catch (err) {
       if (signal.aborted || isClosedError(err)) return;
+      // A client that reset while it waited in the backlog: normal on the Internet, nobody to serve.
+      if (isGoneBeforeAccept(err)) continue;
       if (isOutOfDescriptors(err)) {
         warn(`cannot accept: too many open files; new clients wait until others leave (raise 'ulimit -n')`);
         await sleep(backoffMs, signal);

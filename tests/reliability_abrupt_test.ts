@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { echoRoundTrip, readExactly, startServer, type TestServer } from "./_helpers.ts";
+import net from "node:net";
+import { echoRoundTrip, readExactly, spawnCli, startServer, type TestServer } from "./_helpers.ts";
 import { echoExchanges, resettingClient } from "./_peers.ts";
 import { LinePeer } from "./_peer.ts";
 import { sleep, writeAll } from "../lib/io.ts";
@@ -207,4 +208,39 @@ Deno.test("abrupt peers: the server keeps serving when whoever reads its output 
   const [status, errors] = await Promise.all([child.status, stderr]);
   assert.equal(errors, "");
   assert.equal(status.code, 0);
+});
+
+Deno.test({
+  name:
+    `abrupt peers: clients that reset while waiting in the backlog are no warning, and the next is served${
+      IS_LINUX ? "" : " (ignored: needs SIGSTOP/SIGCONT)"
+    }`,
+  ignore: !IS_LINUX,
+  fn: async () => {
+    const server = spawnCli(["server", "0", "--host", "127.0.0.1"]);
+    try {
+      const port = Number(/:(\d+) /.exec(await server.line(/^Listening on/))![1]);
+      // Stopped, the server cannot accept: the connections wait in the backlog and reset there.
+      Deno.kill(server.child.pid, "SIGSTOP");
+      try {
+        for (let i = 0; i < 5; i++) {
+          await new Promise<void>((resolve) => {
+            const socket = net.connect(port, "127.0.0.1", () => {
+              socket.resetAndDestroy();
+              resolve();
+            });
+            socket.on("error", () => resolve());
+          });
+        }
+      } finally {
+        Deno.kill(server.child.pid, "SIGCONT");
+      }
+      await echoRoundTrip(port, new TextEncoder().encode("after the resets"));
+    } finally {
+      const out = await server.stop();
+      assert.equal(out.code, 0);
+      assert.doesNotMatch(out.stderr, /cannot accept/, "a reset before accept() is no warning");
+      assert.match(out.stdout, /1 client served/);
+    }
+  },
 });
