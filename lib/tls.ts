@@ -30,8 +30,17 @@ export interface TlsSettings {
 }
 
 const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
-/** Handshakes in progress at once; more clients wait in the OS backlog. */
-const MAX_PENDING_HANDSHAKES = 256;
+/**
+ * Handshakes in progress at once. Accepting never stops: past this many, the oldest handshake in progress
+ * is dropped for the newest, since a real client finishes in milliseconds and a stalled one never does.
+ */
+const MAX_PENDING_HANDSHAKES = 512;
+/** Handshakes in progress from one source (an IPv4 address, an IPv6 /64); past it, that source's oldest goes. */
+const MAX_PENDING_PER_SOURCE = 64;
+/** Above this many handshakes in progress, the server is under pressure and waits less for each. */
+const PRESSURE_PENDING = 32;
+/** Under pressure, how long a handshake may take (instead of the handshake timeout). */
+const PRESSURE_TIMEOUT_MS = 2_000;
 /** Failed handshakes logged per second at most (a scanner must not flood the log). */
 const FAILURE_LOG_RATE = 5;
 
@@ -195,13 +204,17 @@ interface AcceptWaiter {
 
 /**
  * Wraps a TLS listener so that `accept()` returns connections whose handshake is complete. Accepting goes
- * on while handshakes run (a slow client never holds up the next), up to `MAX_PENDING_HANDSHAKES`;
+ * on while handshakes run (a slow client never holds up the next); stalled handshakes make room for new ones
+ * (`MAX_PENDING_HANDSHAKES`, `MAX_PENDING_PER_SOURCE`, `PRESSURE_TIMEOUT_MS`);
  * accept errors (such as running out of descriptors) reach the caller's `accept()` as they would without
  * TLS.
  */
 class HandshakingListener implements Listener {
   readonly addr: Deno.Addr;
-  #pending = new Set<Deno.TlsConn>();
+  /** Handshakes in progress, oldest first, with when each began and why it was dropped early, if it was. */
+  #pending = new Map<Deno.TlsConn, { since: number; source: string; dropped?: string }>();
+  #bySource = new Map<string, Set<Deno.TlsConn>>();
+  #sweeper: ReturnType<typeof setInterval> | undefined;
   #handshakes = new Set<Promise<void>>();
   #ready: Deno.Conn[] = [];
   #waiters: AcceptWaiter[] = [];
@@ -230,14 +243,14 @@ class HandshakingListener implements Listener {
     if (this.#closed) return;
     this.#closed = true;
     closeQuietly(this.inner);
-    for (const conn of [...this.#pending, ...this.#ready]) closeQuietly(conn);
+    for (const conn of [...this.#pending.keys(), ...this.#ready]) closeQuietly(conn);
+    clearInterval(this.#sweeper);
     this.#ready = [];
     for (const w of this.#waiters.splice(0)) w.reject(new Deno.errors.BadResource("the listener is closed"));
   }
 
   #acceptMore(): void {
     if (this.#closed || this.#accepting || this.#waiters.length === 0) return;
-    if (this.#pending.size >= MAX_PENDING_HANDSHAKES) return;
     this.#accepting = true;
     this.inner.accept().then(
       (conn) => {
@@ -254,8 +267,66 @@ class HandshakingListener implements Listener {
     );
   }
 
+  /** Makes room for one more handshake: drops the oldest of its source's, or of all, when at the limit. */
+  #makeRoom(source: string): void {
+    const mine = this.#bySource.get(source);
+    if (mine && mine.size >= MAX_PENDING_PER_SOURCE) {
+      this.#drop(
+        mine.values().next().value!,
+        `dropped for a newer one: ${MAX_PENDING_PER_SOURCE} handshakes in progress from this address`,
+      );
+    }
+    if (this.#pending.size >= MAX_PENDING_HANDSHAKES) {
+      this.#drop(
+        this.#pending.keys().next().value!,
+        `dropped for a newer one: ${MAX_PENDING_HANDSHAKES} handshakes in progress`,
+      );
+    }
+  }
+
+  #drop(conn: Deno.TlsConn, reason: string): void {
+    const entry = this.#pending.get(conn);
+    if (!entry || entry.dropped) return;
+    entry.dropped = reason;
+    this.#forget(conn);
+    closeQuietly(conn);
+  }
+
+  #forget(conn: Deno.TlsConn): void {
+    const entry = this.#pending.get(conn);
+    if (!entry) return;
+    this.#pending.delete(conn);
+    const mine = this.#bySource.get(entry.source);
+    mine?.delete(conn);
+    if (mine?.size === 0) this.#bySource.delete(entry.source);
+    if (this.#pending.size === 0 && this.#sweeper !== undefined) {
+      clearInterval(this.#sweeper);
+      this.#sweeper = undefined;
+    }
+  }
+
+  /** Under pressure, drops the handshakes that have taken longer than a real client's ever does. */
+  #sweep(): void {
+    if (this.#pending.size <= PRESSURE_PENDING) return;
+    const now = performance.now();
+    for (const [conn, entry] of this.#pending) {
+      if (now - entry.since < PRESSURE_TIMEOUT_MS) break;
+      this.#drop(
+        conn,
+        `no complete handshake within ${PRESSURE_TIMEOUT_MS} ms while ${PRESSURE_PENDING}+ were in progress`,
+      );
+    }
+  }
+
   async #handshake(conn: Deno.TlsConn): Promise<void> {
-    this.#pending.add(conn);
+    const source = sourceKey(conn.remoteAddr);
+    this.#makeRoom(source);
+    this.#pending.set(conn, { since: performance.now(), source });
+    const mine = this.#bySource.get(source) ?? new Set();
+    mine.add(conn);
+    this.#bySource.set(source, mine);
+    this.#sweeper ??= setInterval(() => this.#sweep(), PRESSURE_TIMEOUT_MS / 4);
+    const entry = this.#pending.get(conn)!;
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
@@ -263,7 +334,8 @@ class HandshakingListener implements Listener {
     }, this.timeoutMs);
     try {
       await conn.handshake();
-      this.#pending.delete(conn);
+      if (entry.dropped) throw new Deno.errors.BadResource(entry.dropped);
+      this.#forget(conn);
       if (this.#closed) return closeQuietly(conn);
       const ready = new TlsServerConn(conn);
       const waiter = this.#waiters.shift();
@@ -272,16 +344,29 @@ class HandshakingListener implements Listener {
     } catch (err) {
       closeQuietly(conn);
       if (this.#closed) return;
-      const reason = timedOut
-        ? `no complete handshake within ${this.timeoutMs} ms (a plain TCP client, or a stalled one)`
-        : explainServerHandshakeError(err);
+      const reason = entry.dropped ??
+        (timedOut
+          ? `no complete handshake within ${this.timeoutMs} ms (a plain TCP client, or a stalled one)`
+          : explainServerHandshakeError(err));
       this.onFailure(formatAddr(conn.remoteAddr), reason);
     } finally {
       clearTimeout(timer);
-      this.#pending.delete(conn);
+      this.#forget(conn);
       this.#acceptMore();
     }
   }
+}
+
+/** Whose handshakes count together: an IPv4 address (also when IPv4-mapped), or an IPv6 /64. */
+function sourceKey(addr: Deno.Addr): string {
+  if (!("hostname" in addr)) return "";
+  const host = addr.hostname.replace(/^::ffff:(?=\d+\.)/i, "");
+  if (!host.includes(":")) return host;
+  const [head, tail = ""] = host.replace(/%.*$/, "").split("::");
+  const groups = [...head.split(":").filter(Boolean)];
+  const rest = tail.split(":").filter(Boolean);
+  while (groups.length + rest.length < 8) groups.push("0");
+  return [...groups, ...rest].slice(0, 4).join(":") + "::/64";
 }
 
 /**

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import net from "node:net";
 import { writeAll } from "../lib/io.ts";
 import { runClient } from "../client.ts";
 import type { ClientEvent } from "../lib/events.ts";
@@ -282,6 +283,82 @@ Deno.test({
           s.close();
         } catch { /* already closed */ }
       }
+      await server.stop();
+    }
+  },
+});
+
+/**
+ * Holds `count` TCP connections to `port` from `localAddress` that never send a byte, reopening each one the
+ * server closes, until `stop()`: the handshake flood of a TLS lock-out attack.
+ */
+function silentFlood(port: number, count: number, localAddress: string) {
+  let stopped = false;
+  const sockets = new Set<net.Socket>();
+  let opened = 0;
+  const open = () => {
+    if (stopped) return;
+    opened++;
+    const socket = net.connect({ port, host: "127.0.0.1", localAddress });
+    sockets.add(socket);
+    socket.on("error", () => {});
+    socket.on("close", () => {
+      sockets.delete(socket);
+      setTimeout(open, 10);
+    });
+  };
+  for (let i = 0; i < count; i++) open();
+  return {
+    get opened() {
+      return opened;
+    },
+    stop() {
+      stopped = true;
+      for (const socket of sockets) socket.destroy();
+    },
+  };
+}
+
+Deno.test({
+  name: `hostile input: a flood of silent TLS connections never holds up real clients${
+    IS_LINUX ? "" : " (ignored: needs a second loopback address)"
+  }`,
+  ignore: !IS_LINUX,
+  async fn() {
+    const server = await spawnServer({
+      args: ["--tls", "--cert", FIXTURES + "server.pem", "--key", FIXTURES + "server-key.pem"],
+      keep: (e) => e.type === "connect",
+    });
+    // The attacker comes from 127.0.0.2, the real clients from 127.0.0.1: a TLS client waits 5 s by default.
+    const flood = silentFlood(server.port, 700, "127.0.0.2");
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      const connectMs: number[] = [];
+      for (let i = 0; i < 6; i++) {
+        const events: ClientEvent[] = [];
+        await runClient({
+          endpoint: {
+            transport: "tls",
+            hostname: "127.0.0.1",
+            port: server.port,
+            tls: { caFile: FIXTURES + "ca.pem" },
+          },
+          message: text(`real client ${i}`),
+          timeoutMs: 5_000,
+        }, { onEvent: (e) => events.push(e) });
+        const connected = events.find((e) => e.type === "connected");
+        if (connected?.type === "connected") connectMs.push(connected.connectMs);
+        await new Promise((resolve) => setTimeout(resolve, 300));
+      }
+      assert.equal(connectMs.length, 6, "every real client got in");
+      assert.ok(Math.max(...connectMs) < 1000, `real clients connected in ${connectMs.map(Math.round)} ms`);
+      assert.ok(flood.opened >= 700, "the flood ran");
+      console.log(
+        `flood: ${flood.opened} silent connections opened; real clients connected in ` +
+          `${connectMs.map((ms) => ms.toFixed(1)).join(", ")} ms`,
+      );
+    } finally {
+      flood.stop();
       await server.stop();
     }
   },
