@@ -242,15 +242,17 @@ async function pipe(
     const buf = new Uint8Array(PIPE_BUFFER_SIZE);
     for (let n = await stdin.read(buf); n !== null; n = await stdin.read(buf)) await send(buf.subarray(0, n));
   };
-  await relay(conn, signal, counts, upload, (chunk) => writeAll(stdout, chunk));
-  emit({ type: "eof", sent: counts.bytesSent, received: counts.bytesReceived });
+  const ended = await relay(conn, signal, counts, upload, (chunk) => writeAll(stdout, chunk));
+  if (ended !== "output") emit({ type: "eof", sent: counts.bytesSent, received: counts.bytesReceived });
   return counts;
 }
 
 /**
  * Pipe and interactive modes: `upload` sends what it reads through `send`, then the client half-closes;
- * meanwhile every chunk the server sends goes to `onChunk`. Resolves once the server closed the connection
- * (true) or the run was interrupted (false); throws when reading or writing failed.
+ * meanwhile every chunk the server sends goes to `onChunk`. Resolves with why it ended: the server closed
+ * the connection (`"server"`), the run was interrupted (`"interrupted"`), or whoever reads the output went
+ * away (`"output"`, as with `| head`: like nc, the client then stops quietly); throws when reading or writing
+ * the connection failed.
  */
 async function relay(
   conn: Deno.Conn,
@@ -258,7 +260,7 @@ async function relay(
   counts: Counts,
   upload: (send: (data: Uint8Array) => Promise<void>) => Promise<void>,
   onChunk: (chunk: Uint8Array) => Promise<unknown>,
-): Promise<boolean> {
+): Promise<"server" | "interrupted" | "output"> {
   const send = async (data: Uint8Array) => {
     await writeAll(conn, data);
     counts.sent++;
@@ -268,21 +270,26 @@ async function relay(
   upload(send).then(() => conn.closeWrite()).catch((err) => (uploadError = err));
 
   const buf = new Uint8Array(PIPE_BUFFER_SIZE);
-  let serverClosed = false;
+  let ended: "server" | "interrupted" | "output" = "interrupted";
   try {
     for (let n = await conn.read(buf); n !== null; n = await conn.read(buf)) {
       counts.received++;
       counts.bytesReceived += n;
-      await onChunk(buf.subarray(0, n));
+      try {
+        await onChunk(buf.subarray(0, n));
+      } catch (err) {
+        if (err instanceof Deno.errors.BrokenPipe) return "output";
+        throw err;
+      }
     }
-    serverClosed = true;
+    ended = "server";
   } catch (err) {
     if (!(signal.aborted && isClosedError(err))) throw toNetworkError(err, "read", "the connection");
   }
   if (uploadError !== undefined && !isClosedError(uploadError) && !signal.aborted) {
     throw toNetworkError(uploadError, "write", "the connection");
   }
-  return serverClosed;
+  return ended;
 }
 
 /**
@@ -325,7 +332,8 @@ async function interactive(
 
   terminal?.setRaw(true);
   try {
-    const serverClosed = await relay(conn, signal, counts, upload, (chunk) => print(lines.push(chunk)));
+    const serverClosed = await relay(conn, signal, counts, upload, (chunk) => print(lines.push(chunk))) ===
+      "server";
     await print(lines.rest());
     if (serverClosed) emit({ type: "eof", sent: counts.bytesSent, received: counts.bytesReceived });
   } finally {

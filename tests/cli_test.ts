@@ -137,6 +137,37 @@ Deno.test("cli: repeat against a server that goes away says why once (on the rep
   }
 });
 
+Deno.test("cli: pipe mode stops quietly, exit 0, when whoever reads its output goes away (| head)", async () => {
+  const server = spawnCli(["server", "0", "--host", "127.0.0.1"]);
+  try {
+    const port = await portOf(server);
+    // `sockkit client … - < big | head -c 10`: read 10 bytes of its output, then close the pipe.
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "--quiet", ...CLI_PERMISSIONS, "main.ts", "client", "127.0.0.1", port, "-"],
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const stderr = new Response(child.stderr).text();
+    const writer = child.stdin.getWriter();
+    const feeding = (async () => {
+      for (let i = 0; i < 300; i++) await writer.write(new Uint8Array(65536));
+      await writer.close();
+    })().catch(() => {});
+    const reader = child.stdout.getReader();
+    let got = 0;
+    while (got < 10) got += (await reader.read()).value?.length ?? 10;
+    await reader.cancel();
+    const status = await child.status;
+    await feeding;
+    const errors = (await stderr).split("\n").filter((l) => l && !l.startsWith("Connected to"));
+    assert.deepEqual(errors, [], "no error once the output is gone");
+    assert.equal(status.code, 0);
+  } finally {
+    await server.stop();
+  }
+});
+
 Deno.test("cli: pipe mode (-) carries stdin to the server and the echo to stdout, byte for byte", async () => {
   const server = spawnCli(["server", "0", "--host", "127.0.0.1"]);
   try {
