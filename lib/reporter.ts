@@ -181,9 +181,11 @@ export function serverReporter(opts: ReporterOptions, out: ReporterOutput): (eve
 /** A sink for client events that prints them as text or JSON lines. */
 export function clientReporter(opts: ReporterOptions, out: ReporterOutput): (event: ClientEvent) => void {
   return (event) => {
-    if (opts.quiet && event.type !== "lost" && !isWireEvent(event)) return;
+    // What makes the exit code non-zero is said even with --quiet: a lost reply, or one that is not an echo.
+    const failing = event.type === "lost" || (event.type === "reply" && event.differs === true);
+    if (opts.quiet && !failing && !isWireEvent(event)) return;
     if (opts.json) return out.status(jsonLine(event));
-    const emit = event.type === "lost" ? out.warn : out.status;
+    const emit = event.type === "lost" || (opts.quiet && failing) ? out.warn : out.status;
     for (const line of formatClientEvent(event, opts)) emit(line);
   };
 }

@@ -137,6 +137,27 @@ Deno.test("cli: repeat against a server that goes away says why once (on the rep
   }
 });
 
+Deno.test("cli: client -q still prints the one line that explains exit 1: a reply that is not an echo", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const serving = (async () => {
+    const conn = await listener.accept();
+    await conn.read(new Uint8Array(64));
+    await conn.write(new TextEncoder().encode("nope!"));
+    await conn.read(new Uint8Array(64)).catch(() => null);
+    conn.close();
+  })();
+  try {
+    const port = String((listener.addr as Deno.NetAddr).port);
+    const r = await runCli(["client", "127.0.0.1", port, "-q"]);
+    assert.equal(r.code, 1);
+    assert.equal(r.stdout, "");
+    assert.match(r.stderr, /^Received: nope! \([\d.]+ ms\) \[not an echo: differs from what was sent\]\n$/);
+  } finally {
+    await serving;
+    listener.close();
+  }
+});
+
 Deno.test("cli: pipe mode stops quietly, exit 0, when whoever reads its output goes away (| head)", async () => {
   const server = spawnCli(["server", "0", "--host", "127.0.0.1"]);
   try {
