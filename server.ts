@@ -7,8 +7,8 @@ import type { EventSink, ServerEvent, ServerSummary } from "./lib/events.ts";
 import { networkReason } from "./lib/errors.ts";
 import { plural } from "./lib/format.ts";
 import { DEFAULT_MAX_LINE } from "./lib/framing.ts";
-import { accessRefusal, idleReason, IdleTimer } from "./lib/guards.ts";
-import { closeQuietly, isClosedError, sleep, writeAll } from "./lib/io.ts";
+import { accessRefusal, idleReason, IdleTimer, notReadingReason } from "./lib/guards.ts";
+import { type ByteWriter, closeQuietly, isClosedError, sleep, writeAll } from "./lib/io.ts";
 import { type ModeName, MODES, type Session } from "./lib/modes/mod.ts";
 import { DEFAULT_MAX_QUEUE } from "./lib/queue.ts";
 import {
@@ -126,11 +126,27 @@ class Client implements Session {
     throw err;
   };
 
+  /** When a write last made progress (`performance.now()`), kept only with an idle timer. */
+  lastWriteAt = 0;
+  /** The connection as written to: with an idle timer, it records each write's progress. */
+  readonly #writer: ByteWriter = {
+    write: (p) =>
+      this.conn.write(p).then((n) => {
+        this.lastWriteAt = performance.now();
+        return n;
+      }),
+  };
+
+  /** True while a write waits for the peer to make room (it is not reading what it is sent). */
+  get writing(): boolean {
+    return this.#writing > 0;
+  }
+
   async write(data: Uint8Array): Promise<void> {
     if (this.#halfClosed) throw new Deno.errors.BadResource("the server is closing this connection");
     this.#writing++;
     try {
-      await writeAll(this.conn, data);
+      await writeAll(this.idle ? this.#writer : this.conn, data);
     } catch (err) {
       if (!isClosedError(err)) this.writeFailure ??= networkReason(err);
       throw err;
@@ -336,7 +352,15 @@ export async function runServer(opts: ServerOptions, ctx: RunServerContext = {})
     if (refusal) return refuse(conn, peer, refusal);
     const client = new Client(conn, ++totals.clients, peer, onMessage, turns);
     const idleMs = opts.idleTimeoutMs;
-    if (idleMs) client.idle = new IdleTimer(idleMs, () => client.close(idleReason(idleMs)));
+    if (idleMs) {
+      client.idle = new IdleTimer(idleMs, () => {
+        // Blocked writing, the server reads nothing: a client that reads its echo, however slowly, is active
+        // (and in echo mode, what is written is its own echo: that counts until it is all sent).
+        const writtenLately = performance.now() - client.lastWriteAt < idleMs;
+        if (writtenLately && (client.writing || modeName === "echo")) return "active";
+        client.close(client.writing ? notReadingReason(idleMs) : idleReason(idleMs));
+      });
+    }
     clients.add(client);
     emit({ type: "connect", id: client.id, peer: client.peer, active: clients.size });
     const task = serve(client).finally(() => running.delete(task));

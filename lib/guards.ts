@@ -32,6 +32,11 @@ export function idleReason(timeoutMs: number): string {
   return `idle timeout: nothing received for ${formatDuration(timeoutMs)}`;
 }
 
+/** Why `--idle-timeout` closed a client the server could write nothing to: it sends but does not read. */
+export function notReadingReason(timeoutMs: number): string {
+  return `idle timeout: not reading its echo, nothing could be sent to it for ${formatDuration(timeoutMs)}`;
+}
+
 /**
  * Calls `onIdle` once nothing was `touch`ed for `timeoutMs`. Touching is cheap (no timer is re-armed per
  * call): the one timer re-arms itself for the time that is left when it fires.
@@ -47,7 +52,8 @@ export class IdleTimer {
   #lastActive = performance.now();
   #timer: ReturnType<typeof setTimeout> | undefined;
 
-  constructor(readonly timeoutMs: number, private readonly onIdle: () => void) {
+  /** `onIdle` may answer `"active"`: then the timer counts as touched and keeps watching. */
+  constructor(readonly timeoutMs: number, private readonly onIdle: () => void | "active") {
     this.#arm(timeoutMs);
   }
 
@@ -67,7 +73,10 @@ export class IdleTimer {
       const left = this.timeoutMs - (performance.now() - this.#lastActive);
       if (left > 0) return this.#arm(left);
       this.#timer = undefined;
-      this.onIdle();
+      if (this.onIdle() === "active") {
+        this.touch();
+        this.#arm(this.timeoutMs);
+      }
     }, delayMs);
   }
 }

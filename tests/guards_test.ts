@@ -32,6 +32,23 @@ Deno.test("max-conns: the client over the limit is told 'server full' and closed
   }
 });
 
+Deno.test("idle-timeout: a client that sends without reading its echo is closed as such, not as silent", async () => {
+  const server = await startServer({ idleTimeoutMs: 300 });
+  try {
+    // Never reads: the server can write nothing to it; it goes, and the log says why.
+    const hog = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+    const hogging = writeAll(hog, new Uint8Array(32 * 1024 * 1024)).catch(() => {});
+    const hogPort = (hog.localAddr as Deno.NetAddr).port;
+    const gone = await server.waitFor((e) => e.type === "disconnect" && e.peer.endsWith(`:${hogPort}`));
+    assert.ok(gone.type === "disconnect");
+    assert.equal(gone.reason, "idle timeout: not reading its echo, nothing could be sent to it for 300 ms");
+    hog.close();
+    await hogging;
+  } finally {
+    await server.stop();
+  }
+});
+
 Deno.test("idle-timeout: a silent client is closed with the reason logged; a talking one is kept", async () => {
   const server = await startServer({ idleTimeoutMs: 300 });
   try {
