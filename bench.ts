@@ -323,8 +323,9 @@ export async function runBench(opts: BenchOptions, ctx: RunBenchContext = {}): P
       transport,
     }, generatorCpuPercent);
     if (result.connected === 0 && result.errors > 0) {
+      const kind = firstErrorKind(result).replace(/^(connect|open): /, "");
       throw new SockkitError(
-        `cannot connect to ${address}: ${firstErrorKind(result).replace(/^(connect|open): /, "")}`,
+        kind.startsWith("TLS handshake with ") ? kind : `cannot connect to ${address}: ${kind}`,
       );
     }
     if (result.transport === "udp" && result.messages === 0 && result.errors === 0 && result.sent) {

@@ -99,7 +99,7 @@ export async function runClient(opts: ClientOptions, ctx: RunClientContext = {})
   const remote = formatAddr(conn.remoteAddr, zone);
   tap.trace("connect", { peer: remote, address: formatAddr(conn.localAddr, zone) });
   conn = tap.wrap(conn, remote);
-  emit({ type: "connected", address, remote, connectMs, detail });
+  emit({ type: "connected", address, remote, connectMs, detail, ...tlsTrust(endpoint, conn) });
 
   const onAbort = () => closeQuietly(conn);
   signal.addEventListener("abort", onAbort, { once: true });
@@ -136,6 +136,14 @@ async function connectWithin(ep: StreamEndpoint, timeoutMs: number, signal: Abor
     }
     throw err;
   }
+}
+
+/** How a TLS server was trusted, when not by its CA: `--insecure` (not verified), or the `--pin` it matched. */
+function tlsTrust(ep: StreamEndpoint, conn: Deno.Conn): { verified?: false; pinned?: string } {
+  if (ep.transport !== "tls") return {};
+  if (ep.tls?.insecure) return { verified: false };
+  const pinned = (conn as { pinned?: string }).pinned;
+  return pinned ? { pinned } : {};
 }
 
 type Counts = Omit<ClientSummary, "address" | "elapsedMs">;

@@ -19,12 +19,13 @@ import { parseHost, parsePort, parseUnixPath } from "./lib/address.ts";
 import { type Cidr, parseCidr } from "./lib/cidr.ts";
 import { parseDuration } from "./lib/duration.ts";
 import { clientTarget, parseAlpn, parseWholeNumber, serverEndpoint } from "./lib/endpoints.ts";
+import { parsePin } from "./lib/fingerprint.ts";
 import { ExitCode, SockkitError, UsageError } from "./lib/errors.ts";
 import type { EventSink, ServerEvent } from "./lib/events.ts";
 import { escapeText } from "./lib/format.ts";
 import { MODE_NAMES, type ModeName } from "./lib/modes/mod.ts";
 import type { Endpoint } from "./lib/transport.ts";
-import { clientReporter, type ReporterOutput, serverReporter } from "./lib/reporter.ts";
+import { clientReporter, INSECURE_WARNING, type ReporterOutput, serverReporter } from "./lib/reporter.ts";
 import { parseSize } from "./lib/size.ts";
 import type { Terminal } from "./lib/terminal.ts";
 import { UDP_MAX_PAYLOAD } from "./lib/udp.ts";
@@ -73,6 +74,7 @@ const portArg = (value: string) => parsePort(value);
 const hostArg = (value: string) => parseHost(value);
 const unixArg = (value: string) => parseUnixPath(value);
 const alpnArg = (value: string) => parseAlpn(value);
+const pinArg = (value: string, previous: string[] = []) => [...previous, parsePin(value)];
 const udpRateArg = (value: string) => parseWholeNumber(value, "--udp-rate", 0, 1_000_000);
 const maxDatagramArg = (value: string) => parseWholeNumber(value, "--max-datagram", 1, UDP_MAX_PAYLOAD);
 
@@ -327,6 +329,12 @@ export function buildProgram(setExit: (code: number) => void) {
     .option("--ca <file>", "with --tls: also trust this CA or self-signed certificate (PEM)")
     .option("--servername <name>", "with --tls: the name to send (SNI) and verify, instead of the host")
     .option("--alpn <protocols>", "with --tls: ALPN protocols to ask for, comma-separated", alpnArg)
+    .option(
+      "--pin <fingerprint>",
+      "with --tls: trust the server exactly when its certificate has this SHA-256 fingerprint (repeatable)",
+      pinArg,
+    )
+    .option("-k, --insecure", "with --tls: do not verify the server's certificate (a warning says so)")
     .option("--cert <file>", "with --tls: a client certificate (PEM) for servers that ask for one")
     .option("--key <file>", "with --tls: the private key of --cert (PEM)")
     .option("--udp", "send UDP datagrams instead of connecting over TCP")
@@ -478,6 +486,12 @@ function addBenchCommand(program: Command, setExit: (code: number) => void): voi
     .option("--ca <file>", "with --tls: also trust this CA or self-signed certificate (PEM)")
     .option("--servername <name>", "with --tls: the name to send (SNI) and verify, instead of the host")
     .option(
+      "--pin <fingerprint>",
+      "with --tls: trust the server exactly when its certificate has this SHA-256 fingerprint (repeatable)",
+      pinArg,
+    )
+    .option("-k, --insecure", "with --tls: do not verify the server's certificate (a warning says so)")
+    .option(
       "--udp",
       "load a UDP echo server: each connection is a socket sending datagrams; lost ones are counted",
     )
@@ -487,6 +501,7 @@ function addBenchCommand(program: Command, setExit: (code: number) => void): voi
       checkBenchOptions(o);
       if (o.udp) checkUdpBenchOptions(o);
       const { endpoint } = clientTarget([host, port], o, "bench");
+      if (o.insecure) writeLine(Deno.stderr, INSECURE_WARNING);
       const { signal, dispose } = interruptSignal();
       try {
         const result = await runBench(

@@ -36,6 +36,10 @@ export interface ServerFlags extends TransportFlags {
 export interface ClientFlags extends TransportFlags {
   ca?: string;
   servername?: string;
+  /** `--pin`: SHA-256 fingerprints (parsed) the server's certificate may have. */
+  pin?: string[];
+  /** `--insecure`: no verification of the server's certificate. */
+  insecure?: boolean;
   maxDatagram?: number;
 }
 
@@ -59,9 +63,32 @@ function requireFlag(given: unknown, flag: string, needs: string): void {
 }
 
 function requireTlsOptions(
-  f: TransportFlags & { writeCert?: string; ca?: string; servername?: string },
+  f: TransportFlags & {
+    writeCert?: string;
+    ca?: string;
+    servername?: string;
+    pin?: string[];
+    insecure?: boolean;
+  },
 ): void {
-  if (f.tls) return;
+  if (f.tls) {
+    if (f.pin?.length && f.insecure) {
+      throw new UsageError(
+        "--pin and --insecure exclude each other: --pin checks the certificate, --insecure does not",
+      );
+    }
+    if (f.ca !== undefined && (f.pin?.length || f.insecure)) {
+      throw new UsageError(
+        `--ca and ${f.insecure ? "--insecure" : "--pin"} exclude each other: ` +
+          (f.insecure
+            ? "--insecure trusts any certificate"
+            : "a pinned certificate is trusted by its fingerprint alone"),
+      );
+    }
+    return;
+  }
+  requireFlag(f.pin?.length ? f.pin : undefined, "--pin", "--tls");
+  requireFlag(f.insecure, "--insecure", "--tls");
   requireFlag(f.cert, "--cert", "--tls");
   requireFlag(f.key, "--key", "--tls");
   requireFlag(f.alpn, "--alpn", "--tls");
@@ -176,7 +203,15 @@ export function clientTarget(
         transport: "tls",
         hostname,
         port,
-        tls: { caFile: f.ca, serverName: f.servername, alpn: f.alpn, certFile: f.cert, keyFile: f.key },
+        tls: {
+          caFile: f.ca,
+          serverName: f.servername,
+          alpn: f.alpn,
+          certFile: f.cert,
+          keyFile: f.key,
+          ...(f.pin?.length && { pins: f.pin }),
+          ...(f.insecure && { insecure: true }),
+        },
       },
       message: third,
     };

@@ -85,7 +85,17 @@ export interface ServerSummary {
 
 /** What the client reports while it runs. */
 export type ClientEvent =
-  | { type: "connected"; address: string; remote: string; connectMs: number; detail?: string }
+  | {
+    type: "connected";
+    address: string;
+    remote: string;
+    connectMs: number;
+    detail?: string;
+    /** TLS: `false` with `--insecure` (the server's certificate was not verified). */
+    verified?: boolean;
+    /** TLS with `--pin`: the fingerprint the server's certificate matched. */
+    pinned?: string;
+  }
   | { type: "sending"; address: string; local: string; transport: string }
   | {
     type: "reply";

@@ -86,7 +86,10 @@ const INTERACTIVE_HINT = "; Enter sends a line, Ctrl-D leaves";
 
 /** ` (127.0.0.1:1234, TLS)`: the address connected to when the name was not one, and the transport. */
 function connectedDetail(event: Extract<ClientEvent, { type: "connected" }>): string {
-  const parts = [event.remote === event.address ? undefined : event.remote, event.detail].filter(Boolean);
+  const trust = event.verified === false ? "not verified" : event.pinned ? "pinned" : undefined;
+  const parts = [event.remote === event.address ? undefined : event.remote, event.detail, trust].filter(
+    Boolean,
+  );
   return parts.length > 0 ? ` (${parts.join(", ")})` : "";
 }
 
@@ -178,11 +181,17 @@ export function serverReporter(opts: ReporterOptions, out: ReporterOutput): (eve
   };
 }
 
+/** What every `--insecure` run says (on stderr), also with `--quiet`. */
+export const INSECURE_WARNING =
+  "warning: the server's certificate was not verified (--insecure): anyone on the way could read or change " +
+  "this connection";
+
 /** A sink for client events that prints them as text or JSON lines. */
 export function clientReporter(opts: ReporterOptions, out: ReporterOutput): (event: ClientEvent) => void {
   return (event) => {
     // What makes the exit code non-zero is said even with --quiet: a lost reply, or one that is not an echo.
     const failing = event.type === "lost" || (event.type === "reply" && event.differs === true);
+    if (event.type === "connected" && event.verified === false) out.warn(INSECURE_WARNING);
     if (opts.quiet && !failing && !isWireEvent(event)) return;
     if (opts.json) return out.status(jsonLine(event));
     const emit = event.type === "lost" || (opts.quiet && failing) ? out.warn : out.status;

@@ -23,6 +23,10 @@ export interface TlsSettings {
   serverName?: string;
   /** ALPN protocols, most preferred first. */
   alpn?: string[];
+  /** Client: trust the server exactly when its certificate has one of these SHA-256 fingerprints (`--pin`). */
+  pins?: string[];
+  /** Client: do not verify the server's certificate at all (`--insecure`). */
+  insecure?: boolean;
   /** Server without `certFile`: write the generated certificate (PEM) to this file. */
   writeCertFile?: string;
   /** Server: how long a client may take to finish its handshake (default 10 s). */
@@ -423,6 +427,11 @@ function certificateNames(list: string): string {
  */
 export function explainClientHandshakeError(err: unknown, serverName: string): string {
   const message = err instanceof Error ? err.message : String(err);
+  if (/CaUsedAsEndEntity/.test(message)) {
+    return "the server's certificate is marked as a CA (as 'openssl req -x509' makes them by default), and " +
+      "Deno's TLS refuses a CA certificate as a server's own: make it with " +
+      "-addext basicConstraints=critical,CA:FALSE, or trust it by its fingerprint with --pin FINGERPRINT";
+  }
   if (/UnknownIssuer/.test(message)) {
     return "the server's certificate is signed by an unknown CA (not trusted: add the CA, or the server's " +
       "own certificate, with --ca FILE)";
@@ -512,8 +521,35 @@ function verifiedName(ep: TlsEndpoint): string {
  * as `TLS handshake with localhost:4433 failed: the server's certificate has expired on 2020-01-02 (…)`.
  */
 export async function connectTls(ep: TlsEndpoint, signal?: AbortSignal): Promise<Deno.TlsConn> {
-  const conn = await openTlsConnection(ep, signal);
   const address = formatHostPort(ep.hostname, ep.port);
+  const s = ep.tls ?? {};
+  if (s.pins?.length || s.insecure) {
+    // Deno's TLS client cannot skip verification: node:tls can, and shows the certificate to check the pin.
+    const { connectNodeTls } = await import("./nodetls.ts");
+    const cert = s.certFile ? await readPem(s.certFile, "--cert", "CERTIFICATE") : undefined;
+    const key = s.keyFile ? await readPem(s.keyFile, "--key", "PRIVATE KEY") : undefined;
+    const options = {
+      hostname: ep.hostname,
+      port: ep.port,
+      serverName: s.serverName,
+      alpn: s.alpn,
+      cert,
+      key,
+    };
+    try {
+      return await connectNodeTls({ ...options, address, signal }, {
+        pins: s.pins ?? [],
+        insecure: !!s.insecure,
+      });
+    } catch (err) {
+      const timedOut = signal?.reason instanceof DOMException && signal.reason.name === "TimeoutError";
+      if (timedOut && err === signal?.reason) {
+        throw new SockkitError(`TLS handshake with ${address} failed: no answer within the --timeout`);
+      }
+      throw toNetworkError(err, "connect", address);
+    }
+  }
+  const conn = await openTlsConnection(ep, signal);
   const onAbort = () => closeQuietly(conn);
   signal?.addEventListener("abort", onAbort, { once: true });
   try {

@@ -423,3 +423,102 @@ Deno.test("tls cli: misused TLS options are usage errors naming the fix", async 
   assert.equal(missing.code, 1);
   assert.match(missing.stderr, /^sockkit: cannot read --cert \/nonexistent\.pem: no such file\n$/);
 });
+
+Deno.test("tls cli: a CA-flagged server certificate (openssl req -x509): --ca says why, --pin and -k connect", async () => {
+  // The test CA's own certificate, served as a server's: what 'openssl req -x509' makes by default.
+  const server = spawnCli([
+    "server",
+    "0",
+    "--host",
+    "127.0.0.1",
+    "--tls",
+    "--cert",
+    `${FIXTURES}ca.pem`,
+    "--key",
+    `${FIXTURES}ca-key.pem`,
+  ]);
+  try {
+    const port = /:(\d+) /.exec(await server.line(/^Listening on/))![1];
+    const fingerprint = await certificateFingerprint(await Deno.readTextFile(`${FIXTURES}ca.pem`));
+
+    const byCa = await runCli(["client", "localhost", port, "--tls", "--ca", `${FIXTURES}ca.pem`]);
+    assert.equal(byCa.code, 1);
+    assert.match(
+      byCa.stderr,
+      /the server's certificate is marked as a CA .*basicConstraints=critical,CA:FALSE.*--pin/,
+    );
+
+    // --pin takes the fingerprint as printed, without colons, in any case; several may be given (rotation).
+    const other = "00".repeat(32);
+    for (const pin of [fingerprint, fingerprint.replaceAll(":", "").toLowerCase()]) {
+      const pinned = await runCli(["client", "localhost", port, "hi", "--tls", "--pin", other, "--pin", pin]);
+      assert.equal(pinned.code, 0, pinned.stderr);
+      assert.match(
+        pinned.stdout,
+        /^Connected to localhost:\d+ \(127\.0\.0\.1:\d+, TLS, pinned\) in .*\nReceived: hi \(/,
+      );
+    }
+    const wrong = await runCli(["client", "localhost", port, "hi", "--tls", "--pin", other]);
+    assert.equal(wrong.code, 1);
+    assert.equal(
+      wrong.stderr,
+      `sockkit: TLS handshake with localhost:${port} failed: the server's certificate has the fingerprint ` +
+        `${fingerprint}, not the pinned ${other.replace(/(..)(?!$)/g, "$1:")} (if the server's certificate ` +
+        "changed and you trust the new one, pin its fingerprint)\n",
+    );
+
+    const insecure = await runCli(["client", "127.0.0.1", port, "hi", "--tls", "-k", "--json"]);
+    assert.equal(insecure.code, 0, insecure.stderr);
+    assert.match(insecure.stderr, /^warning: the server's certificate was not verified \(--insecure\)/);
+    assert.equal(JSON.parse(insecure.stdout.split("\n")[0]).verified, false);
+    const quiet = await runCli(["client", "127.0.0.1", port, "hi", "--tls", "--insecure", "-q"]);
+    assert.equal(quiet.code, 0);
+    assert.match(quiet.stderr, /not verified \(--insecure\)/, "the warning is printed even with -q");
+
+    const bench = await runCli([
+      "bench",
+      "127.0.0.1",
+      port,
+      "--tls",
+      "--pin",
+      fingerprint,
+      "-c",
+      "2",
+      "-n",
+      "50",
+    ]);
+    assert.equal(bench.code, 0, bench.stderr);
+    assert.match(bench.stdout, /errors +0/);
+    const benchWrong = await runCli([
+      "bench",
+      "127.0.0.1",
+      port,
+      "--tls",
+      "--pin",
+      other,
+      "-c",
+      "2",
+      "-n",
+      "50",
+    ]);
+    assert.equal(benchWrong.code, 1);
+    assert.match(benchWrong.stderr, /^sockkit: TLS handshake with 127\.0\.0\.1:\d+ failed: .*not the pinned/);
+  } finally {
+    await server.stop();
+  }
+});
+
+Deno.test("tls cli: --pin and --insecure usage errors name the fix", async () => {
+  const cases: [string[], RegExp][] = [
+    [["--tls", "--pin", "zz"], /^sockkit: invalid --pin 'zz': expected a SHA-256 fingerprint, 64 hex digits/],
+    [["--pin", "AB".repeat(32)], /^sockkit: --pin needs --tls/],
+    [["-k"], /^sockkit: --insecure needs --tls/],
+    [["--tls", "-k", "--pin", "AB".repeat(32)], /^sockkit: --pin and --insecure exclude each other/],
+    [["--tls", "-k", "--ca", "ca.pem"], /^sockkit: --ca and --insecure exclude each other/],
+  ];
+  for (const [args, expected] of cases) {
+    const r = await runCli(["client", "127.0.0.1", "1", ...args]);
+    assert.equal(r.code, 2, args.join(" "));
+    assert.match(r.stderr, expected);
+  }
+});
