@@ -436,6 +436,9 @@ interface Pending {
   sentAt: number;
 }
 
+/** Datagrams counted lost that a late echo may still answer, at most (the oldest are forgotten). */
+const MAX_LATE_CANDIDATES = 10_000;
+
 /** The datagram waited for: `answer` hands it its echo (or, without one, gives up waiting). */
 type Waiter = Pending & { answer: (data?: Uint8Array) => void };
 
@@ -521,6 +524,7 @@ async function exchangeDatagrams(
       }
       counts.lost++;
       lost.push(last);
+      if (lost.length > MAX_LATE_CANDIDATES) lost.shift();
       emit({ type: "lost", seq, reason: `timed out after ${timeoutMs} ms` });
     }
     if (seq < count) await sleep(Math.max(0, firstAt + seq * intervalMs - performance.now()), signal);

@@ -123,4 +123,10 @@ Deno.test("reporter lines read like the classic server's log", () => {
     formatClientEvent({ type: "reply", seq: 2, bytes: 5, rttMs: 12.5, text: "Hello" }, { numbered: true }),
     ["2: Received: Hello (12.500 ms)"],
   );
+  assert.deepEqual(
+    formatClientEvent({ type: "reply", seq: 2, bytes: 5, rttMs: 350, text: "Hello", late: true }, {
+      numbered: true,
+    }),
+    ["2: Received: Hello (350.000 ms) [late: came after it was counted lost; not counted]"],
+  );
 });
