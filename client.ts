@@ -198,7 +198,7 @@ async function exchange(
         if (!repeat) throw toClientError(err);
         counts.lost++;
         emit({ type: "lost", seq, reason: failure });
-        if (!(err instanceof SockkitError && /^no complete reply/.test(err.message))) {
+        if (!(err instanceof SockkitError && /^(no complete reply|reply not kept)/.test(err.message))) {
           return { ...counts, bytesReceived: replies.received, rtt: rtt.stats(), mismatched, error: failure };
         }
       }

@@ -104,8 +104,12 @@ export type ClientEvent =
     rttMs: number;
     text: string;
     truncated?: boolean;
-    /** The reply is not the bytes that were sent: the peer is not (only) echoing. */
+    /** The reply is not the bytes that were sent: the peer is not (only) echoing (over UDP: not counted). */
     differs?: boolean;
+    /** UDP: the echo of datagram `seq`, after it was counted lost (not counted again). */
+    late?: boolean;
+    /** UDP: an echo while no datagram was waiting and none was lost: the server sent it twice (not counted). */
+    duplicate?: boolean;
     /** What the reply looks like when it is recognisably something else, e.g. `looks like TLS: add --tls`. */
     hint?: string;
   }
@@ -132,7 +136,7 @@ export interface ClientSummary {
   bytesReceived: number;
   elapsedMs: number;
   rtt?: RttStats;
-  /** Replies that were not the bytes sent (TCP, TLS and Unix echo clients). */
+  /** Replies that were not the bytes sent (over UDP: datagrams that were no echo, not counted as replies). */
   mismatched?: number;
   /** Why a repeat run ended early (the connection failed). */
   error?: string;

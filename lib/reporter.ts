@@ -114,6 +114,8 @@ export function formatClientEvent(event: ClientEvent, opts: ReporterOptions = {}
         `${opts.numbered ? `${event.seq}: ` : ""}Received: ${event.text} (${formatRtt(event.rttMs)})${
           event.truncated ? " [truncated: the reply was larger than the receive buffer]" : ""
         }${event.differs ? " [not an echo: differs from what was sent]" : ""}${
+          event.late ? " [late: came after it was counted lost; not counted]" : ""
+        }${event.duplicate ? " [duplicate: the echo came again; not counted]" : ""}${
           event.hint ? ` [${event.hint}]` : ""
         }`,
       ];

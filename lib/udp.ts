@@ -316,34 +316,18 @@ function isFamilyMismatch(err: unknown): boolean {
   return /os error (97|47)\b|address family not supported/i.test(String(err));
 }
 
-/** Receives the server's datagrams and hands each to whoever waits for the next reply. */
-class ReplyWaiter {
-  #waiting: ((reply: { data: Uint8Array; truncated: boolean }) => void) | undefined;
+/** A datagram that came back from the server's port. */
+interface Datagram {
+  data: Uint8Array;
+  truncated: boolean;
+}
+
+/** Receives the server's datagrams and hands each to `onDatagram`, set by whoever matches them. */
+class ServerDatagrams {
+  onDatagram: (datagram: Datagram) => void = () => {};
 
   offer(data: Uint8Array, truncated: boolean): void {
-    const waiting = this.#waiting;
-    this.#waiting = undefined;
-    waiting?.({ data, truncated });
-  }
-
-  /** The next reply, or undefined when `timeoutMs` passes or `signal` aborts first. */
-  next(
-    timeoutMs: number,
-    signal: AbortSignal,
-  ): Promise<{ data: Uint8Array; truncated: boolean } | undefined> {
-    return new Promise((resolve) => {
-      const done = (reply?: { data: Uint8Array; truncated: boolean }) => {
-        clearTimeout(timer);
-        signal.removeEventListener("abort", onAbort);
-        this.#waiting = undefined;
-        resolve(reply);
-      };
-      const onAbort = () => done();
-      const timer = setTimeout(done, timeoutMs);
-      signal.addEventListener("abort", onAbort, { once: true });
-      this.#waiting = done;
-      if (signal.aborted) done();
-    });
+    this.onDatagram({ data, truncated });
   }
 }
 
@@ -403,7 +387,7 @@ export async function runUdpClient(
   const timeoutMs = opts.timeoutMs ?? 5000;
   const address = formatHostPort(opts.endpoint.hostname, opts.endpoint.port);
   const startedAt = performance.now();
-  const replies = new ReplyWaiter();
+  const replies = new ServerDatagrams();
   const receivers: Promise<void>[] = [];
   const sender = new UdpSender(opts.endpoint, (socket) => {
     receivers.push(receiveReplies(socket, opts.endpoint.port, maxDatagram, replies));
@@ -427,7 +411,7 @@ async function receiveReplies(
   socket: Deno.DatagramConn,
   serverPort: number,
   maxDatagram: number,
-  replies: ReplyWaiter,
+  replies: ServerDatagrams,
 ): Promise<void> {
   const buf = new Uint8Array(maxDatagram + 1);
   while (true) {
@@ -446,9 +430,27 @@ async function receiveReplies(
 
 type Counts = Omit<ClientSummary, "address" | "elapsedMs">;
 
+/** A datagram sent and not answered yet: the one waited for, or one counted lost whose echo may still come. */
+interface Pending {
+  seq: number;
+  sentAt: number;
+}
+
+/** Datagrams counted lost that a late echo may still answer, at most (the oldest are forgotten). */
+const MAX_LATE_CANDIDATES = 10_000;
+
+/** The datagram waited for: `answer` hands it its echo (or, without one, gives up waiting). */
+type Waiter = Pending & { answer: (data?: Uint8Array) => void };
+
+/**
+ * Sends the datagrams and matches what comes back to them by content: a datagram's reply is its echo. An
+ * echo that comes while a datagram waits is its reply (datagrams that are all the same message cannot be
+ * told apart); one that comes while none waits answers the oldest datagram already counted lost, shown as
+ * late and not counted; anything else is shown as not an echo and answers nothing.
+ */
 async function exchangeDatagrams(
   sender: UdpSender,
-  replies: ReplyWaiter,
+  replies: ServerDatagrams,
   message: Uint8Array,
   opts: UdpClientOptions,
   timeoutMs: number,
@@ -461,47 +463,100 @@ async function exchangeDatagrams(
   const address = formatHostPort(opts.endpoint.hostname, opts.endpoint.port);
   const rtt = new RttAccumulator();
   const counts = { sent: 0, received: 0, lost: 0, bytesSent: 0, bytesReceived: 0 };
+  let mismatched = 0;
+  let waiting: Waiter | undefined;
+  let last: Pending = { seq: 1, sentAt: performance.now() };
+  const lost: Pending[] = [];
+  replies.onDatagram = ({ data, truncated }) => {
+    const now = performance.now();
+    const echo = !truncated && sameBytes(data, message);
+    if (echo && waiting) return waiting.answer(data);
+    const shown = { type: "reply" as const, bytes: data.length, text: escapeBytes(data) };
+    if (echo) {
+      const answered = lost.shift();
+      const to = answered ?? last;
+      emit({
+        ...shown,
+        seq: to.seq,
+        rttMs: now - to.sentAt,
+        ...(answered ? { late: true } : { duplicate: true }),
+      });
+      return;
+    }
+    mismatched++;
+    const to = waiting ?? last;
+    emit({ ...shown, seq: to.seq, rttMs: now - to.sentAt, truncated: truncated || undefined, differs: true });
+  };
   const firstAt = performance.now();
   for (let seq = 1; seq <= count && !signal.aborted; seq++) {
-    const reply = replies.next(timeoutMs, signal);
-    const sentAt = performance.now();
+    last = { seq, sentAt: performance.now() };
+    const reply = echoOf(last, timeoutMs, signal, (w) => (waiting = w));
     try {
       await sender.send(message);
     } catch (err) {
+      waiting?.answer();
       await reply;
       if (signal.aborted) break;
       const failure = toNetworkError(err, "write", address);
       if (!repeat) throw failure;
-      return { ...counts, rtt: rtt.stats(), error: failure.message };
+      return { ...counts, rtt: rtt.stats(), mismatched, error: failure.message };
     }
     counts.sent++;
     counts.bytesSent += message.length;
     const got = await reply;
+    waiting = undefined;
     if (got) {
-      const rttMs = performance.now() - sentAt;
+      const rttMs = performance.now() - last.sentAt;
       rtt.add(rttMs);
       counts.received++;
-      counts.bytesReceived += got.data.length;
-      emit({
-        type: "reply",
-        seq,
-        bytes: got.data.length,
-        rttMs,
-        text: escapeBytes(got.data),
-        truncated: got.truncated || undefined,
-      });
+      counts.bytesReceived += got.length;
+      emit({ type: "reply", seq, bytes: got.length, rttMs, text: escapeBytes(got) });
     } else if (!signal.aborted) {
       if (!repeat) {
         throw new SockkitError(
-          `no reply from ${address} within ${timeoutMs} ms (over UDP this means the datagram or its reply ` +
-            `was lost, or nothing listens there)`,
+          mismatched > 0
+            ? `no echo from ${address} within ${timeoutMs} ms: what came back differs from what was sent ` +
+              `(is it an echo server?)`
+            : `no reply from ${address} within ${timeoutMs} ms (over UDP this means the datagram or its reply ` +
+              `was lost, or nothing listens there)`,
           ExitCode.Failure,
         );
       }
       counts.lost++;
+      lost.push(last);
+      if (lost.length > MAX_LATE_CANDIDATES) lost.shift();
       emit({ type: "lost", seq, reason: `timed out after ${timeoutMs} ms` });
     }
     if (seq < count) await sleep(Math.max(0, firstAt + seq * intervalMs - performance.now()), signal);
   }
-  return { ...counts, rtt: rtt.stats() };
+  return { ...counts, rtt: rtt.stats(), mismatched };
+}
+
+/**
+ * Waits for the echo of the datagram `pending`: `wait` is handed the waiter that the receiver answers.
+ * Resolves to the echo, or undefined when `timeoutMs` passes or `signal` aborts first.
+ */
+function echoOf(
+  pending: Pending,
+  timeoutMs: number,
+  signal: AbortSignal,
+  wait: (w: Waiter | undefined) => void,
+): Promise<Uint8Array | undefined> {
+  return new Promise((resolve) => {
+    const done = (data?: Uint8Array) => {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", onAbort);
+      wait(undefined);
+      resolve(data);
+    };
+    const onAbort = () => done();
+    const timer = setTimeout(done, timeoutMs);
+    signal.addEventListener("abort", onAbort, { once: true });
+    wait({ ...pending, answer: done });
+    if (signal.aborted) done();
+  });
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((byte, i) => byte === b[i]);
 }

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { type BenchOptions, runBench } from "../bench.ts";
+import type { LoadMode } from "../lib/bench/load.ts";
 import { LatencyHistogram } from "../lib/bench/histogram.ts";
 import { PayloadStream } from "../lib/bench/payload.ts";
 import { SockkitError } from "../lib/errors.ts";
@@ -182,6 +183,110 @@ Deno.test("bench: stream mode echoes a continuous stream and ends with a half-cl
     assert.ok(r.mbPerSec > 0);
   } finally {
     await server.stop();
+  }
+});
+
+/** Sends a banner on connect, then echoes: every reply is off by the banner's length. */
+async function bannerEcho(conn: Deno.Conn): Promise<void> {
+  await writeAll(conn, new TextEncoder().encode("BANNER-"));
+  const buf = new Uint8Array(65536);
+  while (true) {
+    const n = await conn.read(buf);
+    if (n === null) return;
+    await writeAll(conn, buf.subarray(0, n));
+  }
+}
+
+/** Echoes the first 10 bytes of the first read, then closes. */
+async function closesEarly(conn: Deno.Conn): Promise<void> {
+  const buf = new Uint8Array(100);
+  await conn.read(buf);
+  await writeAll(conn, buf.subarray(0, 10));
+}
+
+Deno.test("bench: stream and open-loop modes count a differing or short reply as an error, in one thread or two", async () => {
+  const banner = rawServer(bannerEcho);
+  const early = rawServer(closesEarly);
+  const chat = await startServer({ mode: "chat" });
+  try {
+    const differs = /^reply differs from what was sent$/;
+    const cases: [string, number, RegExp, LoadMode[]][] = [
+      ["banner", banner.port, differs, ["stream", "pingpong"]],
+      ["closes early", early.port, /short reply|reset|broken pipe/, ["stream", "pingpong"]],
+      // In-process, a stream load can keep the event loop from the chat server's replies: the CLI test has it.
+      ["chat", chat.port, differs, ["pingpong"]],
+    ];
+    for (const [name, port, kind, modes] of cases) {
+      for (const mode of modes) {
+        for (const workers of [1, 2]) {
+          const what = `${name}, ${mode === "stream" ? "stream" : "--rate"}, ${workers} worker(s)`;
+          const r = await runBench({
+            endpoint: tcp(port),
+            mode,
+            size: mode === "stream" ? 1000 : 64,
+            rate: mode === "stream" ? undefined : 200,
+            connections: 2,
+            workers,
+            durationMs: 300,
+          });
+          assert.equal(r.errors, 2, `${what}: one error per connection, got ${JSON.stringify(r.errorKinds)}`);
+          for (const k of Object.keys(r.errorKinds)) assert.match(k, kind, what);
+          assert.equal(r.messages, 0, what);
+        }
+      }
+    }
+  } finally {
+    await chat.stop();
+    await early.stop();
+    await banner.stop();
+  }
+});
+
+Deno.test("bench CLI: stream, --rate and --workers 2 report a server that is no echo as errors, exit 1", async () => {
+  const banner = rawServer(bannerEcho);
+  const chat = await startServer({ mode: "chat" });
+  try {
+    const runs: [string[], number][] = [
+      [["--mode", "stream"], chat.port],
+      [["--mode", "stream", "--workers", "2"], chat.port],
+      [["--rate", "100"], banner.port],
+      [["--rate", "100", "--workers", "2"], chat.port],
+    ];
+    for (const [args, port] of runs) {
+      const r = await runCli(["bench", "127.0.0.1", String(port), "-c", "2", "-d", "500ms", ...args]);
+      assert.equal(r.code, 1, `${args.join(" ")}: ${r.stderr}`);
+      assert.doesNotMatch(r.stderr, /Uncaught/, args.join(" "));
+      assert.equal(
+        r.stderr.trim(),
+        `sockkit: nothing came back from 127.0.0.1:${port} as sent: 2 × reply differs from what was sent ` +
+          "(sockkit bench loads echo servers: is this one?)",
+        args.join(" "),
+      );
+    }
+    // Replies that match for a while, then differ: the table, with the error counted.
+    const late = rawServer(corruptingEcho(2_000_000));
+    try {
+      const r = await runCli([
+        "bench",
+        "127.0.0.1",
+        String(late.port),
+        "-c",
+        "1",
+        "-d",
+        "1s",
+        "--mode",
+        "stream",
+        "--size",
+        "1000",
+      ]);
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stdout, /errors +1: 1 × reply differs from what was sent/);
+    } finally {
+      await late.stop();
+    }
+  } finally {
+    await chat.stop();
+    await banner.stop();
   }
 });
 

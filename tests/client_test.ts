@@ -137,6 +137,60 @@ Deno.test("client: repeat counts a late reply as lost and still matches the next
   assert.ok(third?.type === "reply" && third.text === "Hello");
 });
 
+Deno.test("client: repeat shows the bytes the server really sent at each offset, banner or chat", async () => {
+  const repeat = async (port: number) => {
+    const events: ClientEvent[] = [];
+    const summary = await runClient(
+      { endpoint: tcp(port), mode: "repeat", count: 3, intervalMs: 50, timeoutMs: 300 },
+      { onEvent: (e) => events.push(e) },
+    );
+    const shown = events.flatMap((e) =>
+      e.type === "reply"
+        ? [`${e.seq}: ${e.text}${e.differs ? " (differs)" : ""}`]
+        : e.type === "lost"
+        ? [`${e.seq}: lost: ${e.reason}`]
+        : []
+    );
+    return { summary, shown };
+  };
+  // A banner, then an echo: every reply is off by the banner's 7 bytes.
+  {
+    await using server = fakeServer(async (conn) => {
+      await writeAll(conn, new TextEncoder().encode("BANNER-"));
+      const buf = new Uint8Array(64);
+      for (let n = await conn.read(buf); n !== null; n = await conn.read(buf)) {
+        await writeAll(conn, buf.subarray(0, n));
+      }
+    });
+    const { summary, shown } = await repeat(server.port);
+    assert.deepEqual(shown, ["1: BANNE (differs)", "2: R-Hel (differs)", "3: loHel (differs)"]);
+    assert.deepEqual([summary.sent, summary.received, summary.lost, summary.mismatched], [3, 3, 0, 3]);
+  }
+  // A banner and nothing else: two replies' worth of real bytes, then one byte of the third.
+  {
+    await using server = fakeServer(async (conn) => {
+      await writeAll(conn, new TextEncoder().encode("BANNER-1234"));
+      const buf = new Uint8Array(64);
+      while (await conn.read(buf) !== null);
+    });
+    const { summary, shown } = await repeat(server.port);
+    assert.deepEqual(shown, [
+      "1: BANNE (differs)",
+      "2: R-123 (differs)",
+      "3: lost: no complete reply within 300 ms (got 1 of 5 bytes)",
+    ]);
+    assert.deepEqual([summary.sent, summary.received, summary.lost, summary.bytesReceived], [3, 2, 1, 11]);
+  }
+  // sockkit's own chat mode: its welcome line, five bytes at a time.
+  const chat = await startServer({ mode: "chat" });
+  try {
+    const { shown } = await repeat(chat.port);
+    assert.deepEqual(shown, ["1: * wel (differs)", "2: come  (differs)", "3: user1 (differs)"]);
+  } finally {
+    await chat.stop();
+  }
+});
+
 Deno.test("client: aborting repeat mode stops it and still summarises", async () => {
   const server = await startServer();
   try {

@@ -4,7 +4,7 @@ import { formatDuration, parseDuration } from "../lib/duration.ts";
 import { networkReason, SockkitError, toNetworkError, UsageError } from "../lib/errors.ts";
 import { escapeBytes, formatBytes } from "../lib/format.ts";
 import { formatClientEvent, formatServerEvent } from "../lib/reporter.ts";
-import { ReplyTracker } from "../lib/replies.ts";
+import { MAX_HELD_BYTES, ReplyTracker } from "../lib/replies.ts";
 import { RttAccumulator } from "../lib/stats.ts";
 
 const bytes = (s: string) => new TextEncoder().encode(s);
@@ -73,6 +73,35 @@ Deno.test("ReplyTracker matches replies by stream offset and skips late bytes of
   await assert.rejects(third, /closed the connection before the full reply \(got 0 of 5 bytes\)/);
 });
 
+Deno.test("ReplyTracker keeps bytes that arrive before their message is expected, and counts them honestly", async () => {
+  const text = (p: Promise<Uint8Array>) => p.then((b) => new TextDecoder().decode(b));
+  const t = new ReplyTracker();
+  const first = t.expect(0, 5, 1000);
+  t.push(bytes("BANNER-Hel")); // a banner, then the start of the echo, all while only reply 1 is expected
+  assert.equal(await text(first), "BANNE");
+  t.push(bytes("lo"));
+  assert.equal(await text(t.expect(5, 10, 1000)), "R-Hel", "bytes held from before the message was sent");
+  await assert.rejects(t.expect(10, 15, 50), /no complete reply within 50 ms \(got 2 of 5 bytes\)/);
+  // A server that sent everything and closed: what it sent is still handed out, then the end is reported.
+  const closed = new ReplyTracker();
+  closed.push(bytes("BANNER"));
+  closed.end();
+  assert.equal(await text(closed.expect(0, 5, 1000)), "BANNE");
+  await assert.rejects(
+    closed.expect(5, 10, 1000),
+    /closed the connection before the full reply \(got 1 of 5 bytes\)/,
+  );
+  // Bytes no message asked for are held up to a limit; a reply whose bytes were dropped says so.
+  const flood = new ReplyTracker();
+  flood.push(new Uint8Array(MAX_HELD_BYTES + 10));
+  await assert.rejects(
+    flood.expect(0, 5, 1000),
+    /reply not kept: the server sent over 1 MiB ahead of the messages/,
+  );
+  flood.push(bytes("Hello"));
+  assert.equal(await text(flood.expect(MAX_HELD_BYTES + 10, MAX_HELD_BYTES + 15, 1000)), "Hello");
+});
+
 Deno.test("RttAccumulator gives ping's min/avg/max/mdev", () => {
   const r = new RttAccumulator();
   assert.equal(r.stats(), undefined);
@@ -93,5 +122,11 @@ Deno.test("reporter lines read like the classic server's log", () => {
   assert.deepEqual(
     formatClientEvent({ type: "reply", seq: 2, bytes: 5, rttMs: 12.5, text: "Hello" }, { numbered: true }),
     ["2: Received: Hello (12.500 ms)"],
+  );
+  assert.deepEqual(
+    formatClientEvent({ type: "reply", seq: 2, bytes: 5, rttMs: 350, text: "Hello", late: true }, {
+      numbered: true,
+    }),
+    ["2: Received: Hello (350.000 ms) [late: came after it was counted lost; not counted]"],
   );
 });

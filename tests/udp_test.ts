@@ -117,6 +117,103 @@ Deno.test("udp: --repeat counts the datagrams a lossy server drops", async () =>
   ]);
 });
 
+/** What the client showed for each datagram, in order: `seq: text [flags]`, or `seq: lost`. */
+function shown(events: ClientEvent[]): string[] {
+  return events.flatMap((e) => {
+    if (e.type === "lost") return [`${e.seq}: lost`];
+    if (e.type !== "reply") return [];
+    const flags = [e.differs && "differs", e.late && "late", e.duplicate && "duplicate"].filter(Boolean);
+    return [`${e.seq}: ${e.text}${flags.length ? ` [${flags.join(", ")}]` : ""}`];
+  });
+}
+
+Deno.test("udp: --repeat matches replies by content: a reply that is no echo answers no datagram", async () => {
+  // Datagram 2 gets no echo; datagram 4 gets, instead of its echo, a reply that names datagram 2.
+  const oddServer = () =>
+    lossyServer((n, data) => n === 2 ? undefined : n === 4 ? encoder.encode("LATE-REPLY-TO-2") : data);
+  await using odd = oddServer();
+  const events: ClientEvent[] = [];
+  const summary = await runClient({
+    endpoint: udpAt(odd.port),
+    message: encoder.encode("ping"),
+    mode: "repeat",
+    count: 6,
+    intervalMs: 0,
+    timeoutMs: 200,
+  }, { onEvent: (e) => events.push(e) });
+  assert.deepEqual(shown(events), [
+    "1: ping",
+    "2: lost",
+    "3: ping",
+    "4: LATE-REPLY-TO-2 [differs]",
+    "4: lost",
+    "5: ping",
+    "6: ping",
+  ]);
+  assert.deepEqual([summary.sent, summary.received, summary.lost, summary.mismatched], [6, 4, 2, 1]);
+  assert.equal(summary.bytesReceived, 4 * 4, "only the echoes count");
+  await using fresh = oddServer(); // its datagrams are counted from 1 again
+  const cli = await runCli([
+    "client",
+    "127.0.0.1",
+    String(fresh.port),
+    "ping",
+    "--udp",
+    "-c",
+    "6",
+    "-i",
+    "0",
+    "-t",
+    "200ms",
+  ]);
+  assert.equal(cli.code, 0, "replies came back: UDP loss is no failure");
+  assert.match(
+    cli.stdout,
+    /\n4: Received: LATE-REPLY-TO-2 \([\d.]+ ms\) \[not an echo: differs from what was sent\]\n/,
+  );
+  assert.match(cli.stdout, /\n6 sent, 4 received, 33% lost, time /);
+  assert.equal(cli.stderr, "2: no reply: timed out after 200 ms\n4: no reply: timed out after 200 ms\n");
+});
+
+Deno.test("udp: an echo that comes after its datagram was counted lost is shown late, not counted", async () => {
+  const held: [Uint8Array, Deno.Addr][] = [];
+  const conn = socket();
+  const serving = (async () => {
+    const buf = new Uint8Array(1024);
+    for (let n = 1;; n++) {
+      let data: Uint8Array, from: Deno.Addr;
+      try {
+        [data, from] = await conn.receive(buf);
+      } catch {
+        return;
+      }
+      // Datagram 2's echo leaves 350 ms late: after the client's 150 ms timeout, before datagram 3 at 600 ms.
+      if (n === 2) {
+        held.push([data.slice(), from]);
+        setTimeout(() => conn.send(held[0][0], held[0][1]).catch(() => {}), 350);
+      } else await conn.send(data, from);
+    }
+  })();
+  try {
+    const events: ClientEvent[] = [];
+    const summary = await runClient({
+      endpoint: udpAt(portOf(conn)),
+      message: encoder.encode("ping"),
+      mode: "repeat",
+      count: 3,
+      intervalMs: 600,
+      timeoutMs: 150,
+    }, { onEvent: (e) => events.push(e) });
+    assert.deepEqual(shown(events), ["1: ping", "2: lost", "2: ping [late]", "3: ping"]);
+    assert.deepEqual([summary.sent, summary.received, summary.lost], [3, 2, 1]);
+    const late = events.find((e) => e.type === "reply" && e.late);
+    assert.ok(late?.type === "reply" && late.rttMs >= 300, "its round trip counts from datagram 2's send");
+  } finally {
+    conn.close();
+    await serving;
+  }
+});
+
 Deno.test("udp cli: partial loss exits 0, no reply at all exits 1", async () => {
   await using lossy = lossyServer((n, data) => (n % 2 === 1 ? data : undefined));
   const some = await runCli([
@@ -182,15 +279,24 @@ Deno.test("udp: a datagram over --max-datagram is reported truncated and not ech
   }
 });
 
-Deno.test("udp: a reply larger than the client's --max-datagram is shown as truncated", async () => {
+Deno.test("udp: a reply larger than the client's --max-datagram is shown as truncated, and is no echo", async () => {
   await using big = lossyServer(() => encoder.encode("0123456789abcdefghij"));
   const events: ClientEvent[] = [];
-  await runClient({ endpoint: udpAt(big.port), message: encoder.encode("hi"), udp: { maxDatagram: 10 } }, {
-    onEvent: (e) => events.push(e),
-  });
+  await assert.rejects(
+    runClient({
+      endpoint: udpAt(big.port),
+      message: encoder.encode("hi"),
+      timeoutMs: 300,
+      udp: { maxDatagram: 10 },
+    }, { onEvent: (e) => events.push(e) }),
+    (err: Error) =>
+      err instanceof SockkitError &&
+      /^no echo from 127\.0\.0\.1:\d+ within 300 ms: what came back differs from what was sent \(is it an echo server\?\)$/
+        .test(err.message),
+  );
   const reply = events.find((e) => e.type === "reply");
   assert.ok(reply?.type === "reply");
-  assert.deepEqual([reply.text, reply.bytes, reply.truncated], ["0123456789", 10, true]);
+  assert.deepEqual([reply.text, reply.bytes, reply.truncated, reply.differs], ["0123456789", 10, true, true]);
 });
 
 Deno.test("udp: --udp-rate limits replies per source and logs the drops", async () => {

@@ -296,20 +296,23 @@ export class Load implements LoadDriver {
     }
   }
 
+  /**
+   * Sends and receives on one connection at once. The receiver fails while the sender is still at work (a
+   * reply that differs, a connection closed early): its error is counted at once and closes the connection,
+   * which ends the sender too, whose own error then counts no more.
+   */
   async #drive(flow: Flow): Promise<void> {
     const { mode, rate } = this.#spec;
-    const receiving = this.#receive(flow);
+    const receiving = this.#receive(flow).catch((err) => this.#fail(flow, err));
     try {
       if (mode === "stream") await this.#stream(flow);
       else if (rate !== undefined) await this.#schedule(flow, rate / this.#spec.connections);
       else this.#sendClosedLoop(flow, this.#spec.pipeline);
-      await receiving;
     } catch (err) {
       this.#fail(flow, err);
-      await receiving.catch(() => {});
-    } finally {
-      flow.close();
     }
+    await receiving;
+    flow.close();
   }
 
   /** Closed loop: sends `n` messages now; each completed reply sends one more. */
