@@ -165,6 +165,14 @@ export async function listenTls(ep: TlsEndpoint, emit: EventSink<ServerEvent>): 
       alpnProtocols: s.alpn,
     });
   } catch (err) {
+    if (/KeyMismatch|keys may not be consistent/i.test(String(err)) && s.certFile) {
+      throw new SockkitError(
+        `--key ${s.keyFile} is not the private key of --cert ${s.certFile}: give the key the certificate ` +
+          "was made with",
+        undefined,
+        { cause: err },
+      );
+    }
     if (err instanceof Deno.errors.InvalidData || /certificate|private key|pem/i.test(String(err))) {
       const files = s.certFile ? `--cert ${s.certFile} and --key ${s.keyFile}` : "the generated certificate";
       throw new SockkitError(`cannot use ${files}: ${err instanceof Error ? err.message : err}`, undefined, {
@@ -434,7 +442,12 @@ export function explainClientHandshakeError(err: unknown, serverName: string): s
   }
   if (/UnknownIssuer/.test(message)) {
     return "the server's certificate is signed by an unknown CA (not trusted: add the CA, or the server's " +
-      "own certificate, with --ca FILE)";
+      "own certificate, with --ca FILE, or pin it with --pin FINGERPRINT; if --ca holds its CA, the server " +
+      "is not sending the intermediate certificate between them: its --cert file needs the whole chain)";
+  }
+  if (/extended key usage for server authentication/i.test(message)) {
+    return "the server's certificate is not for TLS servers (its extended key usage does not include " +
+      "serverAuth): the server needs a certificate made for serving, or trust this one with --pin FINGERPRINT";
   }
   const expired = /certificate expired.*not valid after (\d+)/.exec(message);
   if (expired || /\bExpired\b/.test(message)) {

@@ -522,3 +522,103 @@ Deno.test("tls cli: --pin and --insecure usage errors name the fix", async () =>
     assert.match(r.stderr, expected);
   }
 });
+
+const HAS_OPENSSL =
+  new Deno.Command("sh", { args: ["-c", "command -v openssl"], stdout: "null" }).outputSync()
+    .success;
+
+Deno.test({
+  name: `tls cli: certificates openssl makes: each kind connects, or fails with its own line${
+    HAS_OPENSSL ? "" : " (ignored: openssl is not installed)"
+  }`,
+  ignore: !HAS_OPENSSL,
+  async fn() {
+    const dir = await Deno.makeTempDir();
+    const sh = async (script: string) => {
+      const out = await new Deno.Command("sh", { args: ["-c", script], cwd: dir, stderr: "piped" }).output();
+      assert.ok(out.success, new TextDecoder().decode(out.stderr));
+    };
+    const ext = (eku: string, ca = false) =>
+      `basicConstraints=critical,CA:${ca ? "TRUE" : "FALSE"}\\n` +
+      (ca
+        ? "keyUsage=keyCertSign,cRLSign\\n"
+        : `subjectAltName=DNS:localhost,IP:127.0.0.1\\nextendedKeyUsage=${eku}\\n`);
+    const leaf = (name: string, alg: string, signer: string, eku = "serverAuth") =>
+      `openssl req -newkey ${alg} -nodes -keyout ${name}.key -out ${name}.csr -subj /CN=localhost && ` +
+      `printf '${ext(eku)}' > ${name}.ext && openssl x509 -req -in ${name}.csr -CA ${signer}.pem ` +
+      `-CAkey ${signer}.key -CAcreateserial -out ${name}.pem -days 30 -extfile ${name}.ext`;
+    try {
+      await sh(
+        "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key -out ca.pem " +
+          "-days 30 -subj /CN=ca && openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes " +
+          `-keyout int.key -out int.csr -subj /CN=int && printf '${ext("", true)}' > int.ext && ` +
+          "openssl x509 -req -in int.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out int.pem -days 30 " +
+          "-extfile int.ext",
+      );
+      for (
+        const [name, alg] of [["rsa", "rsa:2048"], ["p384", "ec -pkeyopt ec_paramgen_curve:P-384"], [
+          "ed",
+          "ed25519",
+        ]]
+      ) {
+        await sh(leaf(name, alg, "ca"));
+      }
+      await sh(
+        leaf("viaint", "ec -pkeyopt ec_paramgen_curve:P-256", "int") +
+          " && cat viaint.pem int.pem > chain.pem",
+      );
+      await sh(leaf("clientonly", "ec -pkeyopt ec_paramgen_curve:P-256", "ca", "clientAuth"));
+      const cases: [string, string, string, RegExp][] = [
+        ["RSA", "rsa.pem", "rsa.key", /^Received: hi /m],
+        ["ECDSA P-384", "p384.pem", "p384.key", /^Received: hi /m],
+        ["Ed25519", "ed.pem", "ed.key", /^Received: hi /m],
+        ["an intermediate CA, chain served", "chain.pem", "viaint.key", /^Received: hi /m],
+        ["an intermediate CA, chain not served", "viaint.pem", "viaint.key", /not sending the intermediate/],
+        [
+          "a client-only certificate",
+          "clientonly.pem",
+          "clientonly.key",
+          /is not for TLS servers .*serverAuth/,
+        ],
+      ];
+      for (const [kind, cert, key, expected] of cases) {
+        const server = spawnCli([
+          "server",
+          "0",
+          "--host",
+          "127.0.0.1",
+          "--tls",
+          "--cert",
+          `${dir}/${cert}`,
+          "--key",
+          `${dir}/${key}`,
+        ]);
+        try {
+          const port = /:(\d+) /.exec(await server.line(/^Listening on/))![1];
+          const r = await runCli(["client", "localhost", port, "hi", "--tls", "--ca", `${dir}/ca.pem`]);
+          assert.match(r.stdout + r.stderr, expected, kind);
+          assert.doesNotMatch(r.stderr, /invalid peer certificate|internal error/, kind);
+        } finally {
+          await server.stop();
+        }
+      }
+      const mismatch = await runCli([
+        "server",
+        "0",
+        "--tls",
+        "--cert",
+        `${dir}/rsa.pem`,
+        "--key",
+        `${dir}/ed.key`,
+      ]);
+      assert.equal(mismatch.code, 1);
+      assert.equal(
+        mismatch.stderr,
+        `sockkit: --key ${dir}/ed.key is not the private key of --cert ${dir}/rsa.pem: give the key the ` +
+          "certificate was made with\n",
+      );
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
