@@ -32,6 +32,24 @@ Deno.test("cidr: IPv4-mapped IPv6 peers (dual-stack listeners) match IPv4 networ
   assert.equal(inside("::ffff:0:0/96", "::ffff:127.0.0.1"), true);
 });
 
+Deno.test("cidr: an IPv4-mapped network is its IPv4 network, for plain and mapped peers alike", () => {
+  const mapped = parseCidr("::ffff:127.0.0.0/104", "--allow");
+  assert.deepEqual([mapped.bytes, mapped.prefix], [new Uint8Array([127, 0, 0, 0]), 8]);
+  assert.equal(mapped.text, "::ffff:127.0.0.0/104", "shown as given");
+  for (const peer of ["127.0.0.1", "::ffff:127.0.0.1", "127.255.0.9"]) {
+    assert.equal(inside("::ffff:127.0.0.0/104", peer), true, peer);
+  }
+  for (const peer of ["128.0.0.1", "::ffff:128.0.0.1", "::1", "::7f00:1"]) {
+    assert.equal(inside("::ffff:127.0.0.0/104", peer), false, peer);
+  }
+  assert.equal(inside("::ffff:0:0/96", "10.1.2.3"), true, "::ffff:0:0/96 is every IPv4 address");
+  assert.equal(inside("::ffff:10.0.0.1", "10.0.0.1"), true, "a mapped address is its IPv4 address");
+  assert.equal(inside("::ffff:10.0.0.1", "10.0.0.2"), false);
+  // IPv6 networks match IPv6 peers only, on a dual-stack listener as on an IPv4 one.
+  assert.equal(inside("::/0", "::ffff:127.0.0.1"), false);
+  assert.equal(inside("::/80", "::ffff:127.0.0.1"), false);
+});
+
 Deno.test("cidr: addresses parse to their bytes", () => {
   assert.deepEqual(parseIp("1.2.3.4"), new Uint8Array([1, 2, 3, 4]));
   assert.deepEqual(parseIp("::ffff:1.2.3.4")?.subarray(10), new Uint8Array([255, 255, 1, 2, 3, 4]));
