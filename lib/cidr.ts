@@ -1,6 +1,6 @@
 /**
- * IP addresses and networks: parsing `--allow`/`--deny` networks and matching peers against them. An
- * IPv4-mapped IPv6 address counts as its IPv4 address throughout.
+ * IP addresses and networks: parsing `--allow`/`--deny` networks, matching peers against them, and the
+ * network a UDP source is rate-limited as. An IPv4-mapped IPv6 address counts as its IPv4 address throughout.
  * @module
  */
 import { UsageError } from "./errors.ts";
@@ -128,4 +128,40 @@ export function cidrContains(cidr: Cidr, address: string): boolean {
   if (rest === 0) return true;
   const mask = (0xff << (8 - rest)) & 0xff;
   return (bytes[whole] & mask) === (cidr.bytes[whole] & mask);
+}
+
+/** An IPv6 address in its shortest form (RFC 5952): `2001:db8::1`, `::`. */
+function formatIpv6(bytes: Uint8Array): string {
+  const groups = Array.from({ length: 8 }, (_, i) => (bytes[2 * i] << 8) | bytes[2 * i + 1]);
+  let [bestAt, bestLength] = [-1, 1];
+  for (let i = 0; i < 8;) {
+    let j = i;
+    while (j < 8 && groups[j] === 0) j++;
+    if (j - i > bestLength) [bestAt, bestLength] = [i, j - i];
+    i = j === i ? i + 1 : j;
+  }
+  const hex = groups.map((g) => g.toString(16));
+  if (bestAt < 0) return hex.join(":");
+  return `${hex.slice(0, bestAt).join(":")}::${hex.slice(bestAt + bestLength).join(":")}`;
+}
+
+/**
+ * The network a UDP source is rate-limited as, as text: its IPv4 address (an IPv4-mapped IPv6 one counts as
+ * the IPv4 address), or the /64 of its IPv6 address (one host or site usually holds a whole /64, so a
+ * spoofer could pick any address in it). A text that is not an address is returned as it is.
+ *
+ * @example
+ * ```ts
+ * sourceNetwork("::ffff:192.0.2.7"); // "192.0.2.7"
+ * sourceNetwork("2001:db8:1:2:3:4:5:6"); // "2001:db8:1:2::/64"
+ * ```
+ */
+export function sourceNetwork(address: string): string {
+  const parsed = parseIp(address);
+  if (!parsed) return address;
+  const bytes = normalizeIp(parsed);
+  if (bytes.length === 4) return bytes.join(".");
+  const network = new Uint8Array(16);
+  network.set(bytes.subarray(0, 8));
+  return `${formatIpv6(network)}/64`;
 }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { cidrContains, parseCidr, parseIp } from "../lib/cidr.ts";
+import { cidrContains, parseCidr, parseIp, sourceNetwork } from "../lib/cidr.ts";
 import { UsageError } from "../lib/errors.ts";
 import { accessRefusal } from "../lib/guards.ts";
 import { parseSize } from "../lib/size.ts";
@@ -48,6 +48,17 @@ Deno.test("cidr: an IPv4-mapped network is its IPv4 network, for plain and mappe
   // IPv6 networks match IPv6 peers only, on a dual-stack listener as on an IPv4 one.
   assert.equal(inside("::/0", "::ffff:127.0.0.1"), false);
   assert.equal(inside("::/80", "::ffff:127.0.0.1"), false);
+});
+
+Deno.test("cidr: a UDP source is limited as its IPv4 address, or its IPv6 /64", () => {
+  assert.equal(sourceNetwork("192.0.2.7"), "192.0.2.7");
+  assert.equal(sourceNetwork("::ffff:192.0.2.7"), "192.0.2.7", "IPv4-mapped counts as the IPv4 address");
+  assert.equal(sourceNetwork("2001:db8:1:2:3:4:5:6"), "2001:db8:1:2::/64");
+  assert.equal(sourceNetwork("2001:db8:1:2:ffff::1"), "2001:db8:1:2::/64", "the same /64");
+  assert.equal(sourceNetwork("2001:db8:1:3::1"), "2001:db8:1:3::/64", "the next /64 is another source");
+  assert.equal(sourceNetwork("::1"), "::/64");
+  assert.equal(sourceNetwork("fe80::1%eth0"), "fe80::/64");
+  assert.equal(sourceNetwork("0:1:0:1:2::"), "0:1:0:1::/64");
 });
 
 Deno.test("cidr: addresses parse to their bytes", () => {
