@@ -26,6 +26,12 @@ export const DEFAULT_UDP_IDLE_MS = 30_000;
 export const MAX_UDP_PEERS = 10_000;
 /** Source IPs (or IPv6 /64s) whose reply budget is kept at once; past that the longest-silent is forgotten. */
 export const MAX_UDP_SOURCES = 10_000;
+/**
+ * Connected, left and refused lines logged per second at most (a spoofer makes a new peer per source port
+ * it picks); the rest are counted on one line a second.
+ */
+export const UDP_PEER_LINES_PER_SECOND = 10;
+
 /** The server modes that make sense for datagrams. */
 export const UDP_MODES = ["echo", "discard"] as const;
 
@@ -92,7 +98,7 @@ class PeerTable {
   #peers = new Map<string, Peer>();
   #nextId = 0;
 
-  constructor(private readonly emit: EventSink<ServerEvent>) {}
+  constructor(private readonly emit: (event: PeerLine) => void) {}
 
   get size(): number {
     return this.#peers.size;
@@ -202,10 +208,52 @@ class DropReport {
   }
 }
 
+type PeerLine = Extract<ServerEvent, { type: "connect" | "disconnect" | "refused" }>;
+
+/**
+ * Passes connected, left and refused events on at most `UDP_PEER_LINES_PER_SECOND` a second (each new source
+ * port is a new peer, and a spoofer picks ports freely); the ones held back are counted and reported on one
+ * warning at most once a second, and at the end.
+ */
+class PeerLines {
+  #bucket = new TokenBucket(UDP_PEER_LINES_PER_SECOND);
+  #held = { connect: 0, disconnect: 0, refused: 0 };
+  #lastAt = -Infinity;
+
+  constructor(private readonly emit: EventSink<ServerEvent>) {}
+
+  line(event: PeerLine, now: number = performance.now()): void {
+    if (this.#bucket.take(now)) return this.emit(event);
+    this.#held[event.type]++;
+    this.flushIfDue(now);
+  }
+
+  /** Reports the lines held back since the last report if that was a second ago or more. */
+  flushIfDue(now: number): void {
+    if (now - this.#lastAt >= 1000) this.flush(now);
+  }
+
+  flush(now: number): void {
+    const { connect, disconnect, refused } = this.#held;
+    if (connect + disconnect + refused === 0) return;
+    const counts = [
+      connect > 0 ? `${plural(connect, "peer")} connected` : "",
+      disconnect > 0 ? `${plural(disconnect, "peer")} left` : "",
+      refused > 0 ? `${plural(refused, "datagram")} refused` : "",
+    ].filter(Boolean);
+    this.emit({
+      type: "warning",
+      message: `not shown (over ${UDP_PEER_LINES_PER_SECOND} peer lines a second): ${counts.join(", ")}`,
+    });
+    this.#held = { connect: 0, disconnect: 0, refused: 0 };
+    this.#lastAt = now;
+  }
+}
+
 /**
  * Runs a UDP server until `signal` aborts: each datagram is echoed to its sender (or only counted, in
  * `discard` mode). A peer (an address and port) is reported connected on its first datagram and gone after
- * `idleTimeoutMs` of silence; replies beyond
+ * `idleTimeoutMs` of silence, in at most `UDP_PEER_LINES_PER_SECOND` lines a second; replies beyond
  * `ratePerSecond` per source IP (or IPv6 /64), whatever its ports, are dropped (a UDP echo can be made to
  * reflect traffic at a forged source) and logged at most once a second; a datagram over `maxDatagram` is
  * reported as truncated and not echoed.
@@ -238,16 +286,17 @@ export async function runUdpServer(
   const address = listenerAddress(conn, opts.endpoint);
   emit({ type: "listening", address, mode, transport: "UDP" });
 
-  const peers = new PeerTable(emit);
+  const lines = new PeerLines(emit);
+  const peers = new PeerTable((event) => lines.line(event));
   const limiter = ratePerSecond > 0 ? new TokenBuckets(ratePerSecond, MAX_UDP_SOURCES) : undefined;
   const drops = new DropReport(emit, ratePerSecond);
   const warn = limitedLog(5, (message) => emit({ type: "warning", message }));
   const totals = { messages: 0, bytes: 0, refused: 0 };
-  const refusedLog = new TokenBucket(5);
   const tick = () => {
     const now = performance.now();
     peers.expire(now, idleMs);
     limiter?.sweep(now);
+    lines.flushIfDue(now);
     drops.flushIfDue(now);
   };
   const sweeper = setInterval(tick, Math.max(10, Math.min(1000, idleMs / 4)));
@@ -273,7 +322,7 @@ export async function runUdpServer(
       const refusal = accessRefusal(from, opts);
       if (refusal) {
         totals.refused++;
-        if (refusedLog.take(now)) emit({ type: "refused", peer: formatAddr(from, zone), reason: refusal });
+        lines.line({ type: "refused", peer: formatAddr(from, zone), reason: refusal }, now);
         continue;
       }
       const peer = peers.touch(formatAddr(from, zone), now);
@@ -311,6 +360,7 @@ export async function runUdpServer(
   emit({ type: "stopping", active: 0 });
   const end = performance.now();
   peers.clear("server shutting down", end);
+  lines.flush(end);
   drops.flush(end);
   const summary: ServerSummary = {
     address,

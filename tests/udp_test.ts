@@ -3,7 +3,7 @@ import { runClient } from "../client.ts";
 import { SockkitError, UsageError } from "../lib/errors.ts";
 import type { ClientEvent, ServerSummary } from "../lib/events.ts";
 import { TokenBuckets } from "../lib/ratelimit.ts";
-import { runUdpServer } from "../lib/udp.ts";
+import { runUdpServer, UDP_PEER_LINES_PER_SECOND } from "../lib/udp.ts";
 import type { UdpEndpoint } from "../lib/transport.ts";
 import { runCli, spawnCli, startServer } from "./_helpers.ts";
 import { IS_LINUX } from "./_proc.ts";
@@ -316,6 +316,46 @@ Deno.test("udp: the per-source budgets stay bounded in memory: idle ones are for
   assert.equal(buckets.size, 1, "100 ms refilled the token each of the others spent: they are forgotten");
   buckets.sweep(1000);
   assert.equal(buckets.size, 0, "a second later every bucket is full again and forgotten");
+});
+
+Deno.test("udp: a flood of new source ports writes a bounded number of log lines, with exact counts", async () => {
+  const server = spawnCli(["server", "0", "--host", "127.0.0.1", "--udp", "--idle-timeout", "300ms"]);
+  const sockets: Deno.DatagramConn[] = [];
+  try {
+    const listening = await server.line(/^Listening/);
+    const to: Deno.NetAddr = {
+      transport: "udp",
+      hostname: "127.0.0.1",
+      port: Number(listening.match(/:(\d+) /)![1]),
+    };
+    for (let i = 0; i < 500; i++) sockets.push(socket());
+    const startedAt = performance.now();
+    for (let i = 0; i < sockets.length; i += 50) {
+      await Promise.all(sockets.slice(i, i + 50).map((s) => s.send(encoder.encode("x"), to)));
+      await new Promise((r) => setTimeout(r, 10)); // paced, so the kernel keeps them all
+    }
+    await new Promise((r) => setTimeout(r, 1000)); // every peer goes idle
+    const elapsedS = (performance.now() - startedAt) / 1000;
+    const out = await server.stop();
+    assert.equal(out.code, 0, out.stderr);
+    const lines = (out.stdout + out.stderr).split("\n").filter((l) => l !== "");
+    const served = Number(out.stdout.match(/Stopped after [^:]+: (\d+) clients? served/)![1]);
+    assert.ok(served >= 400, `${served} of 500 datagrams arrived`);
+    const limit = UDP_PEER_LINES_PER_SECOND * (Math.ceil(elapsedS) + 2) + Math.ceil(elapsedS) + 4;
+    assert.ok(lines.length <= limit, `${lines.length} lines for ${served} new ports (at most ${limit})`);
+    const shown = (re: RegExp) => lines.filter((l) => re.test(l)).length;
+    const hidden = (re: RegExp) => lines.map((l) => Number(l.match(re)?.[1] ?? 0)).reduce((a, b) => a + b, 0);
+    const notShown = /^warning: not shown \(over \d+ peer lines a second\): /;
+    assert.ok(shown(notShown) >= 1, "the lines not shown are counted");
+    assert.equal(
+      shown(/ connected \(\d+ online\)$/) + hidden(/not shown .*: (\d+) peers? connected/),
+      served,
+    );
+    assert.equal(shown(/ left \(.*online\)$/) + hidden(/not shown .*[:,] (\d+) peers? left/), served);
+  } finally {
+    await server.stop();
+    for (const s of sockets) s.close();
+  }
 });
 
 Deno.test("udp: discard mode counts datagrams and answers none", async () => {
