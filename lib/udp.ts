@@ -1,15 +1,15 @@
 /**
  * UDP: a datagram echo (or discard) server that tracks peers by address and rate-limits its replies per
- * source IP (a /64 for IPv6), and a client that sends datagrams and waits for their echo, counting the lost ones. Needs Deno's
- * `--unstable-net`.
+ * source IP (a /64 for IPv6), and a client that sends datagrams and waits for their echo, counting the lost
+ * ones. Needs Deno's `--unstable-net`.
  * @module
  */
 import { formatAddr, formatHostPort, zoneOf } from "./address.ts";
+import { sourceNetwork } from "./cidr.ts";
 import { formatDuration } from "./duration.ts";
 import { ExitCode, networkReason, SockkitError, toNetworkError, UsageError } from "./errors.ts";
 import type { ClientEvent, ClientSummary, EventSink, ServerEvent, ServerSummary } from "./events.ts";
 import { escapeBytes, plural } from "./format.ts";
-import { sourceNetwork } from "./cidr.ts";
 import { accessRefusal, type AccessRules } from "./guards.ts";
 import { closeQuietly, isClosedError, sleep } from "./io.ts";
 import { limitedLog, TokenBucket, TokenBuckets } from "./ratelimit.ts";
@@ -24,7 +24,7 @@ export const DEFAULT_UDP_RATE = 200;
 export const DEFAULT_UDP_IDLE_MS = 30_000;
 /** Peers tracked at once; past that the longest-silent one is forgotten. */
 export const MAX_UDP_PEERS = 10_000;
-/** Source IPs (or IPv6 /64s) whose reply budget is kept at once; past that the longest-silent is forgotten. */
+/** Source IPs (or IPv6 /64s) whose reply budget is kept at once; past that the quietest is forgotten. */
 export const MAX_UDP_SOURCES = 10_000;
 /**
  * Connected, left and refused lines logged per second at most (a spoofer makes a new peer per source port
@@ -48,8 +48,8 @@ export interface UdpServerOptions extends AccessRules {
 /** UDP-only settings. */
 export interface UdpSettings {
   /**
-   * Server: replies per second to any one source IP, or IPv6 /64, whatever its ports; the rest are dropped and
-   * logged (default 200, 0: no limit).
+   * Server: replies per second to any one source IP, or IPv6 /64, whatever its ports; the rest are dropped
+   * and logged (default 200, 0: no limit).
    */
   ratePerSecond?: number;
   /** The largest datagram sent or accepted (default 65,507); a longer one received is reported as truncated. */
@@ -194,13 +194,11 @@ class DropReport {
     const rest = others > 0 || this.#unnamed > 0
       ? ` and the rest to ${this.#unnamed > 0 ? "more than " : ""}${plural(others, "other source")}`
       : "";
+    const replies = dropped === 1 ? "reply" : "replies";
     this.emit({
       type: "warning",
-      message:
-        `rate limit: dropped ${dropped} ${
-          dropped === 1 ? "reply" : "replies"
-        } (${topCount} to ${top}${rest}` +
-        `): over --udp-rate ${this.ratePerSecond}/s per source IP`,
+      message: `rate limit: dropped ${dropped} ${replies} (${topCount} to ${top}${rest}): ` +
+        `over --udp-rate ${this.ratePerSecond}/s per source IP`,
     });
     this.#bySource.clear();
     this.#unnamed = 0;

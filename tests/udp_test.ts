@@ -240,7 +240,7 @@ async function drain(sock: Deno.DatagramConn, quietMs = 200): Promise<number> {
   }
 }
 
-/** Sends `perSocket` datagrams from each socket, one round at a time; resolves once the server counted them. */
+/** Sends `perSocket` datagrams from each socket, a round at a time; resolves once the server has them all. */
 async function sendRounds(
   server: Awaited<ReturnType<typeof startServer>>,
   sockets: Deno.DatagramConn[],
@@ -340,7 +340,7 @@ Deno.test("udp: a flood of new source ports writes a bounded number of log lines
     assert.equal(out.code, 0, out.stderr);
     const lines = (out.stdout + out.stderr).split("\n").filter((l) => l !== "");
     const served = Number(out.stdout.match(/Stopped after [^:]+: (\d+) clients? served/)![1]);
-    assert.ok(served >= 400, `${served} of 500 datagrams arrived`);
+    assert.ok(served >= 200, `${served} of 500 datagrams arrived: too few to be a flood`);
     const limit = UDP_PEER_LINES_PER_SECOND * (Math.ceil(elapsedS) + 2) + Math.ceil(elapsedS) + 4;
     assert.ok(lines.length <= limit, `${lines.length} lines for ${served} new ports (at most ${limit})`);
     const shown = (re: RegExp) => lines.filter((l) => re.test(l)).length;
