@@ -227,7 +227,7 @@ export function buildProgram(setExit: (code: number) => void) {
     .option("--udp", "serve UDP datagrams instead of TCP (modes echo and discard)")
     .option(
       "--udp-rate <n>",
-      "with --udp: replies per second to one source, 0 for no limit (default 200)",
+      "with --udp: replies per second to one source IP (IPv6: /64), 0 for no limit (default 200)",
       udpRateArg,
     )
     .option(

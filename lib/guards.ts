@@ -1,3 +1,7 @@
+/**
+ * Guard rails shared by the servers: the `--allow`/`--deny` access rules and the idle timer.
+ * @module
+ */
 import { type Cidr, cidrContains } from "./cidr.ts";
 import { formatDuration } from "./duration.ts";
 
@@ -9,7 +13,8 @@ export interface AccessRules {
 
 /**
  * Why a peer is refused by the access rules, or undefined when it may connect. `deny` wins over `allow`.
- * Rules apply to IP peers only (a Unix-socket peer has no address to match).
+ * Rules apply to IP peers only (a Unix-socket peer has no address to match). An IPv4 peer of a dual-stack
+ * listener (`::ffff:127.0.0.1`) is matched as its IPv4 address, so a rule means the same on every listener.
  *
  * @example
  * ```ts

@@ -1,4 +1,10 @@
 /**
+ * Rate limits in bounded memory: a token bucket, a table of them by key (UDP sources), and a log that
+ * passes a recurring line a few times a second and counts the rest.
+ * @module
+ */
+
+/**
  * A token bucket: allows `ratePerSecond` events a second on average and bursts of up to `burst`, in
  * constant memory.
  *
@@ -33,6 +39,58 @@ export class TokenBucket {
   isFull(now: number = performance.now()): boolean {
     if (this.#updatedAt === undefined) return true;
     return this.#tokens + ((now - this.#updatedAt) / 1000) * this.ratePerSecond >= this.burst;
+  }
+}
+
+/**
+ * One token bucket per key (such as a source IP), in bounded memory whatever the number of keys: a bucket
+ * idle long enough to be full again is forgotten by `sweep` (a new one would start full too), and with
+ * `maxKeys` buckets already kept, the one used longest ago is forgotten to make room.
+ *
+ * @example
+ * ```ts
+ * const buckets = new TokenBuckets(200, 10_000);
+ * buckets.take("192.0.2.7", now); // true until that source has had its 200 a second
+ * buckets.sweep(now); // from a timer: forgets the sources that went quiet
+ * ```
+ */
+export class TokenBuckets {
+  /** Least recently used first: each `take` moves its key to the end. */
+  #buckets = new Map<string, TokenBucket>();
+
+  constructor(
+    readonly ratePerSecond: number,
+    readonly maxKeys: number,
+    readonly burst: number = ratePerSecond,
+  ) {}
+
+  /** How many buckets are kept now. */
+  get size(): number {
+    return this.#buckets.size;
+  }
+
+  /** Takes one token from `key`'s bucket (at time `now`, in ms) and says whether there was one. */
+  take(key: string, now: number = performance.now()): boolean {
+    let bucket = this.#buckets.get(key);
+    if (bucket) {
+      this.#buckets.delete(key);
+    } else {
+      if (this.#buckets.size >= this.maxKeys) this.#buckets.delete(this.#buckets.keys().next().value!);
+      bucket = new TokenBucket(this.ratePerSecond, this.burst);
+    }
+    this.#buckets.set(key, bucket);
+    return bucket.take(now);
+  }
+
+  /**
+   * Forgets the buckets that are full again, from the one used longest ago up to the first that is not
+   * (the rest are forgotten by a later sweep).
+   */
+  sweep(now: number = performance.now()): void {
+    for (const [key, bucket] of this.#buckets) {
+      if (!bucket.isFull(now)) break;
+      this.#buckets.delete(key);
+    }
   }
 }
 

@@ -1,28 +1,36 @@
 /**
- * UDP: a datagram echo (or discard) server that tracks peers by address and rate-limits its replies, and a
- * client that sends datagrams and waits for their echo, counting the lost ones. Needs Deno's
- * `--unstable-net`.
+ * UDP: a datagram echo (or discard) server that tracks peers by address and rate-limits its replies per
+ * source IP (a /64 for IPv6), and a client that sends datagrams and waits for their echo, counting the lost
+ * ones. Needs Deno's `--unstable-net`.
  * @module
  */
 import { formatAddr, formatHostPort, zoneOf } from "./address.ts";
+import { sourceNetwork } from "./cidr.ts";
 import { formatDuration } from "./duration.ts";
 import { ExitCode, networkReason, SockkitError, toNetworkError, UsageError } from "./errors.ts";
 import type { ClientEvent, ClientSummary, EventSink, ServerEvent, ServerSummary } from "./events.ts";
 import { escapeBytes, plural } from "./format.ts";
 import { accessRefusal, type AccessRules } from "./guards.ts";
 import { closeQuietly, isClosedError, sleep } from "./io.ts";
-import { limitedLog, TokenBucket } from "./ratelimit.ts";
+import { limitedLog, TokenBucket, TokenBuckets } from "./ratelimit.ts";
 import { RttAccumulator } from "./stats.ts";
 import { listenerAddress, type UdpEndpoint } from "./transport.ts";
 
 /** The largest UDP payload over IPv4 (65,535 − 8 bytes of UDP header − 20 of IP header). */
 export const UDP_MAX_PAYLOAD = 65_507;
-/** Replies per second sent to any one source by default. */
+/** Replies per second sent to any one source IP (or IPv6 /64) by default. */
 export const DEFAULT_UDP_RATE = 200;
 /** A peer silent this long is reported gone, by default. */
 export const DEFAULT_UDP_IDLE_MS = 30_000;
 /** Peers tracked at once; past that the longest-silent one is forgotten. */
 export const MAX_UDP_PEERS = 10_000;
+/** Source IPs (or IPv6 /64s) whose reply budget is kept at once; past that the quietest is forgotten. */
+export const MAX_UDP_SOURCES = 10_000;
+/**
+ * Connected, left and refused lines logged per second at most (a spoofer makes a new peer per source port
+ * it picks); the rest are counted on one line a second.
+ */
+export const UDP_PEER_LINES_PER_SECOND = 10;
 
 /** The server modes that make sense for datagrams. */
 export const UDP_MODES = ["echo", "discard"] as const;
@@ -39,7 +47,10 @@ export interface UdpServerOptions extends AccessRules {
 
 /** UDP-only settings. */
 export interface UdpSettings {
-  /** Server: replies per second to any one source; the rest are dropped and logged (default 200, 0: no limit). */
+  /**
+   * Server: replies per second to any one source IP, or IPv6 /64, whatever its ports; the rest are dropped
+   * and logged (default 200, 0: no limit).
+   */
   ratePerSecond?: number;
   /** The largest datagram sent or accepted (default 65,507); a longer one received is reported as truncated. */
   maxDatagram?: number;
@@ -80,7 +91,6 @@ interface Peer {
   bytes: number;
   firstAt: number;
   lastAt: number;
-  bucket?: TokenBucket;
 }
 
 /** The peers heard from recently, oldest activity first, with connect/gone reported as events. */
@@ -88,10 +98,7 @@ class PeerTable {
   #peers = new Map<string, Peer>();
   #nextId = 0;
 
-  constructor(
-    private readonly emit: EventSink<ServerEvent>,
-    private readonly ratePerSecond: number,
-  ) {}
+  constructor(private readonly emit: (event: PeerLine) => void) {}
 
   get size(): number {
     return this.#peers.size;
@@ -109,7 +116,6 @@ class PeerTable {
     } else {
       if (this.#peers.size >= MAX_UDP_PEERS) this.#forgetOldest("too many peers at once", now);
       peer = { id: ++this.#nextId, label, messages: 0, bytes: 0, firstAt: now, lastAt: now };
-      if (this.ratePerSecond > 0) peer.bucket = new TokenBucket(this.ratePerSecond);
       this.#peers.set(label, peer);
       this.emit({ type: "connect", id: peer.id, peer: label, active: this.#peers.size });
       return peer;
@@ -152,9 +158,13 @@ class PeerTable {
   }
 }
 
-/** Collects replies dropped by the rate limit and reports them at most once a second. */
+/**
+ * Collects replies dropped by the rate limit and reports them at most once a second, by source network
+ * (at most `MAX_UDP_SOURCES` of them named; the others only counted).
+ */
 class DropReport {
   #bySource = new Map<string, number>();
+  #unnamed = 0;
   #lastAt = -Infinity;
   total = 0;
 
@@ -162,32 +172,89 @@ class DropReport {
 
   record(source: string, now: number): void {
     this.total++;
-    this.#bySource.set(source, (this.#bySource.get(source) ?? 0) + 1);
+    const count = this.#bySource.get(source);
+    if (count !== undefined || this.#bySource.size < MAX_UDP_SOURCES) {
+      this.#bySource.set(source, (count ?? 0) + 1);
+    } else {
+      this.#unnamed++;
+    }
+    this.flushIfDue(now);
+  }
+
+  /** Reports the drops since the last report if that was a second ago or more. */
+  flushIfDue(now: number): void {
     if (now - this.#lastAt >= 1000) this.flush(now);
   }
 
   flush(now: number): void {
     if (this.#bySource.size === 0) return;
     const [top, topCount] = [...this.#bySource].reduce((a, b) => (b[1] > a[1] ? b : a));
-    const dropped = [...this.#bySource.values()].reduce((a, b) => a + b, 0);
+    const dropped = [...this.#bySource.values()].reduce((a, b) => a + b, this.#unnamed);
     const others = this.#bySource.size - 1;
+    const rest = others > 0 || this.#unnamed > 0
+      ? ` and the rest to ${this.#unnamed > 0 ? "more than " : ""}${plural(others, "other source")}`
+      : "";
+    const replies = dropped === 1 ? "reply" : "replies";
     this.emit({
       type: "warning",
-      message: `rate limit: dropped ${dropped} ${dropped === 1 ? "reply" : "replies"} (${topCount} to ${top}${
-        others > 0 ? ` and the rest to ${plural(others, "other source")}` : ""
-      }): over --udp-rate ${this.ratePerSecond}/s per source`,
+      message: `rate limit: dropped ${dropped} ${replies} (${topCount} to ${top}${rest}): ` +
+        `over --udp-rate ${this.ratePerSecond}/s per source IP`,
     });
     this.#bySource.clear();
+    this.#unnamed = 0;
+    this.#lastAt = now;
+  }
+}
+
+type PeerLine = Extract<ServerEvent, { type: "connect" | "disconnect" | "refused" }>;
+
+/**
+ * Passes connected, left and refused events on at most `UDP_PEER_LINES_PER_SECOND` a second (each new source
+ * port is a new peer, and a spoofer picks ports freely); the ones held back are counted and reported on one
+ * warning at most once a second, and at the end.
+ */
+class PeerLines {
+  #bucket = new TokenBucket(UDP_PEER_LINES_PER_SECOND);
+  #held = { connect: 0, disconnect: 0, refused: 0 };
+  #lastAt = -Infinity;
+
+  constructor(private readonly emit: EventSink<ServerEvent>) {}
+
+  line(event: PeerLine, now: number = performance.now()): void {
+    if (this.#bucket.take(now)) return this.emit(event);
+    this.#held[event.type]++;
+    this.flushIfDue(now);
+  }
+
+  /** Reports the lines held back since the last report if that was a second ago or more. */
+  flushIfDue(now: number): void {
+    if (now - this.#lastAt >= 1000) this.flush(now);
+  }
+
+  flush(now: number): void {
+    const { connect, disconnect, refused } = this.#held;
+    if (connect + disconnect + refused === 0) return;
+    const counts = [
+      connect > 0 ? `${plural(connect, "peer")} connected` : "",
+      disconnect > 0 ? `${plural(disconnect, "peer")} left` : "",
+      refused > 0 ? `${plural(refused, "datagram")} refused` : "",
+    ].filter(Boolean);
+    this.emit({
+      type: "warning",
+      message: `not shown (over ${UDP_PEER_LINES_PER_SECOND} peer lines a second): ${counts.join(", ")}`,
+    });
+    this.#held = { connect: 0, disconnect: 0, refused: 0 };
     this.#lastAt = now;
   }
 }
 
 /**
  * Runs a UDP server until `signal` aborts: each datagram is echoed to its sender (or only counted, in
- * `discard` mode). A peer is reported connected on its first datagram and gone after `idleTimeoutMs` of
- * silence; replies beyond `ratePerSecond` per source are dropped (a UDP echo can be made to reflect traffic
- * at a forged source) and logged at most once a second; a datagram over `maxDatagram` is reported as
- * truncated and not echoed.
+ * `discard` mode). A peer (an address and port) is reported connected on its first datagram and gone after
+ * `idleTimeoutMs` of silence, in at most `UDP_PEER_LINES_PER_SECOND` lines a second; replies beyond
+ * `ratePerSecond` per source IP (or IPv6 /64), whatever its ports, are dropped (a UDP echo can be made to
+ * reflect traffic at a forged source) and logged at most once a second; a datagram over `maxDatagram` is
+ * reported as truncated and not echoed.
  *
  * @example
  * ```ts
@@ -217,15 +284,18 @@ export async function runUdpServer(
   const address = listenerAddress(conn, opts.endpoint);
   emit({ type: "listening", address, mode, transport: "UDP" });
 
-  const peers = new PeerTable(emit, ratePerSecond);
+  const lines = new PeerLines(emit);
+  const peers = new PeerTable((event) => lines.line(event));
+  const limiter = ratePerSecond > 0 ? new TokenBuckets(ratePerSecond, MAX_UDP_SOURCES) : undefined;
   const drops = new DropReport(emit, ratePerSecond);
   const warn = limitedLog(5, (message) => emit({ type: "warning", message }));
   const totals = { messages: 0, bytes: 0, refused: 0 };
-  const refusedLog = new TokenBucket(5);
   const tick = () => {
     const now = performance.now();
     peers.expire(now, idleMs);
-    drops.flush(now);
+    limiter?.sweep(now);
+    lines.flushIfDue(now);
+    drops.flushIfDue(now);
   };
   const sweeper = setInterval(tick, Math.max(10, Math.min(1000, idleMs / 4)));
   const stop = () => closeQuietly(conn);
@@ -250,7 +320,7 @@ export async function runUdpServer(
       const refusal = accessRefusal(from, opts);
       if (refusal) {
         totals.refused++;
-        if (refusedLog.take(now)) emit({ type: "refused", peer: formatAddr(from, zone), reason: refusal });
+        lines.line({ type: "refused", peer: formatAddr(from, zone), reason: refusal }, now);
         continue;
       }
       const peer = peers.touch(formatAddr(from, zone), now);
@@ -267,8 +337,9 @@ export async function runUdpServer(
       totals.bytes += data.length;
       emit({ type: "message", id: peer.id, peer: peer.label, count: peer.messages, bytes: data.length });
       if (mode !== "echo") continue;
-      if (peer.bucket && !peer.bucket.take(now)) {
-        drops.record(peer.label, now);
+      const source = limiter && sourceNetwork((from as Deno.NetAddr).hostname);
+      if (source && !limiter.take(source, now)) {
+        drops.record(source, now);
         continue;
       }
       try {
@@ -287,6 +358,7 @@ export async function runUdpServer(
   emit({ type: "stopping", active: 0 });
   const end = performance.now();
   peers.clear("server shutting down", end);
+  lines.flush(end);
   drops.flush(end);
   const summary: ServerSummary = {
     address,

@@ -248,7 +248,7 @@ Deno.test("bench udp CLI: heavy loss prints the --udp-rate hint", async () => {
   ]);
   assert.equal(out.code, 0, out.stderr);
   assert.match(out.stdout, /lost \d+ \(7\d\.\d%\)/);
-  assert.match(out.stdout, /hint +a sockkit server answers each source at most --udp-rate .*--udp-rate 0/);
+  assert.match(out.stdout, /hint +a sockkit server answers each source IP at most --udp-rate .*--udp-rate 0/);
 });
 
 Deno.test("bench udp CLI: options that do not fit UDP are one-line usage errors", async () => {

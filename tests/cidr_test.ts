@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { cidrContains, parseCidr, parseIp } from "../lib/cidr.ts";
+import { cidrContains, parseCidr, parseIp, sourceNetwork } from "../lib/cidr.ts";
 import { UsageError } from "../lib/errors.ts";
 import { accessRefusal } from "../lib/guards.ts";
 import { parseSize } from "../lib/size.ts";
@@ -30,6 +30,35 @@ Deno.test("cidr: IPv4-mapped IPv6 peers (dual-stack listeners) match IPv4 networ
   assert.equal(inside("127.0.0.0/8", "::ffff:127.0.0.1"), true);
   assert.equal(inside("10.0.0.0/8", "::ffff:127.0.0.1"), false);
   assert.equal(inside("::ffff:0:0/96", "::ffff:127.0.0.1"), true);
+});
+
+Deno.test("cidr: an IPv4-mapped network is its IPv4 network, for plain and mapped peers alike", () => {
+  const mapped = parseCidr("::ffff:127.0.0.0/104", "--allow");
+  assert.deepEqual([mapped.bytes, mapped.prefix], [new Uint8Array([127, 0, 0, 0]), 8]);
+  assert.equal(mapped.text, "::ffff:127.0.0.0/104", "shown as given");
+  for (const peer of ["127.0.0.1", "::ffff:127.0.0.1", "127.255.0.9"]) {
+    assert.equal(inside("::ffff:127.0.0.0/104", peer), true, peer);
+  }
+  for (const peer of ["128.0.0.1", "::ffff:128.0.0.1", "::1", "::7f00:1"]) {
+    assert.equal(inside("::ffff:127.0.0.0/104", peer), false, peer);
+  }
+  assert.equal(inside("::ffff:0:0/96", "10.1.2.3"), true, "::ffff:0:0/96 is every IPv4 address");
+  assert.equal(inside("::ffff:10.0.0.1", "10.0.0.1"), true, "a mapped address is its IPv4 address");
+  assert.equal(inside("::ffff:10.0.0.1", "10.0.0.2"), false);
+  // IPv6 networks match IPv6 peers only, on a dual-stack listener as on an IPv4 one.
+  assert.equal(inside("::/0", "::ffff:127.0.0.1"), false);
+  assert.equal(inside("::/80", "::ffff:127.0.0.1"), false);
+});
+
+Deno.test("cidr: a UDP source is limited as its IPv4 address, or its IPv6 /64", () => {
+  assert.equal(sourceNetwork("192.0.2.7"), "192.0.2.7");
+  assert.equal(sourceNetwork("::ffff:192.0.2.7"), "192.0.2.7", "IPv4-mapped counts as the IPv4 address");
+  assert.equal(sourceNetwork("2001:db8:1:2:3:4:5:6"), "2001:db8:1:2::/64");
+  assert.equal(sourceNetwork("2001:db8:1:2:ffff::1"), "2001:db8:1:2::/64", "the same /64");
+  assert.equal(sourceNetwork("2001:db8:1:3::1"), "2001:db8:1:3::/64", "the next /64 is another source");
+  assert.equal(sourceNetwork("::1"), "::/64");
+  assert.equal(sourceNetwork("fe80::1%eth0"), "fe80::/64");
+  assert.equal(sourceNetwork("0:1:0:1:2::"), "0:1:0:1::/64");
 });
 
 Deno.test("cidr: addresses parse to their bytes", () => {

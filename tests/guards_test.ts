@@ -126,6 +126,36 @@ Deno.test("deny an IPv6 network: ::1 is refused while IPv4 loopback is allowed",
   }
 });
 
+Deno.test("allow ::ffff:127.0.0.0/104 means 127.0.0.0/8 on an IPv4 listener as on a dual-stack one", async () => {
+  const allow = [parseCidr("::ffff:127.0.0.0/104", "--allow")];
+  const v4 = await startServer({ hostname: "127.0.0.1", allow });
+  try {
+    assert.equal(text(await echoRoundTrip(v4.port, hello, "127.0.0.1")), "hello", "IPv4 listener");
+  } finally {
+    const summary = await v4.stop();
+    assert.equal(summary.refused, 0);
+  }
+  const dual = await startServer({ hostname: "::", allow });
+  try {
+    assert.equal(text(await echoRoundTrip(dual.port, hello, "127.0.0.1")), "hello", "dual-stack listener");
+    using v6 = await Deno.connect({ hostname: "::1", port: dual.port });
+    assert.equal((await readToEnd(v6).catch(() => new Uint8Array(0))).length, 0);
+    const refused = await dual.waitFor((e) => e.type === "refused");
+    assert.ok(refused.type === "refused" && refused.reason === "not in the --allow list");
+  } finally {
+    await dual.stop();
+  }
+  const deny = await startServer({ hostname: "127.0.0.1", deny: [parseCidr("::ffff:0:0/96", "--deny")] });
+  try {
+    using conn = await Deno.connect({ hostname: "127.0.0.1", port: deny.port });
+    assert.equal((await readToEnd(conn).catch(() => new Uint8Array(0))).length, 0);
+    const refused = await deny.waitFor((e) => e.type === "refused");
+    assert.ok(refused.type === "refused" && refused.reason === "denied by --deny ::ffff:0:0/96");
+  } finally {
+    await deny.stop();
+  }
+});
+
 Deno.test("CLI: bad guard-rail values are usage errors that name the value and the accepted form", async () => {
   const cases: [string[], RegExp][] = [
     [["--allow", "10.0.0.300/8"], /^sockkit: invalid --allow '10\.0\.0\.300\/8': expected an IPv4 or IPv6/],

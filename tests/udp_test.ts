@@ -2,9 +2,11 @@ import assert from "node:assert/strict";
 import { runClient } from "../client.ts";
 import { SockkitError, UsageError } from "../lib/errors.ts";
 import type { ClientEvent, ServerSummary } from "../lib/events.ts";
-import { runUdpServer } from "../lib/udp.ts";
+import { TokenBuckets } from "../lib/ratelimit.ts";
+import { runUdpServer, UDP_PEER_LINES_PER_SECOND } from "../lib/udp.ts";
 import type { UdpEndpoint } from "../lib/transport.ts";
 import { runCli, spawnCli, startServer } from "./_helpers.ts";
+import { IS_LINUX } from "./_proc.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -299,7 +301,7 @@ Deno.test("udp: a reply larger than the client's --max-datagram is shown as trun
   assert.deepEqual([reply.text, reply.bytes, reply.truncated, reply.differs], ["0123456789", 10, true, true]);
 });
 
-Deno.test("udp: --udp-rate limits replies per source and logs the drops", async () => {
+Deno.test("udp: --udp-rate limits replies per source IP and logs the drops", async () => {
   const server = await startServer({ endpoint: udpAt(0), udp: { ratePerSecond: 5 } });
   using flood = socket();
   let summary: ServerSummary | undefined;
@@ -325,8 +327,141 @@ Deno.test("udp: --udp-rate limits replies per source and logs the drops", async 
   );
   assert.match(
     warnings[0] as string,
-    /^rate limit: dropped 1 reply \(1 to 127\.0\.0\.1:\d+\): over --udp-rate 5\/s per source$/,
+    /^rate limit: dropped 1 reply \(1 to 127\.0\.0\.1\): over --udp-rate 5\/s per source IP$/,
   );
+});
+
+/** Every datagram that reaches `sock` until `quietMs` pass without one. */
+async function drain(sock: Deno.DatagramConn, quietMs = 200): Promise<number> {
+  let got = 0;
+  for (;;) {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const quiet = new Promise<undefined>((resolve) => timer = setTimeout(() => resolve(undefined), quietMs));
+    const next = sock.receive();
+    next.catch(() => {});
+    const reply = await Promise.race([next, quiet]);
+    clearTimeout(timer);
+    if (!reply) return got;
+    got++;
+  }
+}
+
+/** Sends `perSocket` datagrams from each socket, a round at a time; resolves once the server has them all. */
+async function sendRounds(
+  server: Awaited<ReturnType<typeof startServer>>,
+  sockets: Deno.DatagramConn[],
+  perSocket: number,
+): Promise<void> {
+  const to: Deno.NetAddr = { transport: "udp", hostname: "127.0.0.1", port: server.port };
+  for (let round = 0; round < perSocket; round++) {
+    await Promise.all(sockets.map((s) => s.send(encoder.encode(`r${round}`), to)));
+  }
+  let messages = 0;
+  await server.waitFor((e) => e.type === "message" && ++messages === sockets.length * perSocket);
+}
+
+Deno.test("udp: --udp-rate is per source IP: sockets on many ports share one budget", async () => {
+  const rate = 5;
+  const server = await startServer({ endpoint: udpAt(0), udp: { ratePerSecond: rate } });
+  const sockets = Array.from({ length: 10 }, () => socket());
+  let summary: ServerSummary | undefined;
+  try {
+    const startedAt = performance.now();
+    await sendRounds(server, sockets, rate); // each port alone stays within its burst
+    const elapsedS = (performance.now() - startedAt) / 1000;
+    summary = await server.stop();
+    const replies = (await Promise.all(sockets.map((s) => drain(s)))).reduce((a, b) => a + b, 0);
+    const budget = rate + Math.ceil(rate * elapsedS);
+    assert.ok(
+      replies >= rate && replies <= budget,
+      `${replies} replies to 10 ports of 127.0.0.1: the one IP's budget is ${budget}, not 10 × ${rate}`,
+    );
+    assert.equal(summary.dropped, 50 - replies, "every datagram not answered is counted dropped");
+    const warnings = server.events.flatMap((e) => e.type === "warning" ? [e.message] : []);
+    assert.match(warnings[0], /^rate limit: dropped \d+ repl(y|ies) \(\d+ to 127\.0\.0\.1\)/);
+  } finally {
+    summary ??= await server.stop();
+    for (const s of sockets) s.close();
+  }
+});
+
+Deno.test({
+  name: "udp: --udp-rate: each source IP has a budget of its own (127.0.0.2 and 127.0.0.3)",
+  ignore: !IS_LINUX, // any 127.x.y.z is loopback on Linux; elsewhere only 127.0.0.1 is
+  async fn() {
+    const rate = 5;
+    const server = await startServer({ endpoint: udpAt(0), udp: { ratePerSecond: rate } });
+    const [a, b] = [socket("127.0.0.2"), socket("127.0.0.3")];
+    try {
+      const startedAt = performance.now();
+      await sendRounds(server, [a, b], rate);
+      const elapsedS = (performance.now() - startedAt) / 1000;
+      await server.stop();
+      const budget = rate + Math.ceil(rate * elapsedS);
+      for (const [sock, got] of [[a, await drain(a)], [b, await drain(b)]] as const) {
+        assert.ok(got >= rate && got <= budget, `${got} replies to ${(sock.addr as Deno.NetAddr).hostname}`);
+      }
+    } finally {
+      await server.stop();
+      a.close();
+      b.close();
+    }
+  },
+});
+
+Deno.test("udp: the per-source budgets stay bounded in memory: idle ones are forgotten, the table is capped", () => {
+  const buckets = new TokenBuckets(10, 100);
+  for (let i = 0; i < 10_000; i++) buckets.take(`10.0.${i >> 8}.${i & 255}`, 0);
+  assert.equal(buckets.size, 100, "capped: the sources used longest ago are forgotten");
+  assert.equal(buckets.take("10.0.39.15", 0), true, "the newest source still has its budget");
+  for (let i = 0; i < 9; i++) buckets.take("10.0.39.15", 0);
+  assert.equal(buckets.take("10.0.39.15", 0), false, "and it runs out");
+  buckets.sweep(50);
+  assert.equal(buckets.size, 100, "50 ms later nobody is full again yet");
+  buckets.sweep(150);
+  assert.equal(buckets.size, 1, "100 ms refilled the token each of the others spent: they are forgotten");
+  buckets.sweep(1000);
+  assert.equal(buckets.size, 0, "a second later every bucket is full again and forgotten");
+});
+
+Deno.test("udp: a flood of new source ports writes a bounded number of log lines, with exact counts", async () => {
+  const server = spawnCli(["server", "0", "--host", "127.0.0.1", "--udp", "--idle-timeout", "300ms"]);
+  const sockets: Deno.DatagramConn[] = [];
+  try {
+    const listening = await server.line(/^Listening/);
+    const to: Deno.NetAddr = {
+      transport: "udp",
+      hostname: "127.0.0.1",
+      port: Number(listening.match(/:(\d+) /)![1]),
+    };
+    for (let i = 0; i < 500; i++) sockets.push(socket());
+    const startedAt = performance.now();
+    for (let i = 0; i < sockets.length; i += 50) {
+      await Promise.all(sockets.slice(i, i + 50).map((s) => s.send(encoder.encode("x"), to)));
+      await new Promise((r) => setTimeout(r, 10)); // paced, so the kernel keeps them all
+    }
+    await new Promise((r) => setTimeout(r, 1000)); // every peer goes idle
+    const elapsedS = (performance.now() - startedAt) / 1000;
+    const out = await server.stop();
+    assert.equal(out.code, 0, out.stderr);
+    const lines = (out.stdout + out.stderr).split("\n").filter((l) => l !== "");
+    const served = Number(out.stdout.match(/Stopped after [^:]+: (\d+) clients? served/)![1]);
+    assert.ok(served >= 200, `${served} of 500 datagrams arrived: too few to be a flood`);
+    const limit = UDP_PEER_LINES_PER_SECOND * (Math.ceil(elapsedS) + 2) + Math.ceil(elapsedS) + 4;
+    assert.ok(lines.length <= limit, `${lines.length} lines for ${served} new ports (at most ${limit})`);
+    const shown = (re: RegExp) => lines.filter((l) => re.test(l)).length;
+    const hidden = (re: RegExp) => lines.map((l) => Number(l.match(re)?.[1] ?? 0)).reduce((a, b) => a + b, 0);
+    const notShown = /^warning: not shown \(over \d+ peer lines a second\): /;
+    assert.ok(shown(notShown) >= 1, "the lines not shown are counted");
+    assert.equal(
+      shown(/ connected \(\d+ online\)$/) + hidden(/not shown .*: (\d+) peers? connected/),
+      served,
+    );
+    assert.equal(shown(/ left \(.*online\)$/) + hidden(/not shown .*[:,] (\d+) peers? left/), served);
+  } finally {
+    await server.stop();
+    for (const s of sockets) s.close();
+  }
 });
 
 Deno.test("udp: discard mode counts datagrams and answers none", async () => {

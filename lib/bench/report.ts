@@ -118,17 +118,18 @@ function formatDatagrams(r: BenchResult): string[] {
 }
 
 /**
- * UDP: heavy loss, or loss with no socket answered more than sockkit's default reply rate allows (a second's
- * burst plus the rate), is most likely a sockkit server's `--udp-rate`.
+ * UDP: heavy loss, or loss with no more replies in all than sockkit's default reply rate allows one source IP
+ * (a second's burst plus the rate; every socket of the bench is the same source IP), is most likely a
+ * sockkit server's `--udp-rate`.
  */
 function formatLossHint(r: BenchResult): string[] {
   if (r.transport !== "udp" || !r.lost) return [];
-  const rateLimited = (r.fairness?.max ?? 0) <= DEFAULT_UDP_RATE * (r.elapsedMs / 1000 + 1) * 1.1;
+  const rateLimited = (r.received ?? 0) <= DEFAULT_UDP_RATE * (r.elapsedMs / 1000 + 1) * 1.1;
   if ((r.lossPercent ?? 0) <= 50 && !rateLimited) return [];
   return [
     row(
       "hint",
-      `a sockkit server answers each source at most --udp-rate times a second (default ${DEFAULT_UDP_RATE}): ` +
+      `a sockkit server answers each source IP at most --udp-rate times a second (default ${DEFAULT_UDP_RATE}): ` +
         `bench it with --udp-rate 0`,
     ),
   ];
