@@ -12,6 +12,21 @@ export interface Validity {
   notAfter: Date;
 }
 
+/**
+ * The line of the first `CERTIFICATE` block in a PEM text that is not a certificate (DER that does not
+ * parse as X.509), or undefined when every one is.
+ */
+export function badCertificateLine(pem: string): number | undefined {
+  for (const block of pem.matchAll(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g)) {
+    try {
+      new x509.X509Certificate(block[0]);
+    } catch {
+      return pem.slice(0, block.index).split("\n").length;
+    }
+  }
+  return undefined;
+}
+
 /** The validity period of the first certificate in a PEM text. */
 export function certificateValidity(certPem: string): Validity {
   const match = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/.exec(certPem);

@@ -65,14 +65,14 @@ export function explainNodeHandshakeError(err: unknown): string {
   if (/wrong version number|packet length too long|unknown protocol|record layer failure/i.test(message)) {
     return "the server does not speak TLS (is it a plain TCP server? then drop --tls)";
   }
-  if (/certificate required|alert number 116/i.test(message)) {
+  if (/certificate required|CertificateRequired|alert number 116/i.test(message)) {
     return "the server requires a client certificate (give --cert FILE and --key FILE)";
   }
-  if (/handshake failure|alert number 40/i.test(message)) {
+  if (/handshake failure|HandshakeFailure|alert number 40/i.test(message)) {
     return "the server aborted the handshake (alert HandshakeFailure: a server that requires a client " +
       "certificate says this over TLS 1.2: give --cert FILE and --key FILE)";
   }
-  if (/no application protocol|alert number 120/i.test(message)) {
+  if (/no application protocol|NoApplicationProtocol|alert number 120/i.test(message)) {
     return "the server supports none of the ALPN protocols asked for (--alpn)";
   }
   if (/socket hang up|ECONNRESET|disconnected before secure/i.test(message)) {

@@ -74,6 +74,16 @@ export async function readPem(path: string, flag: string, label: string): Promis
       );
     }
   }
+  if (label === "CERTIFICATE") {
+    const { badCertificateLine } = await import("./certinfo.ts");
+    const line = badCertificateLine(text);
+    if (line !== undefined) {
+      throw new SockkitError(
+        `${flag} ${path} is not valid PEM: the CERTIFICATE block at line ${line} does not hold an X.509 ` +
+          "certificate (the file is damaged, or is something else: export the certificate again)",
+      );
+    }
+  }
   return text;
 }
 
@@ -349,7 +359,7 @@ class HandshakingListener implements Listener {
       if (entry.dropped) throw new Deno.errors.BadResource(entry.dropped);
       this.#forget(conn);
       if (this.#closed) return closeQuietly(conn);
-      const ready = new TlsServerConn(conn);
+      const ready = new LenientTlsConn(conn);
       const waiter = this.#waiters.shift();
       if (waiter) waiter.resolve(ready);
       else this.#ready.push(ready);
@@ -382,10 +392,15 @@ function sourceKey(addr: Deno.Addr): string {
 }
 
 /**
- * A server's TLS connection to a client. Most TLS clients close the TCP connection without a TLS
- * close_notify; `read()` reports that as the end of the stream, as it is for TCP, not as an error.
+ * A TLS connection whose peer may close the TCP connection without a TLS close_notify, as most TLS clients
+ * (and some servers) do: `read()` reports that as the end of the stream, as it is for TCP, not as an error.
+ * sockkit's server and client treat it the same way.
  */
-class TlsServerConn extends ForwardingConn {
+class LenientTlsConn extends ForwardingConn implements Deno.TlsConn {
+  constructor(private readonly tls: Deno.TlsConn) {
+    super(tls);
+  }
+
   override async read(p: Uint8Array): Promise<number | null> {
     try {
       return await this.inner.read(p);
@@ -393,6 +408,18 @@ class TlsServerConn extends ForwardingConn {
       if (err instanceof Deno.errors.UnexpectedEof) return null;
       throw err;
     }
+  }
+
+  override get localAddr(): Deno.NetAddr {
+    return this.tls.localAddr;
+  }
+
+  override get remoteAddr(): Deno.NetAddr {
+    return this.tls.remoteAddr;
+  }
+
+  handshake(): Promise<Deno.TlsHandshakeInfo> {
+    return this.tls.handshake();
   }
 }
 
@@ -408,6 +435,9 @@ export function explainServerHandshakeError(err: unknown): string {
   if (alert) return `the client aborted the handshake (alert ${alert})`;
   if (/corrupt message|InvalidContentType|invalid message|HTTP request/i.test(message)) {
     return "not a TLS client (it sent plain data)";
+  }
+  if (/doesn't support any known protocol|NoApplicationProtocol/i.test(message)) {
+    return "no ALPN protocol in common with the client (see --alpn)";
   }
   if (/incompatible|NoCipherSuitesInCommon|protocol version/i.test(message)) {
     return "no TLS version or cipher suite in common with the client";
@@ -470,6 +500,13 @@ export function explainClientHandshakeError(err: unknown, serverName: string): s
   }
   if (/fatal alert: (BadCertificate|UnknownCA|CertificateUnknown|AccessDenied)/.test(message)) {
     return "the server rejected the client certificate";
+  }
+  if (/fatal alert: NoApplicationProtocol/.test(message)) {
+    return "the server supports none of the ALPN protocols asked for (--alpn)";
+  }
+  if (/fatal alert: HandshakeFailure/.test(message)) {
+    return "the server aborted the handshake (alert HandshakeFailure: a TLS 1.2 server that requires a " +
+      "client certificate says this; give --cert FILE and --key FILE if it does)";
   }
   if (/corrupt message|InvalidContentType|unexpected handshake message|got ClientHello/i.test(message)) {
     return "the server does not speak TLS (is it a plain TCP server? then drop --tls)";
@@ -567,7 +604,7 @@ export async function connectTls(ep: TlsEndpoint, signal?: AbortSignal): Promise
   signal?.addEventListener("abort", onAbort, { once: true });
   try {
     await conn.handshake();
-    return conn;
+    return new LenientTlsConn(conn);
   } catch (err) {
     closeQuietly(conn);
     const timedOut = signal?.reason instanceof DOMException && signal.reason.name === "TimeoutError";

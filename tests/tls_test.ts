@@ -622,3 +622,124 @@ Deno.test({
     }
   },
 });
+
+const HAS_PYTHON = new Deno.Command("sh", { args: ["-c", "command -v python3"], stdout: "null" }).outputSync()
+  .success;
+
+Deno.test("tls cli: a --ca file that holds no X.509 certificate is named, not blamed on the server", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(
+      `${dir}/bad.pem`,
+      "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+    );
+    const r = await runCli(["client", "localhost", "1", "--tls", "--ca", `${dir}/bad.pem`]);
+    assert.equal(r.code, 1);
+    assert.equal(
+      r.stderr,
+      `sockkit: --ca ${dir}/bad.pem is not valid PEM: the CERTIFICATE block at line 1 does not hold an X.509 ` +
+        "certificate (the file is damaged, or is something else: export the certificate again)\n",
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("tls cli: no ALPN protocol in common is one clear line on both sides", async () => {
+  const server = spawnCli(["server", "0", "--host", "127.0.0.1", "--tls", "--alpn", "h2"]);
+  try {
+    const port = /:(\d+) /.exec(await server.line(/^Listening on/))![1];
+    for (const trust of [["--insecure"], ["--pin", "AB".repeat(32)]]) {
+      const r = await runCli(["client", "127.0.0.1", port, "--tls", "--alpn", "sockkit", ...trust]);
+      assert.equal(r.code, 1);
+      assert.match(
+        r.stderr,
+        /failed: the server supports none of the ALPN protocols asked for \(--alpn\)\n$/,
+      );
+    }
+  } finally {
+    const out = await server.stop();
+    assert.match(out.stderr, /failed: no ALPN protocol in common with the client \(see --alpn\)/);
+  }
+});
+
+Deno.test({
+  name: `tls cli: a TLS 1.2 server that requires a client certificate gets the --cert/--key hint${
+    HAS_OPENSSL ? "" : " (ignored: openssl is not installed)"
+  }`,
+  ignore: !HAS_OPENSSL,
+  async fn() {
+    const child = new Deno.Command("openssl", {
+      args: [
+        "s_server",
+        "-accept",
+        "0",
+        "-tls1_2",
+        "-Verify",
+        "1",
+        "-rev",
+        "-cert",
+        `${FIXTURES}server.pem`,
+        "-key",
+        `${FIXTURES}server-key.pem`,
+        "-CAfile",
+        `${FIXTURES}ca.pem`,
+      ],
+      stdout: "piped",
+      stderr: "null",
+      stdin: "piped",
+    }).spawn();
+    try {
+      const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+      let out = "";
+      while (!/^ACCEPT .*:\d+$/m.test(out)) out += (await reader.read()).value ?? "";
+      const port = /^ACCEPT .*:(\d+)$/m.exec(out)![1];
+      const r = await runCli(["client", "localhost", port, "--tls", "--ca", `${FIXTURES}ca.pem`]);
+      assert.equal(r.code, 1);
+      assert.match(
+        r.stderr,
+        /alert HandshakeFailure: a TLS 1\.2 server that requires a client certificate says this; give --cert FILE and --key FILE/,
+      );
+      reader.releaseLock();
+    } finally {
+      child.kill();
+      await child.status;
+      await child.stdout.cancel().catch(() => {});
+    }
+  },
+});
+
+Deno.test({
+  name: `tls cli: a server that closes without close_notify ends the stream, as it does for sockkit's server${
+    HAS_PYTHON ? "" : " (ignored: python3 is not installed)"
+  }`,
+  ignore: !HAS_PYTHON,
+  async fn() {
+    const script = `
+import socket, ssl
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain("${FIXTURES}server.pem", "${FIXTURES}server-key.pem")
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(); print(s.getsockname()[1], flush=True)
+c, _ = s.accept(); t = ctx.wrap_socket(c, server_side=True)
+t.sendall(t.recv(100))
+raw = socket.socket(fileno=t.detach())  # close the TCP connection without a TLS close_notify
+raw.shutdown(socket.SHUT_RDWR); raw.close()
+`;
+    const child = new Deno.Command("python3", { args: ["-c", script], stdout: "piped", stderr: "null" })
+      .spawn();
+    try {
+      const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+      let out = "";
+      while (!out.includes("\n")) out += (await reader.read()).value ?? "";
+      reader.releaseLock();
+      const r = await runCli(["client", "localhost", out.trim(), "-", "--tls", "--ca", `${FIXTURES}ca.pem`], {
+        stdin: new TextEncoder().encode("abc"),
+      });
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout, "abc");
+    } finally {
+      await child.status;
+      await child.stdout.cancel().catch(() => {});
+    }
+  },
+});
