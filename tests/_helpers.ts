@@ -220,3 +220,14 @@ export function spawnCli(args: string[], opts: { env?: Record<string, string> } 
     },
   };
 }
+
+/** The port a spawned server printed in its "Listening on" line. */
+export async function portOf(server: CliProcess): Promise<string> {
+  return (await server.line(/^Listening on /)).match(/:(\d+) /)![1];
+}
+
+/** Whether `name` is a command on PATH (a peer a test needs, such as openssl or python3). */
+export function hasCommand(name: string): boolean {
+  return new Deno.Command("sh", { args: ["-c", `command -v ${name}`], stdout: "null", stderr: "null" })
+    .outputSync().success;
+}

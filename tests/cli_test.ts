@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { CLI_PERMISSIONS, randomBytes, runCli, spawnCli } from "./_helpers.ts";
+import { CLI_PERMISSIONS, portOf, randomBytes, runCli, spawnCli } from "./_helpers.ts";
 import meta from "../deno.json" with { type: "json" };
 
 Deno.test("cli: --version and --help exit 0", async () => {
@@ -241,11 +241,6 @@ Deno.test("cli: connection refused and port in use are one-line errors with exit
     `sockkit: cannot connect to 127.0.0.1:${port}: connection refused (is a server listening on that port?)`,
   );
 });
-
-/** The port a spawned server printed in its "Listening on" line. */
-async function portOf(server: ReturnType<typeof spawnCli>): Promise<string> {
-  return (await server.line(/^Listening on /)).match(/:(\d+) /)![1];
-}
 
 Deno.test("cli: a --host that does not resolve is named, with what --host takes", async () => {
   const r = await runCli(["server", "0", "--host", "nosuch.invalid"]);

@@ -7,7 +7,20 @@ import { certificateValidity, validityWarning } from "../lib/certinfo.ts";
 import { certificateFingerprint } from "../lib/tls.ts";
 import type { TlsEndpoint } from "../lib/transport.ts";
 import { connectTls } from "../lib/tls.ts";
-import { readExactly, runCli, spawnCli, startServer, type TestServer } from "./_helpers.ts";
+import {
+  hasCommand,
+  portOf,
+  readExactly,
+  runCli,
+  spawnCli,
+  startServer,
+  type TestServer,
+} from "./_helpers.ts";
+
+/** `sockkit server 0 --host 127.0.0.1 --tls --cert CERT --key KEY` as a child process. */
+function spawnTlsServer(cert: string, key: string) {
+  return spawnCli(["server", "0", "--host", "127.0.0.1", "--tls", "--cert", cert, "--key", key]);
+}
 import { LinePeer } from "./_peer.ts";
 
 const FIXTURES = new URL("./fixtures/", import.meta.url).pathname;
@@ -346,17 +359,7 @@ Deno.test("tls cli: a PEM file whose base64 is damaged is a one-line error namin
 });
 
 Deno.test("tls cli: a server given an expired certificate says so at start", async () => {
-  const server = spawnCli([
-    "server",
-    "0",
-    "--host",
-    "127.0.0.1",
-    "--tls",
-    "--cert",
-    `${FIXTURES}expired.pem`,
-    "--key",
-    `${FIXTURES}expired-key.pem`,
-  ]);
+  const server = spawnTlsServer(`${FIXTURES}expired.pem`, `${FIXTURES}expired-key.pem`);
   await server.line(/^Listening on/);
   const out = await server.stop();
   assert.equal(out.code, 0, out.stderr);
@@ -426,19 +429,9 @@ Deno.test("tls cli: misused TLS options are usage errors naming the fix", async 
 
 Deno.test("tls cli: a CA-flagged server certificate (openssl req -x509): --ca says why, --pin and -k connect", async () => {
   // The test CA's own certificate, served as a server's: what 'openssl req -x509' makes by default.
-  const server = spawnCli([
-    "server",
-    "0",
-    "--host",
-    "127.0.0.1",
-    "--tls",
-    "--cert",
-    `${FIXTURES}ca.pem`,
-    "--key",
-    `${FIXTURES}ca-key.pem`,
-  ]);
+  const server = spawnTlsServer(`${FIXTURES}ca.pem`, `${FIXTURES}ca-key.pem`);
   try {
-    const port = /:(\d+) /.exec(await server.line(/^Listening on/))![1];
+    const port = await portOf(server);
     const fingerprint = await certificateFingerprint(await Deno.readTextFile(`${FIXTURES}ca.pem`));
 
     const byCa = await runCli(["client", "localhost", port, "--tls", "--ca", `${FIXTURES}ca.pem`]);
@@ -523,9 +516,7 @@ Deno.test("tls cli: --pin and --insecure usage errors name the fix", async () =>
   }
 });
 
-const HAS_OPENSSL =
-  new Deno.Command("sh", { args: ["-c", "command -v openssl"], stdout: "null" }).outputSync()
-    .success;
+const HAS_OPENSSL = hasCommand("openssl");
 
 Deno.test({
   name: `tls cli: certificates openssl makes: each kind connects, or fails with its own line${
@@ -582,19 +573,9 @@ Deno.test({
         ],
       ];
       for (const [kind, cert, key, expected] of cases) {
-        const server = spawnCli([
-          "server",
-          "0",
-          "--host",
-          "127.0.0.1",
-          "--tls",
-          "--cert",
-          `${dir}/${cert}`,
-          "--key",
-          `${dir}/${key}`,
-        ]);
+        const server = spawnTlsServer(`${dir}/${cert}`, `${dir}/${key}`);
         try {
-          const port = /:(\d+) /.exec(await server.line(/^Listening on/))![1];
+          const port = await portOf(server);
           const r = await runCli(["client", "localhost", port, "hi", "--tls", "--ca", `${dir}/ca.pem`]);
           assert.match(r.stdout + r.stderr, expected, kind);
           assert.doesNotMatch(r.stderr, /invalid peer certificate|internal error/, kind);
@@ -623,8 +604,7 @@ Deno.test({
   },
 });
 
-const HAS_PYTHON = new Deno.Command("sh", { args: ["-c", "command -v python3"], stdout: "null" }).outputSync()
-  .success;
+const HAS_PYTHON = hasCommand("python3");
 
 Deno.test("tls cli: a --ca file that holds no X.509 certificate is named, not blamed on the server", async () => {
   const dir = await Deno.makeTempDir();
@@ -648,7 +628,7 @@ Deno.test("tls cli: a --ca file that holds no X.509 certificate is named, not bl
 Deno.test("tls cli: no ALPN protocol in common is one clear line on both sides", async () => {
   const server = spawnCli(["server", "0", "--host", "127.0.0.1", "--tls", "--alpn", "h2"]);
   try {
-    const port = /:(\d+) /.exec(await server.line(/^Listening on/))![1];
+    const port = await portOf(server);
     for (const trust of [["--insecure"], ["--pin", "AB".repeat(32)]]) {
       const r = await runCli(["client", "127.0.0.1", port, "--tls", "--alpn", "sockkit", ...trust]);
       assert.equal(r.code, 1);
