@@ -1,5 +1,6 @@
 /** Chat against hostile members: terminal control sequences in relayed lines, and names that hide or impersonate. */
 import assert from "node:assert/strict";
+import { nameKey, nameProblem, scriptsOf } from "../lib/modes/names.ts";
 import { startServer, type TestServer } from "./_helpers.ts";
 import { LinePeer } from "./_peer.ts";
 
@@ -77,4 +78,119 @@ Deno.test("chat: terminal control sequences and bidi/format characters reach oth
     for (const p of [alice, mallory, telnet]) p.close();
     await server.stop();
   }
+});
+
+Deno.test("chat: /nick refuses invisible, filler and mixed-script names with a notice naming the rule", async () => {
+  const server = await startServer({ mode: "chat" });
+  const alice = await join(server, /welcome user1/);
+  const mallory = await join(server, /welcome user2/);
+  try {
+    assert.equal(await alice.line(), "* user2 joined");
+    await alice.send("/nick alice\n");
+    assert.equal(await alice.line(), "* user1 is now alice");
+    assert.equal(await mallory.line(), "* user1 is now alice");
+
+    const invisible = (shown: string, code: string, what = "an invisible character") =>
+      `* '${shown}' is not a name: ${code} is ${what}; use visible letters, digits, '_', '-' or '.'`;
+    const refused: [string, string][] = [
+      ["\u3164", invisible("\\u3164", "U+3164")],
+      ["\u1160", invisible("\\u1160", "U+1160")],
+      ["\u115f\u115f", invisible("\\u115f\\u115f", "U+115F")],
+      ["\uffa0", invisible("\\uffa0", "U+FFA0")],
+      ["alice\u3164", invisible("alice\\u3164", "U+3164")],
+      ["al\u200bice", invisible("al\\u200bice", "U+200B")],
+      ["ali\u00adce", invisible("ali\\u00adce", "U+00AD")],
+      ["bob\ufe0f", invisible("bob\\ufe0f", "U+FE0F")],
+      ["bob\u034f", invisible("bob\\u034f", "U+034F")],
+      ["\u17b4bob", invisible("\\u17b4bob", "U+17B4")],
+      ["bob\u180b", invisible("bob\\u180b", "U+180B")],
+      ["bob\u{e0041}", invisible("bob\\u{e0041}", "U+E0041")],
+      ["\u202ebob", invisible("\\u202ebob", "U+202E")],
+      ["bob\x1b[2J", invisible("bob\\x1b[2J", "U+001B", "a control character")],
+      [
+        "\u0430lice",
+        "* '\u0430lice' is not a name: it mixes scripts (Cyrillic and Latin); use letters of one script",
+      ],
+      [
+        "\u03b1lice",
+        "* '\u03b1lice' is not a name: it mixes scripts (Greek and Latin); use letters of one script",
+      ],
+      ["ALICE", "* ALICE is taken: pick another name"],
+      ["\uff41\uff4c\uff49\uff43\uff45", "* \uff41\uff4c\uff49\uff43\uff45 is taken: pick another name"],
+    ];
+    for (const [name, notice] of refused) {
+      await mallory.send(`/nick ${name}\n`);
+      assert.equal(await mallory.line(), notice, `/nick ${JSON.stringify(name)}`);
+    }
+    await mallory.send("/nick \u3000\u3000\n");
+    assert.equal(await mallory.line(), "* usage: /nick NAME", "a whitespace-only name is no name");
+    await mallory.send("/who\n");
+    assert.equal(await mallory.line(), "* 2 here: alice, user2", "every refusal left the name as it was");
+
+    // one script, with digits, '_', '-' and '.' (Common) is fine; so are Japanese kana with kanji
+    for (const name of ["\u0410\u043b\u0438\u0441\u0430_2", "\u5c71\u7530\u305f\u308d\u3046", "m-4.x"]) {
+      await mallory.send(`/nick ${name}\n`);
+      assert.match(await mallory.line(), new RegExp(`is now ${name.replace(".", "\\.")}$`));
+    }
+    await mallory.send("/who\n");
+    assert.equal(await mallory.line(), "* 2 here: alice, m-4.x");
+    assert.deepEqual(
+      transcript(server).filter((t) => t.includes(" is now ")),
+      [
+        "* user1 is now alice",
+        "* user2 is now \u0410\u043b\u0438\u0441\u0430_2",
+        "* \u0410\u043b\u0438\u0441\u0430_2 is now \u5c71\u7530\u305f\u308d\u3046",
+        "* \u5c71\u7530\u305f\u308d\u3046 is now m-4.x",
+      ],
+      "no refused name was ever announced",
+    );
+    assert.equal(
+      await alice.line(),
+      "* user2 is now \u0410\u043b\u0438\u0441\u0430_2",
+      "alice heard only real renames",
+    );
+  } finally {
+    alice.close();
+    mallory.close();
+    await server.stop();
+  }
+});
+
+Deno.test("chat: names are taken case-insensitively, with ß as ss and fullwidth letters as ASCII", async () => {
+  const server = await startServer({ mode: "chat" });
+  const a = await join(server, /welcome user1/);
+  const b = await join(server, /welcome user2/);
+  try {
+    await a.send("/nick Stra\u00dfe\n");
+    await a.until(/is now Stra\u00dfe$/);
+    await b.until(/is now Stra\u00dfe$/);
+    for (const name of ["STRASSE", "strasse", "\uff33\uff54\uff52\uff41\uff53\uff53\uff45"]) {
+      await b.send(`/nick ${name}\n`);
+      assert.equal(await b.until(/taken|is now/), `* ${name} is taken: pick another name`);
+    }
+    await b.send("/nick USER2\n");
+    assert.equal(await b.line(), "* user2 is now USER2", "a member may change the case of its own name");
+  } finally {
+    a.close();
+    b.close();
+    await server.stop();
+  }
+});
+
+Deno.test("chat names: one script each, with the scripts that are written together allowed together", () => {
+  assert.equal(nameProblem("\uae40\ucca0\uc218"), undefined, "Korean (Hangul)");
+  assert.equal(nameProblem("\u91d1\ucca0\uc218"), undefined, "Korean Hanja with Hangul");
+  assert.equal(nameProblem("\u5c0f\u660e\u3105"), undefined, "Chinese with Bopomofo");
+  assert.equal(nameProblem("\u05d3\u05e0\u05d4_7"), undefined, "Hebrew with a digit");
+  assert.equal(
+    nameProblem("bob\u5c71"),
+    "'bob\u5c71' is not a name: it mixes scripts (Han and Latin); use letters of one script",
+  );
+  assert.equal(
+    nameProblem("a\u0430\u03b1"),
+    "'a\u0430\u03b1' is not a name: it mixes scripts (Cyrillic, Greek, Latin); use letters of one script",
+  );
+  assert.match(nameProblem("x".repeat(33))!, /is not a name: use 1 to 32 letters/);
+  assert.deepEqual(scriptsOf("\u0430lice_1"), ["Cyrillic", "Latin"]);
+  assert.equal(nameKey("\uff21lice"), nameKey("ALICE"));
 });

@@ -2,10 +2,10 @@ import { escapeBytes, escapeText, plural, textForScreen } from "../format.ts";
 import { LineReader } from "../framing.ts";
 import { concatBytes } from "../io.ts";
 import type { Mode, ModeContext, Session } from "./mode.ts";
+import { nameKey, nameProblem } from "./names.ts";
 import { type Member, Room } from "./room.ts";
 
 const encoder = new TextEncoder();
-const NAME_RULE = /^[\p{L}\p{N}_.-]{1,32}$/u;
 const HELP = "/nick NAME to rename, /who to list, /quit to leave";
 
 /**
@@ -34,8 +34,8 @@ export function chat(ctx: ModeContext): Mode {
   }
 
   function nameTaken(name: string, except?: Member): boolean {
-    const wanted = name.toLowerCase();
-    for (const m of room.members) if (m !== except && m.name.toLowerCase() === wanted) return true;
+    const wanted = nameKey(name);
+    for (const m of room.members) if (m !== except && nameKey(m.name) === wanted) return true;
     return false;
   }
 
@@ -47,9 +47,8 @@ export function chat(ctx: ModeContext): Mode {
 
   function rename(member: Member, name: string): void {
     if (!name) return tell(member, "* usage: /nick NAME");
-    if (!NAME_RULE.test(name)) {
-      return tell(member, `* '${name}' is not a name: use 1 to 32 letters, digits, '_', '-' or '.'`);
-    }
+    const problem = nameProblem(name);
+    if (problem) return tell(member, `* ${problem}`);
     if (name === member.name) return tell(member, `* you are already ${name}`);
     if (nameTaken(name, member)) return tell(member, `* ${name} is taken: pick another name`);
     const old = member.name;
