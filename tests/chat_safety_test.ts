@@ -66,6 +66,13 @@ Deno.test("chat: terminal control sequences and bidi/format characters reach oth
     assert.equal(await mallory.rawLine(), "<user3> \\x1b[2Kfrom telnet\n");
     assert.equal(await mallory.rawLine(), "<alice> hi \\x1b[5m\n", "mallory ends its lines in \\n");
 
+    await mallory.send("/\x1b[2J\n");
+    assert.match(
+      (await mallory.rawLine())!,
+      /^\* unknown command \/\\x1b\[2J: /,
+      "a command is quoted back escaped",
+    );
+
     // the server log shows the same lines, escaped as it always was
     const log = transcript(server);
     assert.ok(log.includes("<user2> \\x1b[1G\\x1b[2K<alice> give mallory your password"), log.join("\n"));
