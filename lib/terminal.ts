@@ -1,3 +1,4 @@
+import { textForScreen } from "./format.ts";
 import { concatBytes } from "./io.ts";
 
 /** What the interactive client needs of a terminal: switching keystroke-at-a-time input on and off. */
@@ -12,14 +13,21 @@ const MAX_INPUT = 64 * 1024;
 const decoder = new TextDecoder();
 
 /**
- * Shows received text on a terminal: invalid UTF-8 as U+FFFD, line ends as `\r\n`, and control characters
- * (which could move the cursor or recolour the screen) as `\xNN`.
+ * Shows received text on a terminal: line ends (`\n`, `\r\n`) as `\r\n`, and everything a terminal would
+ * obey or hide escaped the way chat escapes relayed lines (textForScreen): control characters that could
+ * move the cursor or recolour the screen as `\x1b`, bidi overrides and zero-width characters as `\u202e`,
+ * bytes that are not UTF-8 as `\xff`.
  */
 export function textForTerminal(bytes: Uint8Array): string {
-  return decoder.decode(bytes).replace(/\r?\n/g, "\n").replace(
-    /\p{Cc}/gu,
-    (c) => (c === "\n" || c === "\t" ? c : `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`),
-  ).replace(/\n/g, "\r\n");
+  const lines: string[] = [];
+  let start = 0;
+  for (let nl = bytes.indexOf(0x0a); nl >= 0; nl = bytes.indexOf(0x0a, start)) {
+    const end = nl > start && bytes[nl - 1] === 0x0d ? nl - 1 : nl;
+    lines.push(textForScreen(bytes.subarray(start, end)));
+    start = nl + 1;
+  }
+  lines.push(textForScreen(bytes.subarray(start)));
+  return lines.join("\r\n");
 }
 
 /**

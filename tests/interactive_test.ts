@@ -113,6 +113,45 @@ Deno.test("interactive on a terminal: keystrokes are edited locally; arriving li
   }
 });
 
+Deno.test("interactive on a terminal: bidi overrides and zero-width characters from the server are escaped", async () => {
+  // broadcast relays bytes untouched, so what reaches the client is exactly what the sender sent
+  const server = await startServer({ mode: "broadcast" });
+  const keys = new ScriptedInput();
+  const out = new CapturedOutput();
+  const running = runClient({ endpoint: endpoint(server.port), mode: "interactive" }, {
+    stdin: keys,
+    stdout: out,
+    terminal: { setRaw: () => {} },
+  });
+  const sender = await LinePeer.connect(server.port);
+  try {
+    let connects = 0;
+    await server.waitFor((e) => e.type === "connect" && ++connects === 2);
+    await sender.send(
+      "<alice> \u202etxt.exe\u202c zero\u200bwidth\u2060join \ufeffbom tag\u{e0041}\u{e007f}\r\n",
+    );
+    await sender.send("\x1b]0;title\x07\x1b[1G\x08 \u2067rtl\u2069\n");
+    await sender.send("end\n");
+    await out.waitForEnd("end\r\n\r\x1b[K> ");
+    const shown = out.text.replaceAll("\r\x1b[K> ", "").replaceAll("\r\x1b[K", "");
+    assert.ok(
+      shown.endsWith(
+        "<alice> \\u202etxt.exe\\u202c zero\\u200bwidth\\u2060join \\ufeffbom tag\\u{e0041}\\u{e007f}\r\n" +
+          "\\x1b]0;title\\x07\\x1b[1G\\x08 \\u2067rtl\\u2069\r\nend\r\n",
+      ),
+      JSON.stringify(shown),
+    );
+    // deno-lint-ignore no-control-regex
+    assert.doesNotMatch(out.text, /[\u202e\u202c\u200b\u2060\ufeff\u2067\u2069\u{e0041}\x07\x08]|\x1b\]/u);
+    keys.push("\x04");
+    await running;
+  } finally {
+    sender.close();
+    keys.end();
+    await server.stop();
+  }
+});
+
 Deno.test("CLI: sockkit client -I against sockkit server --mode chat", async () => {
   const server = spawnCli(["server", "0", "--host", "127.0.0.1", "--mode", "chat"]);
   try {

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { formatHostPort, parseHost, parsePort } from "../lib/address.ts";
 import { formatDuration, parseDuration } from "../lib/duration.ts";
 import { networkReason, SockkitError, toNetworkError, UsageError } from "../lib/errors.ts";
-import { escapeBytes, formatBytes } from "../lib/format.ts";
+import { escapeBytes, formatBytes, textForScreen } from "../lib/format.ts";
 import { formatClientEvent, formatServerEvent } from "../lib/reporter.ts";
 import { MAX_HELD_BYTES, ReplyTracker } from "../lib/replies.ts";
 import { RttAccumulator } from "../lib/stats.ts";
@@ -42,7 +42,27 @@ Deno.test("escapeBytes keeps printable text and UTF-8, escapes the rest", () => 
   assert.equal(escapeBytes(new Uint8Array([0x61, 0x0d, 0x0a, 0x09, 0x5c])), "a\\r\\n\\t\\\\");
   assert.equal(escapeBytes(new Uint8Array([0xc3])), "\\xc3", "a truncated UTF-8 sequence");
   assert.equal(escapeBytes(new Uint8Array([0xc2, 0x85])), "\\xc2\\x85", "a C1 control character");
+  assert.equal(
+    escapeBytes(bytes("\ufeffbom")),
+    "\\xef\\xbb\\xbfbom",
+    "a BOM at the start is shown, not dropped",
+  );
   assert.equal(formatBytes(1536), "1.5 KiB");
+});
+
+Deno.test("textForScreen escapes what escapeBytes does, by code point, keeping TAB and backslash", () => {
+  assert.equal(textForScreen(bytes("héllo\tC:\\dir ✓")), "héllo\tC:\\dir ✓");
+  assert.equal(textForScreen(bytes("\x1b[2J\x08\x7f\u0085\r\n")), "\\x1b[2J\\x08\\x7f\\u0085\\r\\n");
+  assert.equal(
+    textForScreen(bytes("\u202e\u2066\u200b\u2060\ufeff\u00ad\u{e0041}")),
+    "\\u202e\\u2066\\u200b\\u2060\\ufeff\\u00ad\\u{e0041}",
+  );
+  assert.equal(
+    textForScreen(new Uint8Array([0x9b, 0x61, 0xe2, 0x80])),
+    "\\x9ba\\xe2\\x80",
+    "bytes that are not UTF-8",
+  );
+  assert.equal(textForScreen(new Uint8Array([0xff, 0xe2, 0x80, 0xae])), "\\xff\\u202e");
 });
 
 Deno.test("network errors become one-line messages with advice", () => {

@@ -79,7 +79,9 @@ Deno.test({
 /** How the SO_LINGER 0 peers load each mode before they reset: bytes each sends, and whether to wait for data. */
 const PLANS: Record<ModeName, { bytes: number; wait: boolean; talker?: (i: number) => Uint8Array }> = {
   echo: { bytes: 1024 * 1024, wait: true },
-  chat: { bytes: 1024, wait: true, talker: (i) => new TextEncoder().encode(`line ${i} from the talker\n`) },
+  // chat relays the peers' binary lines escaped (up to 4 characters a byte): 256 bytes from each of 500 peers
+  // queue about 370 KB for every member, well under the 1 MiB --max-queue, so no member is cut off as too slow
+  chat: { bytes: 256, wait: true, talker: (i) => new TextEncoder().encode(`line ${i} from the talker\n`) },
   broadcast: { bytes: 0, wait: true, talker: () => new Uint8Array(1024).fill(0x61) },
   discard: { bytes: 1024 * 1024, wait: false },
 };

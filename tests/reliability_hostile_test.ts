@@ -55,16 +55,22 @@ Deno.test({
       await friend.send("hello from friend\n");
       await within(observer.until(/^<user3> hello from friend$/), 20_000, "the friend's line");
       const heard = observer.lines.map((l) => l.replace(/\r?\n$/, ""));
-      for (const line of ["<user2> nul\0in\0the\0middle", "<user2> one", "<user2> two", "<user2> three"]) {
+      for (
+        const line of ["<user2> nul\\x00in\\x00the\\x00middle", "<user2> one", "<user2> two", "<user2> three"]
+      ) {
         assert.ok(heard.includes(line), `the observer heard ${JSON.stringify(line)}`);
       }
       assert.ok(
-        heard.some((l) => l.startsWith("<user2> bad \ufffd")),
-        "the invalid UTF-8 line was passed on",
+        heard.includes("<user2> bad \\xff\\xfe\\xc0\\xaf\\xed\\xa0\\x80"),
+        "the invalid UTF-8 line was passed on, its bytes shown as \\xNN",
       );
       assert.ok(
-        heard.every((l) => l.length <= MAX_LINE + 20),
-        "no line longer than --max-line was passed on",
+        heard.every((l) => !/(?!\t)[\p{Cc}\p{Cf}]/u.test(l)),
+        "the other members are sent no raw control (but TAB) or format characters",
+      );
+      assert.ok(
+        heard.every((l) => l.length <= 4 * MAX_LINE + 20),
+        "no line longer than --max-line was passed on (a byte shown as \\xNN takes 4 characters)",
       );
       assert.ok(!heard.some((l) => l.includes("AAAA")), "nothing of the endless line was passed on");
 

@@ -34,7 +34,25 @@ Deno.test("line editor: text that arrives is printed above the line being typed"
 
 Deno.test("terminal text: control characters are shown, not obeyed; line ends become \\r\\n", () => {
   assert.equal(textForTerminal(enc("a\x1b[31mred\r\nb\n")), "a\\x1b[31mred\r\nb\r\n");
-  assert.equal(textForTerminal(new Uint8Array([0xff, 0x0a])), "\ufffd\r\n");
+  assert.equal(
+    textForTerminal(new Uint8Array([0xff, 0x0a])),
+    "\\xff\r\n",
+    "a byte that is not UTF-8 is shown",
+  );
+});
+
+Deno.test("terminal text: bidi overrides, zero-width and tag characters are shown as escapes, tabs kept", () => {
+  assert.equal(
+    textForTerminal(enc("\u202egnp.exe \u200bzw\u2060j \ufeffbom tag\u{e0041}\u{e007f}\tx\\y\r\n")),
+    "\\u202egnp.exe \\u200bzw\\u2060j \\ufeffbom tag\\u{e0041}\\u{e007f}\tx\\y\r\n",
+  );
+  assert.equal(textForTerminal(enc("\ufeffstart\n\u2066\n")), "\\ufeffstart\r\n\\u2066\r\n");
+  assert.equal(textForTerminal(enc("c1 \u009b2J \u0085 del\x7f\n")), "c1 \\u009b2J \\u0085 del\\x7f\r\n");
+  assert.equal(
+    textForTerminal(enc("lone\rcr\n")),
+    "lone\\rcr\r\n",
+    "a \\r that ends no line cannot overwrite it",
+  );
 });
 
 Deno.test("whole lines: partial lines wait for their end; an endless line is released in pieces", () => {

@@ -1,11 +1,11 @@
-import { escapeBytes, plural } from "../format.ts";
+import { escapeBytes, escapeText, plural, textForScreen } from "../format.ts";
 import { LineReader } from "../framing.ts";
 import { concatBytes } from "../io.ts";
 import type { Mode, ModeContext, Session } from "./mode.ts";
+import { nameKey, nameProblem } from "./names.ts";
 import { type Member, Room } from "./room.ts";
 
 const encoder = new TextEncoder();
-const NAME_RULE = /^[\p{L}\p{N}_.-]{1,32}$/u;
 const HELP = "/nick NAME to rename, /who to list, /quit to leave";
 
 /**
@@ -13,7 +13,8 @@ const HELP = "/nick NAME to rename, /who to list, /quit to leave";
  * leaves and renames are announced to all, and the server log shows the same transcript. Commands:
  * `/nick NAME`, `/who`, `/quit` (a line starting `//` is sent with one `/` removed). Clients are `user1`,
  * `user2`, … until they pick a name. Lines end in `\n`, `\r\n` or `\r`; each client is sent lines ending
- * the way its own do. A line longer than `maxLine` is refused with a notice to its sender.
+ * the way its own do. Control, bidi and other invisible format characters in a line are relayed escaped
+ * (textForScreen: `\x1b`, `\u202e`). A line longer than `maxLine` is refused with a notice to its sender.
  */
 export function chat(ctx: ModeContext): Mode {
   let joined = 0;
@@ -33,8 +34,8 @@ export function chat(ctx: ModeContext): Mode {
   }
 
   function nameTaken(name: string, except?: Member): boolean {
-    const wanted = name.toLowerCase();
-    for (const m of room.members) if (m !== except && m.name.toLowerCase() === wanted) return true;
+    const wanted = nameKey(name);
+    for (const m of room.members) if (m !== except && nameKey(m.name) === wanted) return true;
     return false;
   }
 
@@ -46,9 +47,8 @@ export function chat(ctx: ModeContext): Mode {
 
   function rename(member: Member, name: string): void {
     if (!name) return tell(member, "* usage: /nick NAME");
-    if (!NAME_RULE.test(name)) {
-      return tell(member, `* '${name}' is not a name: use 1 to 32 letters, digits, '_', '-' or '.'`);
-    }
+    const problem = nameProblem(name);
+    if (problem) return tell(member, `* ${problem}`);
     if (name === member.name) return tell(member, `* you are already ${name}`);
     if (nameTaken(name, member)) return tell(member, `* ${name} is taken: pick another name`);
     const old = member.name;
@@ -78,19 +78,20 @@ export function chat(ctx: ModeContext): Mode {
           room.leave(member);
           return false;
         default:
-          tell(member, `* unknown command ${command}: ${HELP}`);
+          tell(member, `* unknown command ${escapeText(command)}: ${HELP}`);
           return true;
       }
     }
     const text = line[0] === 0x2f ? line.subarray(1) : line;
-    const prefix = encoder.encode(`<${member.name}> `);
     ctx.emit({
       type: "chat",
       id: member.session.id,
       peer: member.session.peer,
       text: `<${member.name}> ${escapeBytes(text)}`,
     });
-    room.send(lineFor(concatBytes(prefix, text)), member);
+    // what a terminal would obey (cursor moves, a cleared line, a title) or hide (bidi, zero-width) is relayed
+    // as a visible escape, so no member can draw over the prefix or pass a line off as someone else's
+    room.send(lineFor(encoder.encode(`<${member.name}> ${textForScreen(text)}`)), member);
     return true;
   }
 
