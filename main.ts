@@ -7,6 +7,7 @@ import { Command, CommanderError, Option } from "@commander-js/extra-typings";
 import meta from "./deno.json" with { type: "json" };
 import { runClient } from "./client.ts";
 import { runServer } from "./server.ts";
+import { checkRelayPair, runRelay } from "./relay.ts";
 import { type BenchEvent, runBench } from "./bench.ts";
 import {
   formatHistogram,
@@ -18,7 +19,13 @@ import {
 import { parseHost, parsePort, parseUnixPath } from "./lib/address.ts";
 import { type Cidr, parseCidr } from "./lib/cidr.ts";
 import { parseDuration } from "./lib/duration.ts";
-import { clientTarget, parseAlpn, parseWholeNumber, serverEndpoint } from "./lib/endpoints.ts";
+import {
+  clientTarget,
+  parseAlpn,
+  parseWholeNumber,
+  relayEndpoints,
+  serverEndpoint,
+} from "./lib/endpoints.ts";
 import { parsePin } from "./lib/fingerprint.ts";
 import { ExitCode, SockkitError, UsageError } from "./lib/errors.ts";
 import type { EventSink, ServerEvent } from "./lib/events.ts";
@@ -132,6 +139,7 @@ const POSITIONAL_PORT: Record<string, string> = {
   "sockkit server": "sockkit server 1234",
   "sockkit client": "sockkit client HOST 1234",
   "sockkit bench": "sockkit bench HOST 1234",
+  "sockkit relay": "sockkit relay 8080 127.0.0.1:80",
 };
 
 /** Usage errors as one line that names the help to read; quoted user input is escaped (see escapeText). */
@@ -405,9 +413,99 @@ export function buildProgram(setExit: (code: number) => void) {
       }
     });
 
+  addRelayCommand(program, setExit);
   addBenchCommand(program, setExit);
 
   return program;
+}
+
+/** `sockkit relay LISTEN TARGET`: its options and action. */
+function addRelayCommand(program: Command, setExit: (code: number) => void): void {
+  program
+    .command("relay")
+    .description("Relay every client of LISTEN to its own connection to TARGET, both ways, until Ctrl-C")
+    .configureOutput(usageOutput("sockkit relay"))
+    .argument(
+      "<listen>",
+      "where clients connect: PORT, HOST:PORT, tcp://, tls://, udp://HOST:PORT or unix:PATH",
+    )
+    .argument("<target>", "where each goes: HOST:PORT, tcp://, tls://, udp://HOST:PORT or unix:PATH")
+    .option("--cert <file>", "tls:// listen: the certificate chain (PEM); default: an ephemeral certificate")
+    .option("--key <file>", "tls:// listen: the private key of --cert (PEM)")
+    .option("--write-cert <file>", "tls:// listen without --cert: write the generated certificate here")
+    .option("--alpn <protocols>", "tls:// listen: ALPN protocols to offer, comma-separated", alpnArg)
+    .option("--ca <file>", "tls:// target: also trust this CA or self-signed certificate (PEM)")
+    .option("--servername <name>", "tls:// target: the name to send (SNI) and verify, instead of the host")
+    .option(
+      "--pin <fingerprint>",
+      "tls:// target: trust it exactly when its certificate has this SHA-256 fingerprint (repeatable)",
+      pinArg,
+    )
+    .option("-k, --insecure", "tls:// target: do not verify its certificate (a warning says so)")
+    .option(
+      "--max-conns <n>",
+      "clients relayed at once; one more is closed (UDP: sessions, default 1024)",
+      wholeNumberArg("--max-conns"),
+    )
+    .addOption(
+      new Option(
+        "--idle-timeout <duration>",
+        "close a pair with nothing either way for this long (UDP default 30s)",
+      )
+        .argParser((v) => parseDuration(v, "--idle-timeout")),
+    )
+    .addOption(durationOption("--connect-timeout <duration>", "limit for connecting to the target", "5s"))
+    .addOption(durationOption("--grace <duration>", "on shutdown, how long pairs may finish", "2s"))
+    .addOption(
+      new Option("--allow <cidr>", "only relay peers in this network (repeatable, or comma-separated)")
+        .argParser(cidrListArg("--allow")).default([], "everyone"),
+    )
+    .addOption(
+      new Option("--deny <cidr>", "refuse peers in this network (repeatable; wins over --allow)")
+        .argParser(cidrListArg("--deny")).default([], "nobody"),
+    )
+    .option("--trace", "narrate every socket call on both legs (client and target)")
+    .option("--hex", "show the bytes of both legs as a hex dump")
+    .option("-v, --verbose", "also print a line when each target connection is made")
+    .option("-q, --quiet", "print only warnings and errors")
+    .option("--json", "print one JSON object per event")
+    .action(async (listenSpec, targetSpec, o) => {
+      const { listen, target } = relayEndpoints(listenSpec, targetSpec, o);
+      checkRelayPair(listen, target);
+      if (target.transport === "tls" && o.insecure) writeLine(Deno.stderr, INSECURE_WARNING);
+      const { signal, dispose } = interruptSignal();
+      // A Unix socket (either side) or a --ca read at each connect keep file access; otherwise it is dropped.
+      const keepFiles = listen.transport === "unix" || target.transport === "unix" || o.ca !== undefined;
+      const report = serverReporter(
+        { ...o, announce: "port" in listen && listen.port === 0 },
+        output(false),
+      );
+      try {
+        await runRelay(
+          {
+            listen,
+            target,
+            graceMs: o.grace,
+            maxConns: o.maxConns,
+            idleTimeoutMs: o.idleTimeout || undefined,
+            connectTimeoutMs: o.connectTimeout,
+            allow: o.allow,
+            deny: o.deny,
+            trace: o.trace,
+            hex: o.hex,
+          },
+          {
+            signal,
+            onEvent: keepFiles
+              ? report
+              : dropFileAccessOnceListening({ transport: "tcp", hostname: "", port: 0 }, report),
+          },
+        );
+        setExit(ExitCode.Ok);
+      } finally {
+        dispose();
+      }
+    });
 }
 
 /** Prints bench events: the start line and the final table, a live progress line on a terminal only. */

@@ -9,13 +9,13 @@ import { plural } from "./lib/format.ts";
 import { DEFAULT_MAX_LINE } from "./lib/framing.ts";
 import { accessRefusal, idleReason, IdleTimer, notReadingReason } from "./lib/guards.ts";
 import { type ByteWriter, closeQuietly, isClosedError, sleep, writeAll } from "./lib/io.ts";
+import { acceptLoop } from "./lib/accept.ts";
 import { type ModeName, MODES, type Session } from "./lib/modes/mod.ts";
 import { DEFAULT_MAX_QUEUE } from "./lib/queue.ts";
 import {
   type Endpoint,
   endpointZone,
   listen,
-  type Listener,
   listenerAddress,
   peerLabel,
   transportNote,
@@ -61,8 +61,6 @@ export interface RunServerContext {
   onEvent?: EventSink<ServerEvent>;
 }
 
-/** Accept failures of one kind are reported at most this often. */
-const WARNING_INTERVAL_MS = 1000;
 /** The longest a connection whose mode has ended lingers to drain what the peer still sends. */
 const LINGER_MAX_MS = 2000;
 /** Where bytes that arrive after the goodbye go: they are read only so that closing does not reset the peer. */
@@ -221,27 +219,6 @@ class Client implements Session {
   }
 }
 
-/** Logs a recurring accept failure at most once a second, with how often it happened meanwhile. */
-function rateLimitedWarner(emit: EventSink<ServerEvent>) {
-  let lastAt = -Infinity;
-  let suppressed = 0;
-  return (message: string) => {
-    const now = performance.now();
-    if (now - lastAt < WARNING_INTERVAL_MS) {
-      suppressed++;
-      return;
-    }
-    const extra = suppressed > 0 ? ` (${suppressed} more since the last report)` : "";
-    emit({ type: "warning", message: message + extra });
-    lastAt = now;
-    suppressed = 0;
-  };
-}
-
-function isOutOfDescriptors(err: unknown): boolean {
-  return err instanceof Error && /too many open files|os error 2[34]\b/i.test(err.message);
-}
-
 /**
  * Runs a server until `signal` aborts, then stops accepting, lets each client finish what it is writing
  * (up to `graceMs`), closes them all and resolves to a summary.
@@ -381,40 +358,4 @@ export async function runServer(opts: ServerOptions, ctx: RunServerContext = {})
   const summary: ServerSummary = { address, ...totals, uptimeMs: performance.now() - startedAt };
   emit({ type: "summary", ...summary });
   return summary;
-}
-
-/** True for the errors of a connection that was reset or aborted before `accept()` returned it. */
-function isGoneBeforeAccept(err: unknown): boolean {
-  return err instanceof Deno.errors.NotConnected || err instanceof Deno.errors.ConnectionAborted ||
-    err instanceof Deno.errors.ConnectionReset;
-}
-
-async function acceptLoop(
-  listener: Listener,
-  signal: AbortSignal,
-  emit: EventSink<ServerEvent>,
-  onConn: (conn: Deno.Conn) => void,
-): Promise<void> {
-  const warn = rateLimitedWarner(emit);
-  let backoffMs = 10;
-  while (!signal.aborted) {
-    let conn: Deno.Conn;
-    try {
-      conn = await listener.accept();
-    } catch (err) {
-      if (signal.aborted || isClosedError(err)) return;
-      // A client that reset while it waited in the backlog: normal on the Internet, nobody to serve.
-      if (isGoneBeforeAccept(err)) continue;
-      if (isOutOfDescriptors(err)) {
-        warn(`cannot accept: too many open files; new clients wait until others leave (raise 'ulimit -n')`);
-        await sleep(backoffMs, signal);
-        backoffMs = Math.min(backoffMs * 2, 500);
-      } else {
-        warn(`cannot accept: ${networkReason(err)}`);
-      }
-      continue;
-    }
-    backoffMs = 10;
-    onConn(conn);
-  }
 }

@@ -4,6 +4,7 @@
  * @module
  */
 import { parseHost, parsePort } from "./address.ts";
+import { parseAddressSpec } from "./addressspec.ts";
 import { UsageError } from "./errors.ts";
 import type { Endpoint } from "./transport.ts";
 
@@ -244,4 +245,89 @@ export function parseWholeNumber(value: string, flag: string, min: number, max: 
     throw new UsageError(`invalid ${flag} '${value}': expected a whole number from ${min} to ${max}`);
   }
   return n;
+}
+
+/** The relay's flags: TLS options for the side that is TLS (`--cert`/`--key` listen, `--ca`/`--pin` target). */
+export interface RelayFlags {
+  cert?: string;
+  key?: string;
+  writeCert?: string;
+  alpn?: string[];
+  ca?: string;
+  servername?: string;
+  pin?: string[];
+  insecure?: boolean;
+  trace?: boolean;
+  hex?: boolean;
+}
+
+/**
+ * The relay's two endpoints from its address specs and flags: the listen side's certificate options need a
+ * `tls://` listen address, the target's verification options a `tls://` target, as `--tls` does elsewhere.
+ *
+ * @example
+ * ```ts
+ * relayEndpoints("tls://0.0.0.0:8443", "127.0.0.1:8080", { cert: "c.pem", key: "k.pem" }).listen;
+ * // { transport: "tls", hostname: "0.0.0.0", port: 8443, tls: { certFile: "c.pem", keyFile: "k.pem" } }
+ * ```
+ */
+export function relayEndpoints(listenSpec: string, targetSpec: string, f: RelayFlags): {
+  listen: Endpoint;
+  target: Endpoint;
+} {
+  const listen = parseAddressSpec(listenSpec, "listen");
+  const target = parseAddressSpec(targetSpec, "connect");
+  const listenTls = listen.transport === "tls";
+  const targetTls = target.transport === "tls";
+  if (!listenTls) {
+    for (
+      const [flag, given] of [["--cert", f.cert], ["--key", f.key], ["--write-cert", f.writeCert], [
+        "--alpn",
+        f.alpn,
+      ]] as const
+    ) {
+      if (given !== undefined) throw new UsageError(`${flag} is for a TLS listen address (tls://HOST:PORT)`);
+    }
+  }
+  if (!targetTls) {
+    for (
+      const [flag, given] of [["--ca", f.ca], ["--servername", f.servername], [
+        "--pin",
+        f.pin?.length ? f.pin : undefined,
+      ], ["--insecure", f.insecure || undefined]] as const
+    ) {
+      if (given !== undefined) throw new UsageError(`${flag} is for a TLS target (tls://HOST:PORT)`);
+    }
+  }
+  if (listen.transport === "udp" && (f.trace || f.hex)) {
+    throw new UsageError(
+      `${f.trace ? "--trace" : "--hex"} follows stream connections: it does not work with UDP`,
+    );
+  }
+  if (listenTls) {
+    requireCertAndKey(f);
+    if (f.writeCert !== undefined && f.cert !== undefined) {
+      throw new UsageError(
+        "--write-cert writes the generated certificate: with --cert there is none to write",
+      );
+    }
+    listen.tls = { certFile: f.cert, keyFile: f.key, alpn: f.alpn, writeCertFile: f.writeCert };
+  }
+  if (targetTls) {
+    requireTlsOptions({
+      ...f,
+      cert: undefined,
+      key: undefined,
+      alpn: undefined,
+      writeCert: undefined,
+      tls: true,
+    });
+    target.tls = {
+      caFile: f.ca,
+      serverName: f.servername,
+      ...(f.pin?.length && { pins: f.pin }),
+      ...(f.insecure && { insecure: true }),
+    };
+  }
+  return { listen, target };
 }

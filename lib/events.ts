@@ -32,8 +32,27 @@ export type ServerEvent =
   | { type: "stopping"; active: number }
   | ({ type: "summary" } & ServerSummary)
   | { type: "refused"; peer: string; reason: string }
+  | RelayEvent
   | ModeEvent
   | WireEvent;
+
+/** What the relay reports about each pair: its target connected, and the pair done. */
+export type RelayEvent =
+  | { type: "target"; id: number; peer: string; target: string; connectMs: number }
+  | {
+    type: "pair";
+    id: number;
+    peer: string;
+    target: string;
+    /** Bytes from the client to the target. */
+    up: number;
+    /** Bytes from the target to the client. */
+    down: number;
+    durationMs: number;
+    active: number;
+    /** Why it ended early: the target could not be reached, a reset, an idle timeout. */
+    reason?: string;
+  };
 
 /** What a mode reports: a chat transcript line (as members see it), or a note about one client. */
 export type ModeEvent =
@@ -81,6 +100,8 @@ export interface ServerSummary {
   refused: number;
   /** UDP: replies not sent because a source went over `--udp-rate`. */
   dropped?: number;
+  /** Relay: bytes moved from clients to the target (`up`) and back (`down`). */
+  relayed?: { up: number; down: number };
 }
 
 /** What the client reports while it runs. */

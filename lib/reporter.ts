@@ -47,6 +47,13 @@ export function formatServerEvent(event: ServerEvent, opts: ReporterOptions = {}
     case "stopping":
       return event.active > 0 ? `Stopping: closing ${plural(event.active, "client")}` : undefined;
     case "summary":
+      if (event.relayed) {
+        return `Stopped after ${formatDuration(event.uptimeMs)}: ${
+          plural(event.clients, "client")
+        } relayed, ${formatBytes(event.relayed.up)} up, ${formatBytes(event.relayed.down)} down${
+          event.refused ? `, ${event.refused} refused` : ""
+        }`;
+      }
       return `Stopped after ${formatDuration(event.uptimeMs)}: ${plural(event.clients, "client")} served, ${
         plural(event.messages, "message")
       }, ${formatBytes(event.bytes)} received${event.refused ? `, ${event.refused} refused` : ""}${
@@ -56,6 +63,14 @@ export function formatServerEvent(event: ServerEvent, opts: ReporterOptions = {}
       }`;
     case "refused":
       return `${event.peer} refused: ${event.reason}`;
+    case "target":
+      return opts.verbose
+        ? `${event.peer} => ${event.target} connected in ${formatRtt(event.connectMs)}`
+        : undefined;
+    case "pair":
+      return `${event.peer} => ${event.target} done${event.reason ? ` (${event.reason})` : ""}: ${
+        formatBytes(event.up)
+      } up, ${formatBytes(event.down)} down in ${formatDuration(event.durationMs)} (${event.active} online)`;
     case "chat":
       return event.text;
     case "note":

@@ -1,0 +1,88 @@
+/**
+ * The relay loop: one two-way copy between two stream connections, with half-close. It reads like the
+ * specification of when a pair is done:
+ *
+ * - bytes read from one side are written, all of them, to the other before the next read (so a side that
+ *   does not read slows the other down: TCP pushes back, and memory stays at one buffer per direction);
+ * - end of stream from one side shuts down the sending side of the other; the opposite direction keeps
+ *   flowing;
+ * - the pair is done when both directions have ended, or at once when either side fails (a reset, a broken
+ *   pipe): then both are closed.
+ * @module
+ */
+import { networkReason } from "../errors.ts";
+import { closeQuietly, isClosedError, writeAll } from "../io.ts";
+
+/** Bytes read per call: what one direction holds at most. */
+export const RELAY_BUFFER_SIZE = 64 * 1024;
+
+/** What one pair moved and why it ended. */
+export interface PairResult {
+  /** Bytes from the first connection (the client) to the second (the target). */
+  up: number;
+  /** Bytes from the second connection to the first. */
+  down: number;
+  /** Why it ended early (a reset, an idle timeout), or undefined when both sides ended their streams. */
+  reason?: string;
+}
+
+/** A shutdown of the sending side that tolerates a peer already gone. */
+async function shutdownWrite(conn: Deno.Conn): Promise<void> {
+  try {
+    await conn.closeWrite();
+  } catch (err) {
+    if (!(isClosedError(err) || err instanceof Deno.errors.NotConnected)) throw err;
+  }
+}
+
+/** Copies `from` to `to` until end of stream, then shuts down `to`'s sending side. */
+async function copy(from: Deno.Conn, to: Deno.Conn, moved: (n: number) => void): Promise<void> {
+  const buf = new Uint8Array(RELAY_BUFFER_SIZE);
+  for (;;) {
+    const n = await from.read(buf);
+    if (n === null) return await shutdownWrite(to);
+    await writeAll(to, buf.subarray(0, n));
+    moved(n);
+  }
+}
+
+/**
+ * Relays between `a` and `b` until both directions are done or one side fails; closes both and resolves
+ * with the bytes moved each way. `onActivity` is called after each chunk (the idle timer); `closeWith`
+ * lets the owner end the pair early (idle timeout, shutdown) with a reason.
+ *
+ * @example
+ * ```ts
+ * const { up, down, reason } = await relayPair(client, await Deno.connect({ hostname: "127.0.0.1", port: 80 }));
+ * ```
+ */
+export async function relayPair(
+  a: Deno.Conn,
+  b: Deno.Conn,
+  onActivity: () => void = () => {},
+  control: { closeWith?: (reason: string) => void } = {},
+): Promise<PairResult> {
+  const result: PairResult = { up: 0, down: 0 };
+  let ended = false;
+  const end = (reason?: string) => {
+    if (ended) return;
+    ended = true;
+    result.reason ??= reason;
+    closeQuietly(a);
+    closeQuietly(b);
+  };
+  control.closeWith = (reason) => end(reason);
+  const fail = (err: unknown) => end(isClosedError(err) ? undefined : networkReason(err));
+  await Promise.all([
+    copy(a, b, (n) => {
+      result.up += n;
+      onActivity();
+    }).catch(fail),
+    copy(b, a, (n) => {
+      result.down += n;
+      onActivity();
+    }).catch(fail),
+  ]);
+  end();
+  return result;
+}

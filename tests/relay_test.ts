@@ -1,0 +1,328 @@
+/**
+ * `sockkit relay`, run as the real CLI: TCP, TLS (termination and origination, pinned), Unix and UDP, half-close
+ * both ways, a dead target, guard rails, backpressure, usage errors, and socat/nc/openssl as peers.
+ */
+import assert from "node:assert/strict";
+import { hasCommand, portOf, readToEnd, runCli, sha256, spawnCli, startServer } from "./_helpers.ts";
+import { closeQuietly, writeAll } from "../lib/io.ts";
+import { checkRelayPair } from "../relay.ts";
+import { parseAddressSpec } from "../lib/addressspec.ts";
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+async function roundTrip(port: number, data: Uint8Array): Promise<Uint8Array> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  try {
+    const writing = writeAll(conn, data).then(() => conn.closeWrite());
+    const back = await readToEnd(conn);
+    await writing;
+    return back;
+  } finally {
+    closeQuietly(conn);
+  }
+}
+
+Deno.test("relay: TCP to TCP, 8 MiB both ways exact, a line per pair and a summary at Ctrl-C", async () => {
+  const echo = await startServer();
+  const relay = spawnCli(["relay", "127.0.0.1:0", `127.0.0.1:${echo.port}`]);
+  try {
+    const port = Number(await portOf(relay));
+    assert.match(
+      relay.lines[0],
+      new RegExp(`^Listening on 127\\.0\\.0\\.1:${port} \\(relay to 127\\.0\\.0\\.1:${echo.port}\\)`),
+    );
+    const data = crypto.getRandomValues(new Uint8Array(64 * 1024));
+    const big = new Uint8Array(8 << 20);
+    for (let i = 0; i < big.length; i += data.length) big.set(data, i);
+    const back = await roundTrip(port, big);
+    assert.equal(await sha256(back), await sha256(big));
+    const line = await relay.line(/ done/);
+    assert.match(
+      line,
+      new RegExp(
+        `^127\\.0\\.0\\.1:\\d+ => 127\\.0\\.0\\.1:${echo.port} done: 8\\.0 MiB up, 8\\.0 MiB down in `,
+      ),
+    );
+  } finally {
+    const out = await relay.stop();
+    await echo.stop();
+    assert.equal(out.code, 0);
+    assert.match(out.stdout, /Stopped after .*: 1 client relayed, 8\.0 MiB up, 8\.0 MiB down/);
+  }
+});
+
+Deno.test("relay: half-close carries each end of stream across, and the other direction keeps flowing", async () => {
+  // The target reads until the client's end of stream, then answers and closes: only a relay that shuts
+  // down the target's side on the client's end (and keeps the way back open) lets the answer through.
+  const target = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const serving = (async () => {
+    const conn = await target.accept();
+    const got = await readToEnd(conn);
+    await writeAll(conn, encoder.encode(`got ${got.length} bytes after your end of stream`));
+    conn.close();
+  })();
+  const relay = spawnCli(["relay", "127.0.0.1:0", `127.0.0.1:${(target.addr as Deno.NetAddr).port}`]);
+  try {
+    const port = Number(await portOf(relay));
+    const reply = await roundTrip(port, encoder.encode("x".repeat(100_000)));
+    assert.equal(decoder.decode(reply), "got 100000 bytes after your end of stream");
+    await serving;
+  } finally {
+    target.close();
+    await relay.stop();
+  }
+});
+
+Deno.test("relay: a dead target closes that client with the reason logged, and the relay keeps running", async () => {
+  const closed = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const deadPort = (closed.addr as Deno.NetAddr).port;
+  closed.close();
+  const relay = spawnCli(["relay", "127.0.0.1:0", `127.0.0.1:${deadPort}`, "--connect-timeout", "2s"]);
+  try {
+    const port = Number(await portOf(relay));
+    for (let i = 0; i < 2; i++) {
+      const back = await roundTrip(port, encoder.encode("anyone?"));
+      assert.equal(back.length, 0);
+    }
+    const line = await relay.line(/done \(/);
+    assert.match(
+      line,
+      new RegExp(`done \\(cannot connect to 127\\.0\\.0\\.1:${deadPort}: connection refused\\): 0 B up`),
+    );
+    assert.equal(relay.lines.filter((l) => / done \(/.test(l)).length >= 1, true);
+  } finally {
+    const out = await relay.stop();
+    assert.equal(out.code, 0, "still running until Ctrl-C");
+    assert.match(out.stdout, /2 clients relayed/);
+  }
+});
+
+Deno.test("relay: TLS termination with an ephemeral certificate, trusted by the client with --pin", async () => {
+  const echo = await startServer();
+  const relay = spawnCli(["relay", "tls://127.0.0.1:0", `127.0.0.1:${echo.port}`]);
+  try {
+    const port = await portOf(relay);
+    const fingerprint = (await relay.line(/^SHA-256 fingerprint /)).split(" ").at(-1)!;
+    assert.match(await relay.line(/^Listening/), /\(TLS relay to 127\.0\.0\.1:\d+\)/);
+    const out = await runCli(["client", "127.0.0.1", port, "through TLS", "--tls", "--pin", fingerprint]);
+    assert.equal(out.code, 0, out.stderr);
+    assert.match(out.stdout, /Received: through TLS/);
+    if (hasCommand("openssl")) {
+      const s = await new Deno.Command("sh", {
+        args: [
+          "-c",
+          `(printf 'hello from openssl\\n'; sleep 1) | timeout 10 openssl s_client -connect 127.0.0.1:${port} -quiet -no_ign_eof`,
+        ],
+        stdout: "piped",
+        stderr: "null",
+      }).output();
+      const got = decoder.decode(s.stdout);
+      assert.equal(got, "hello from openssl\n");
+    }
+  } finally {
+    await relay.stop();
+    await echo.stop();
+  }
+});
+
+Deno.test("relay: TLS origination is verified: --pin lets it through, a wrong pin closes the client with the reason", async () => {
+  const tlsEcho = await startServer({
+    endpoint: { transport: "tls", hostname: "127.0.0.1", port: 0, tls: {} },
+  });
+  const cert = tlsEcho.events.find((e) => e.type === "certificate");
+  assert.ok(cert && cert.type === "certificate");
+  const good = spawnCli([
+    "relay",
+    "127.0.0.1:0",
+    `tls://127.0.0.1:${tlsEcho.port}`,
+    "--pin",
+    cert.fingerprint,
+  ]);
+  const wrong = "AA:".repeat(31) + "AA";
+  const bad = spawnCli(["relay", "127.0.0.1:0", `tls://127.0.0.1:${tlsEcho.port}`, "--pin", wrong]);
+  const unverified = spawnCli(["relay", "127.0.0.1:0", `tls://127.0.0.1:${tlsEcho.port}`]);
+  try {
+    assert.match(await good.line(/^Listening/), /\(relay to 127\.0\.0\.1:\d+ over TLS/);
+    const back = await roundTrip(Number(await portOf(good)), encoder.encode("plain in, TLS out"));
+    assert.equal(decoder.decode(back), "plain in, TLS out");
+    assert.equal((await roundTrip(Number(await portOf(bad)), encoder.encode("x"))).length, 0);
+    assert.match(await bad.line(/done \(/), /not the pinned AA:AA/);
+    assert.equal((await roundTrip(Number(await portOf(unverified)), encoder.encode("x"))).length, 0);
+    assert.match(await unverified.line(/done \(/), /TLS handshake with 127\.0\.0\.1:\d+ failed/);
+  } finally {
+    await Promise.all([good.stop(), bad.stop(), unverified.stop()]);
+    await tlsEcho.stop();
+  }
+});
+
+Deno.test("relay: a Unix socket exposed on TCP, and TCP reached through a Unix socket", async () => {
+  const dir = await Deno.makeTempDir();
+  const echo = await startServer({ endpoint: { transport: "unix", path: `${dir}/echo.sock` } });
+  const toUnix = spawnCli(["relay", "127.0.0.1:0", `unix:${dir}/echo.sock`]);
+  const tcpEcho = await startServer();
+  const fromUnix = spawnCli(["relay", `unix:${dir}/relay.sock`, `127.0.0.1:${tcpEcho.port}`]);
+  try {
+    const back = await roundTrip(Number(await portOf(toUnix)), encoder.encode("over unix"));
+    assert.equal(decoder.decode(back), "over unix");
+    await fromUnix.line(/^Listening on unix:/);
+    const conn = await Deno.connect({ transport: "unix", path: `${dir}/relay.sock` });
+    await writeAll(conn, encoder.encode("to tcp"));
+    await conn.closeWrite();
+    assert.equal(decoder.decode(await readToEnd(conn)), "to tcp");
+    conn.close();
+  } finally {
+    await Promise.all([toUnix.stop(), fromUnix.stop()]);
+    await echo.stop();
+    await tcpEcho.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("relay: UDP to UDP, each source gets its own session and its own replies", async () => {
+  const echo = await startServer({ endpoint: { transport: "udp", hostname: "127.0.0.1", port: 0 } });
+  const relay = spawnCli([
+    "relay",
+    "udp://127.0.0.1:0",
+    `udp://127.0.0.1:${echo.port}`,
+    "--idle-timeout",
+    "300ms",
+  ]);
+  try {
+    const port = Number(await portOf(relay));
+    const a = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+    const b = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+    const to: Deno.NetAddr = { transport: "udp", hostname: "127.0.0.1", port };
+    for (let i = 0; i < 5; i++) {
+      await a.send(encoder.encode(`a${i}`), to);
+      await b.send(encoder.encode(`b${i}`), to);
+      const [ra] = await a.receive();
+      const [rb] = await b.receive();
+      assert.equal(decoder.decode(ra), `a${i}`);
+      assert.equal(decoder.decode(rb), `b${i}`);
+    }
+    a.close();
+    b.close();
+    const expired = await relay.line(/done \(idle timeout/);
+    assert.match(expired, /10 B up, 10 B down/);
+  } finally {
+    const out = await relay.stop();
+    await echo.stop();
+    assert.match(out.stdout, /2 clients relayed, 20 B up, 20 B down/);
+  }
+});
+
+Deno.test("relay: --max-conns refuses one more client and --deny refuses a network, both logged", async () => {
+  const echo = await startServer();
+  const relay = spawnCli(["relay", "127.0.0.1:0", `127.0.0.1:${echo.port}`, "--max-conns", "1"]);
+  const denied = spawnCli(["relay", "127.0.0.1:0", `127.0.0.1:${echo.port}`, "--deny", "127.0.0.0/8"]);
+  try {
+    const port = Number(await portOf(relay));
+    const first = await Deno.connect({ hostname: "127.0.0.1", port });
+    await writeAll(first, encoder.encode("first"));
+    await relay.line(/connected in|connected \(1 online\)/);
+    const second = await roundTrip(port, encoder.encode("second"));
+    assert.equal(second.length, 0);
+    assert.match(await relay.line(/refused/), /refused: relay full \(1 client, --max-conns\)/);
+    first.close();
+    assert.equal((await roundTrip(Number(await portOf(denied)), encoder.encode("x"))).length, 0);
+    assert.match(await denied.line(/refused/), /refused: denied by --deny 127\.0\.0\.0\/8/);
+  } finally {
+    await Promise.all([relay.stop(), denied.stop()]);
+    await echo.stop();
+  }
+});
+
+Deno.test("relay: a target that does not read holds the client back; the relay buffers one chunk, not the stream", async () => {
+  const target = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const held: Deno.Conn[] = [];
+  const accepting = (async () => {
+    for await (const c of target) held.push(c); // never read
+  })().catch(() => {});
+  const relay = spawnCli(["relay", "127.0.0.1:0", `127.0.0.1:${(target.addr as Deno.NetAddr).port}`]);
+  try {
+    const port = Number(await portOf(relay));
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    const chunk = new Uint8Array(256 * 1024);
+    let accepted = 0;
+    for (;;) {
+      const wrote = await Promise.race([
+        writeAll(conn, chunk).then(() => true),
+        new Promise<false>((r) => setTimeout(() => r(false), 500)),
+      ]);
+      if (!wrote) break;
+      accepted += chunk.length;
+      assert.ok(accepted < 64 << 20, "64 MiB accepted: nothing pushed back");
+    }
+    // What was accepted is what the kernel buffers of the three sockets hold, plus one relay chunk.
+    assert.ok(accepted < 32 << 20, `the client got ${accepted} bytes in before being held back`);
+    conn.close();
+  } finally {
+    await relay.stop();
+    for (const c of held) closeQuietly(c);
+    target.close();
+    await accepting;
+  }
+});
+
+Deno.test("relay: streams to datagrams and malformed addresses are usage errors (exit 2) naming the problem", async () => {
+  assert.throws(
+    () =>
+      checkRelayPair(parseAddressSpec("8080", "listen"), parseAddressSpec("udp://127.0.0.1:53", "connect")),
+    /cannot relay TCP to UDP: a byte stream has no datagram boundaries to keep/,
+  );
+  const cases: [string[], RegExp][] = [
+    [["relay", "8080", "udp://127.0.0.1:53"], /cannot relay TCP to UDP/],
+    [["relay", "udp://0.0.0.0:5353", "unix:/tmp/x.sock"], /cannot relay UDP to Unix socket/],
+    [["relay", "8080", "9090"], /invalid address '9090': a port alone says where to listen/],
+    [["relay", "ftp://h:1", "127.0.0.1:1"], /unknown scheme 'ftp:\/\/'/],
+    [["relay", "::1:80", "127.0.0.1:1"], /put an IPv6 address in brackets/],
+    [["relay", "127.0.0.1:99999", "127.0.0.1:1"], /invalid port '99999'/],
+    [["relay", "8080", "127.0.0.1:80", "--cert", "c.pem"], /--cert is for a TLS listen address/],
+    [["relay", "8080", "127.0.0.1:80", "--pin", "AA".repeat(32)], /--pin is for a TLS target/],
+  ];
+  for (const [args, re] of cases) {
+    const out = await runCli(args);
+    assert.equal(out.code, 2, `${args.join(" ")}: ${out.stderr}`);
+    assert.match(out.stderr, re);
+    assert.equal(out.stderr.trim().split("\n").length, 1, out.stderr);
+  }
+});
+
+Deno.test({
+  name: "relay: interop: nc through sockkit relay to a socat echo server, and socat through it",
+  ignore: !hasCommand("socat") || !hasCommand("nc"),
+  async fn() {
+    const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const socatPort = (probe.addr as Deno.NetAddr).port;
+    probe.close();
+    const socat = new Deno.Command("socat", {
+      args: [`TCP-LISTEN:${socatPort},bind=127.0.0.1,fork,reuseaddr`, "PIPE"],
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    const relay = spawnCli(["relay", "127.0.0.1:0", `127.0.0.1:${socatPort}`, "--connect-timeout", "2s"]);
+    try {
+      const port = await portOf(relay);
+      let out = "";
+      for (let i = 0; i < 20 && out === ""; i++) {
+        const nc = await new Deno.Command("sh", {
+          args: ["-c", `printf 'via nc\\n' | nc -N 127.0.0.1 ${port}`],
+          stdout: "piped",
+        }).output();
+        out = decoder.decode(nc.stdout);
+        if (out === "") await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.equal(out, "via nc\n");
+      const sc = await new Deno.Command("sh", {
+        args: ["-c", `printf 'via socat\\n' | socat -t 2 - TCP:127.0.0.1:${port}`],
+        stdout: "piped",
+      }).output();
+      assert.equal(decoder.decode(sc.stdout), "via socat\n");
+    } finally {
+      await relay.stop();
+      socat.kill();
+      await socat.status;
+    }
+  },
+});
