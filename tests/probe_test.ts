@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { lookup } from "node:dns/promises";
 import { parsePortList, type ProbeEvent, runProbe } from "../lib/probe.ts";
-import { hasCommand, runCli, spawnCli } from "./_helpers.ts";
+import { CLI_PERMISSIONS, hasCommand, runCli, spawnCli } from "./_helpers.ts";
 
 const HOST = "127.0.0.1";
 
@@ -430,6 +430,27 @@ Deno.test("probe: Ctrl-C stops it and the summary says how far it got", async ()
     result.stdout,
     /^Interrupted after 0 of 1 port of 127\.0\.0\.1 in [\d.]+ (ms|s): 0 open, 0 closed$/m,
   );
+});
+
+Deno.test({
+  name: "probe: running out of file descriptors is one line that says to lower --concurrency",
+  ignore: !hasCommand("bash"),
+  fn: async () => {
+    const main = new URL("../main.ts", import.meta.url).pathname;
+    const command = [Deno.execPath(), "run", "--quiet", ...CLI_PERMISSIONS, main, "probe", HOST, "1-5000"]
+      .map((a) => `'${a}'`).join(" ");
+    const out = await new Deno.Command("bash", {
+      args: ["-c", `ulimit -n 200 && exec ${command} -c 1000`],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const stderr = new TextDecoder().decode(out.stderr);
+    assert.equal(out.code, 1, stderr);
+    assert.equal(
+      stderr,
+      "sockkit: cannot probe: too many open files with 1000 connects at once (lower --concurrency)\n",
+    );
+  },
 });
 
 /** Reads a child's output until it matches `re` (bounded), returning everything read so far. */
