@@ -34,6 +34,14 @@ import { MODE_NAMES, type ModeName } from "./lib/modes/mod.ts";
 import type { Endpoint } from "./lib/transport.ts";
 import { clientReporter, INSECURE_WARNING, type ReporterOutput, serverReporter } from "./lib/reporter.ts";
 import { parseSize } from "./lib/size.ts";
+import {
+  DEFAULT_PROBE_CONCURRENCY,
+  DEFAULT_PROBE_TIMEOUT,
+  MAX_PROBE_CONCURRENCY,
+  parsePortList,
+  probeReporter,
+  runProbe,
+} from "./lib/probe.ts";
 import type { Terminal } from "./lib/terminal.ts";
 import { UDP_MAX_PAYLOAD } from "./lib/udp.ts";
 import { UDP_HEADER_BYTES } from "./lib/bench/udp_load.ts";
@@ -140,6 +148,7 @@ const POSITIONAL_PORT: Record<string, string> = {
   "sockkit client": "sockkit client HOST 1234",
   "sockkit bench": "sockkit bench HOST 1234",
   "sockkit relay": "sockkit relay 8080 127.0.0.1:80",
+  "sockkit probe": "sockkit probe HOST 22,80,8000-8100",
 };
 
 /** Usage errors as one line that names the help to read; quoted user input is escaped (see escapeText). */
@@ -415,6 +424,7 @@ export function buildProgram(setExit: (code: number) => void) {
 
   addRelayCommand(program, setExit);
   addBenchCommand(program, setExit);
+  addProbeCommand(program, setExit);
 
   return program;
 }
@@ -618,6 +628,46 @@ function addBenchCommand(program: Command, setExit: (code: number) => void): voi
           { signal, onEvent: benchReporter(o) },
         );
         setExit(result.errors > 0 || result.messages === 0 ? ExitCode.Failure : ExitCode.Ok);
+      } finally {
+        dispose();
+      }
+    });
+}
+
+/** `sockkit probe HOST PORTS`: which TCP ports of a host accept a connection (lib/probe.ts). */
+function addProbeCommand(program: Command, setExit: (code: number) => void): void {
+  program
+    .command("probe")
+    .description("Check which TCP ports of a host accept a connection, like nc -z over lists and ranges")
+    .configureOutput(usageOutput("sockkit probe"))
+    .argument("<host>", "host name or address; a name is resolved once and its first address probed", hostArg)
+    .argument("<ports>", "ports and ranges, comma-separated: 22,80,8000-8100", (v) => parsePortList(v))
+    .option(
+      "-c, --concurrency <n>",
+      `connects in flight at once (default ${DEFAULT_PROBE_CONCURRENCY})`,
+      (v) => parseWholeNumber(v, "--concurrency", 1, MAX_PROBE_CONCURRENCY),
+    )
+    .addOption(
+      durationOption(
+        "-t, --timeout <duration>",
+        "limit for each connect; then: no answer",
+        DEFAULT_PROBE_TIMEOUT,
+      ),
+    )
+    .option("-v, --verbose", "list every port, also the closed and unanswered ones of a long list")
+    .option("-q, --quiet", "print only errors: the exit code says whether any port is open")
+    .option("--json", "print one JSON object per event: start, port (every port), summary")
+    .action(async (host, ports, o) => {
+      if (o.timeout === 0) {
+        throw new UsageError("invalid --timeout '0': a connect needs some time, such as 500ms");
+      }
+      const { signal, dispose } = interruptSignal();
+      try {
+        const summary = await runProbe(
+          { host, ports, concurrency: o.concurrency, timeoutMs: o.timeout },
+          { signal, onEvent: probeReporter(o, output(false)) },
+        );
+        setExit(summary.open > 0 ? ExitCode.Ok : ExitCode.Failure);
       } finally {
         dispose();
       }
