@@ -547,10 +547,12 @@ Deno.test({
           "-extfile int.ext",
       );
       for (
-        const [name, alg] of [["rsa", "rsa:2048"], ["p384", "ec -pkeyopt ec_paramgen_curve:P-384"], [
-          "ed",
-          "ed25519",
-        ]]
+        const [name, alg] of [
+          ["rsa", "rsa:2048"],
+          ["p256", "ec -pkeyopt ec_paramgen_curve:P-256"],
+          ["p384", "ec -pkeyopt ec_paramgen_curve:P-384"],
+          ["ed", "ed25519"],
+        ]
       ) {
         await sh(leaf(name, alg, "ca"));
       }
@@ -559,28 +561,81 @@ Deno.test({
           " && cat viaint.pem int.pem > chain.pem",
       );
       await sh(leaf("clientonly", "ec -pkeyopt ec_paramgen_curve:P-256", "ca", "clientAuth"));
-      const cases: [string, string, string, RegExp][] = [
-        ["RSA", "rsa.pem", "rsa.key", /^Received: hi /m],
-        ["ECDSA P-384", "p384.pem", "p384.key", /^Received: hi /m],
-        ["Ed25519", "ed.pem", "ed.key", /^Received: hi /m],
-        ["an intermediate CA, chain served", "chain.pem", "viaint.key", /^Received: hi /m],
-        ["an intermediate CA, chain not served", "viaint.pem", "viaint.key", /not sending the intermediate/],
+      await sh(leaf("expired", "ec -pkeyopt ec_paramgen_curve:P-256", "ca").replace("-days 30", "-days -1"));
+      await sh(
+        leaf("othername", "ec -pkeyopt ec_paramgen_curve:P-256", "ca").replace(
+          "DNS:localhost,IP:127.0.0.1",
+          "DNS:other.example",
+        ),
+      );
+      // [kind, certificate, key, chain openssl serves with -cert_chain, what the client prints]
+      const cases: [string, string, string, string | undefined, RegExp][] = [
+        ["RSA", "rsa.pem", "rsa.key", undefined, /^Received: /m],
+        ["ECDSA P-256", "p256.pem", "p256.key", undefined, /^Received: /m],
+        ["ECDSA P-384", "p384.pem", "p384.key", undefined, /^Received: /m],
+        ["Ed25519", "ed.pem", "ed.key", undefined, /^Received: /m],
+        ["an intermediate CA, chain served", "chain.pem", "viaint.key", "int.pem", /^Received: /m],
+        [
+          "an intermediate CA, chain not served",
+          "viaint.pem",
+          "viaint.key",
+          undefined,
+          /not sending the intermediate/,
+        ],
         [
           "a client-only certificate",
           "clientonly.pem",
           "clientonly.key",
+          undefined,
           /is not for TLS servers .*serverAuth/,
         ],
+        [
+          "an expired certificate",
+          "expired.pem",
+          "expired.key",
+          undefined,
+          /certificate has expired/,
+        ],
+        [
+          "a wrong name",
+          "othername.pem",
+          "othername.key",
+          undefined,
+          /is not valid for the name localhost; it is for other\.example/,
+        ],
       ];
-      for (const [kind, cert, key, expected] of cases) {
+      for (const [kind, cert, key, chain, expected] of cases) {
         const server = spawnTlsServer(`${dir}/${cert}`, `${dir}/${key}`);
         try {
           const port = await portOf(server);
           const r = await runCli(["client", "localhost", port, "hi", "--tls", "--ca", `${dir}/ca.pem`]);
-          assert.match(r.stdout + r.stderr, expected, kind);
+          assert.match(r.stdout + r.stderr, expected, `${kind}, sockkit's server`);
           assert.doesNotMatch(r.stderr, /invalid peer certificate|internal error/, kind);
         } finally {
           await server.stop();
+        }
+        // The same certificate served by openssl s_server (-rev answers a line reversed).
+        const leafOnly = cert === "chain.pem" ? "viaint.pem" : cert;
+        const openssl = new Deno.Command("openssl", {
+          args: ["s_server", "-accept", "0", "-rev", "-cert", `${dir}/${leafOnly}`, "-key", `${dir}/${key}`]
+            .concat(chain ? ["-cert_chain", `${dir}/${chain}`] : []),
+          stdout: "piped",
+          stderr: "null",
+          stdin: "piped",
+        }).spawn();
+        try {
+          const reader = openssl.stdout.pipeThrough(new TextDecoderStream()).getReader();
+          let out = "";
+          while (!/^ACCEPT .*:\d+$/m.test(out)) out += (await reader.read()).value ?? "";
+          reader.releaseLock();
+          const port = /^ACCEPT .*:(\d+)$/m.exec(out)![1];
+          const r = await runCli(["client", "localhost", port, "hi\n", "--tls", "--ca", `${dir}/ca.pem`]);
+          assert.match(r.stdout + r.stderr, expected, `${kind}, openssl s_server`);
+          assert.doesNotMatch(r.stderr, /invalid peer certificate|internal error/, kind);
+        } finally {
+          openssl.kill();
+          await openssl.status;
+          await openssl.stdout.cancel().catch(() => {});
         }
       }
       const mismatch = await runCli([
