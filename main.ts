@@ -21,6 +21,7 @@ import { type Cidr, parseCidr } from "./lib/cidr.ts";
 import { parseDuration } from "./lib/duration.ts";
 import {
   clientTarget,
+  looksLikeSpec,
   parseAlpn,
   parseWholeNumber,
   relayEndpoints,
@@ -224,7 +225,12 @@ export function buildProgram(setExit: (code: number) => void) {
       "Run a concurrent server (echo, chat, broadcast or discard) over TCP, TLS, Unix or UDP until Ctrl-C",
     )
     .configureOutput(usageOutput("sockkit server"))
-    .argument("[port]", "port to listen on; 0 picks a free port", portArg, 1234)
+    .argument(
+      "[address]",
+      "port to listen on (0 picks a free port), or an address: tcp://, tls://, udp://HOST:PORT, unix:PATH",
+      (v: string) => (looksLikeSpec(v) ? v : portArg(v)),
+      1234 as number | string,
+    )
     .option(
       "--host <host>",
       "address to bind: 0.0.0.0 (all IPv4), :: (all IPv6), 127.0.0.1, ::1, fe80::1%eth0 …",
@@ -288,9 +294,12 @@ export function buildProgram(setExit: (code: number) => void) {
     .option("-q, --quiet", "print only warnings and errors")
     .option("--json", "print one JSON object per event")
     .action(async (port, o, cmd) => {
+      const spec = typeof port === "string" ? port : undefined;
       const endpoint = serverEndpoint({
         ...o,
-        port,
+        port: typeof port === "number" ? port : 1234,
+        spec,
+        hostGiven: cmd.getOptionValueSource("host") === "cli",
         addressGiven: cmd.args.length > 0 || cmd.getOptionValueSource("host") === "cli",
       });
       const { signal, dispose } = interruptSignal();

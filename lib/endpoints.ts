@@ -27,6 +27,8 @@ export interface ServerFlags extends TransportFlags {
   port: number;
   /** True when the port or `--host` was given on the command line (not the defaults). */
   addressGiven?: boolean;
+  /** True when `--host` was given on the command line. */
+  hostGiven?: boolean;
   writeCert?: string;
   udpRate?: number;
   maxDatagram?: number;
@@ -42,6 +44,39 @@ export interface ClientFlags extends TransportFlags {
   /** `--insecure`: no verification of the server's certificate. */
   insecure?: boolean;
   maxDatagram?: number;
+}
+
+/**
+ * True when a positional argument is an address spec (`tls://host:443`, `unix:/tmp/s.sock`, `host:1234`,
+ * `[::1]:1234`) rather than a bare host or port; a bare IPv6 address (`::1`) is a host.
+ */
+export function looksLikeSpec(arg: string | undefined): arg is string {
+  if (arg === undefined) return false;
+  return /^[a-z][a-z0-9+.-]*:\/\//i.test(arg) || arg.startsWith("unix:") || /^\[[^\]]*\]:/.test(arg) ||
+    /^[^:[\]]+:[^:]*$/.test(arg);
+}
+
+/**
+ * Folds an address spec into the transport flags it stands for (`tls://` is `--tls`, `unix:P` is `--unix P`),
+ * refusing a flag that says something else, so one validation serves both spellings.
+ */
+function foldSpec<F extends TransportFlags>(spec: string, role: "listen" | "connect", f: F): {
+  flags: F;
+  hostname?: string;
+  port?: number;
+} {
+  const ep = parseAddressSpec(spec, role);
+  const clash = (flag: string) =>
+    new UsageError(`${flag} and the address '${spec}' say different things: give the transport once`);
+  if (f.unix !== undefined) throw clash("--unix");
+  if (ep.transport !== "tls" && f.tls) throw clash("--tls");
+  if (ep.transport !== "udp" && f.udp) throw clash("--udp");
+  if (ep.transport === "unix") return { flags: { ...f, unix: ep.path } };
+  return {
+    flags: { ...f, tls: ep.transport === "tls" || undefined, udp: ep.transport === "udp" || undefined },
+    hostname: ep.hostname,
+    port: ep.port,
+  };
 }
 
 function rejectCombinations(f: TransportFlags): void {
@@ -113,7 +148,18 @@ function requireCertAndKey(f: TransportFlags): void {
  * serverEndpoint({ host: "0.0.0.0", port: 1234, unix: "/tmp/s.sock" }); // { transport: "unix", path: "/tmp/s.sock" }
  * ```
  */
-export function serverEndpoint(f: ServerFlags): Endpoint {
+export function serverEndpoint(f: ServerFlags & { spec?: string }): Endpoint {
+  if (f.spec !== undefined) {
+    if (f.hostGiven) throw new UsageError(`--host and the address '${f.spec}' both name the host: give one`);
+    const folded = foldSpec(f.spec, "listen", f);
+    const { spec: _, ...rest } = folded.flags;
+    return serverEndpoint({
+      ...rest,
+      host: folded.hostname ?? f.host,
+      port: folded.port ?? f.port,
+      addressGiven: folded.flags.unix === undefined,
+    });
+  }
   rejectCombinations(f);
   requireTlsOptions(f);
   if (!f.udp) {
@@ -173,6 +219,22 @@ export function clientTarget(
   command: "client" | "bench" = "client",
 ): ClientTarget {
   const message = command === "client" ? " [MESSAGE]" : "";
+  if (looksLikeSpec(args[0])) {
+    if (command === "bench" && args[1] !== undefined) {
+      throw new UsageError(`the address '${args[0]}' already names the port: give no port after it`);
+    }
+    if (args[2] !== undefined) {
+      throw new UsageError(
+        `the address '${args[0]}' already names the port: the message is the one argument after it ` +
+          "(quote it if it has spaces)",
+      );
+    }
+    const folded = foldSpec(args[0], "connect", f);
+    const rest = folded.flags.unix !== undefined
+      ? args.slice(1)
+      : [folded.hostname, String(folded.port), ...args.slice(1, 2)];
+    return clientTarget(rest, folded.flags, command);
+  }
   rejectCombinations(f);
   requireTlsOptions(f);
   if (!f.udp) requireFlag(f.maxDatagram, "--max-datagram", "--udp");
