@@ -9,29 +9,9 @@ import { SockkitError, toNetworkError, UsageError } from "./errors.ts";
 import type { EventSink, ServerEvent } from "./events.ts";
 import { closeQuietly, ForwardingConn } from "./io.ts";
 import { limitedLog } from "./ratelimit.ts";
-import type { Listener, TlsEndpoint } from "./transport.ts";
+import type { Listener, TlsEndpoint, TlsSettings } from "./transport_types.ts";
 
-/** Certificates and verification settings; each field says which side uses it. */
-export interface TlsSettings {
-  /** Server: its certificate chain (PEM file). Client: a certificate to show servers that ask for one. */
-  certFile?: string;
-  /** The private key (PEM file) for `certFile`. */
-  keyFile?: string;
-  /** Client: a PEM file of extra trust anchors (a CA, or a self-signed server certificate). */
-  caFile?: string;
-  /** Client: the name sent as SNI and checked against the certificate (default: the host connected to). */
-  serverName?: string;
-  /** ALPN protocols, most preferred first. */
-  alpn?: string[];
-  /** Client: trust the server exactly when its certificate has one of these SHA-256 fingerprints (`--pin`). */
-  pins?: string[];
-  /** Client: do not verify the server's certificate at all (`--insecure`). */
-  insecure?: boolean;
-  /** Server without `certFile`: write the generated certificate (PEM) to this file. */
-  writeCertFile?: string;
-  /** Server: how long a client may take to finish its handshake (default 10 s). */
-  handshakeTimeoutMs?: number;
-}
+export type { TlsSettings };
 
 const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
 /**

@@ -6,45 +6,29 @@
 import { formatAddr, formatHostPort, zoneOf } from "./address.ts";
 import { toNetworkError } from "./errors.ts";
 import type { EventSink, ServerEvent } from "./events.ts";
-import { connectTls, listenTls, type TlsSettings, tlsSummary } from "./tls.ts";
+import { connectTls, listenTls, tlsSummary } from "./tls.ts";
 import { connectUnix, listenUnix } from "./unix.ts";
+import type {
+  Endpoint,
+  Listener,
+  StreamEndpoint,
+  TcpEndpoint,
+  TlsEndpoint,
+  TransportName,
+  UdpEndpoint,
+  UnixEndpoint,
+} from "./transport_types.ts";
 
-/** Plain TCP to a host and port. */
-export interface TcpEndpoint {
-  transport: "tcp";
-  hostname: string;
-  port: number;
-}
-
-/** TLS over TCP; `tls` holds certificates and verification settings. */
-export interface TlsEndpoint {
-  transport: "tls";
-  hostname: string;
-  port: number;
-  tls?: TlsSettings;
-}
-
-/** A Unix domain (stream) socket at a file path. */
-export interface UnixEndpoint {
-  transport: "unix";
-  path: string;
-}
-
-/** UDP datagrams to or from a host and port (served by lib/udp.ts, not by `listen`/`connect`). */
-export interface UdpEndpoint {
-  transport: "udp";
-  hostname: string;
-  port: number;
-}
-
-/** The endpoints that carry a byte stream: what `listen` and `connect` accept. */
-export type StreamEndpoint = TcpEndpoint | TlsEndpoint | UnixEndpoint;
-
-/** Where to listen or connect, over any transport. */
-export type Endpoint = StreamEndpoint | UdpEndpoint;
-
-/** The name of a transport. */
-export type TransportName = Endpoint["transport"];
+export type {
+  Endpoint,
+  Listener,
+  StreamEndpoint,
+  TcpEndpoint,
+  TlsEndpoint,
+  TransportName,
+  UdpEndpoint,
+  UnixEndpoint,
+};
 
 /** How each transport is named in messages. */
 export const TRANSPORT_LABELS: Record<TransportName, string> = {
@@ -62,13 +46,6 @@ export function formatEndpoint(ep: Endpoint): string {
 /** The transport named in the "Listening on" line when the address does not show it: TLS and UDP. */
 export function transportNote(ep: Endpoint): string | undefined {
   return ep.transport === "tls" || ep.transport === "udp" ? TRANSPORT_LABELS[ep.transport] : undefined;
-}
-
-/** The server's half of a transport: bound and listening, accepting connections. */
-export interface Listener {
-  readonly addr: Deno.Addr;
-  accept(): Promise<Deno.Conn>;
-  close(): void;
 }
 
 /**

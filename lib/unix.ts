@@ -6,7 +6,7 @@
 import { ExitCode, SockkitError, toNetworkError } from "./errors.ts";
 import type { EventSink, ServerEvent } from "./events.ts";
 import { closeQuietly } from "./io.ts";
-import type { Listener, UnixEndpoint } from "./transport.ts";
+import type { Listener, UnixEndpoint } from "./transport_types.ts";
 
 /**
  * Throws a clear `SockkitError` on platforms where Deno has no Unix domain sockets (Windows).

@@ -9,7 +9,9 @@ import { networkReason } from "../errors.ts";
 import { closeQuietly, isClosedError, sleep, writeAll } from "../io.ts";
 import { connect, type StreamEndpoint } from "../transport.ts";
 import { LatencyHistogram } from "./histogram.ts";
-import { LoadTally } from "./tally.ts";
+import { type LoadProgress, type LoadResult, LoadTally } from "./tally.ts";
+
+export type { LoadProgress, LoadResult };
 import { PayloadStream } from "./payload.ts";
 import { EventLoopTurns, READS_PER_TURN } from "../turns.ts";
 
@@ -36,28 +38,6 @@ export interface LoadSpec {
   timeoutMs: number;
 }
 
-/** What a `Load` measured; histograms are encoded so the result can leave a worker. */
-export interface LoadResult {
-  elapsedMs: number;
-  /** Replies received complete and correct (connect mode: connections that did connect, echo, close). */
-  messages: number;
-  /** Echoed bytes received and checked. */
-  bytes: number;
-  /** Connections established. */
-  connected: number;
-  latency: string;
-  connectTime: string;
-  /** Round trips completed by each connection (not in connect mode). */
-  perConnection: number[];
-  /** Errors by kind: `reply differs from what was sent`, `connect: connection refused`, … */
-  errors: Record<string, number>;
-  /** UDP only: datagrams sent, expired unanswered after the timeout, answered after that, and from elsewhere. */
-  sent?: number;
-  lost?: number;
-  late?: number;
-  strays?: number;
-}
-
 /** What `Load` and `UdpLoad` share: open, run until stopped or done, report. */
 export interface LoadDriver {
   /** Sockets or connections opened so far. */
@@ -67,15 +47,6 @@ export interface LoadDriver {
   stop(): void;
   progress(): LoadProgress;
   result(): LoadResult;
-}
-
-/** Counters for the live progress display. */
-export interface LoadProgress {
-  messages: number;
-  bytes: number;
-  errors: number;
-  /** UDP only: datagrams counted lost so far. */
-  lost?: number;
 }
 
 /** Stream mode reads and writes up to this much at once: fewer, larger system calls per byte moved. */

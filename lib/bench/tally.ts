@@ -5,7 +5,37 @@
  * @module
  */
 import { LatencyHistogram } from "./histogram.ts";
-import type { LoadProgress, LoadResult } from "./load.ts";
+
+/** What a `Load` measured; histograms are encoded so the result can leave a worker. */
+export interface LoadResult {
+  elapsedMs: number;
+  /** Replies received complete and correct (connect mode: connections that did connect, echo, close). */
+  messages: number;
+  /** Echoed bytes received and checked. */
+  bytes: number;
+  /** Connections established. */
+  connected: number;
+  latency: string;
+  connectTime: string;
+  /** Round trips completed by each connection (not in connect mode). */
+  perConnection: number[];
+  /** Errors by kind: `reply differs from what was sent`, `connect: connection refused`, … */
+  errors: Record<string, number>;
+  /** UDP only: datagrams sent, expired unanswered after the timeout, answered after that, and from elsewhere. */
+  sent?: number;
+  lost?: number;
+  late?: number;
+  strays?: number;
+}
+
+/** Counters for the live progress display. */
+export interface LoadProgress {
+  messages: number;
+  bytes: number;
+  errors: number;
+  /** UDP only: datagrams counted lost so far. */
+  lost?: number;
+}
 
 /**
  * The counters of one load.
