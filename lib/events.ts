@@ -33,7 +33,21 @@ export type ServerEvent =
   | ({ type: "summary" } & ServerSummary)
   | { type: "refused"; peer: string; reason: string }
   | ModeEvent
+  | HubEvent
   | WireEvent;
+
+/** Where a room shared over `--hub` stands: connected at start, lost (`down`), and back (`up`). */
+export interface HubEvent {
+  type: "hub";
+  state: "connected" | "down" | "up";
+  /** The hub's URL, without its password. */
+  hub: string;
+  room: string;
+  /** This server instance's id, with which what it publishes is tagged. */
+  instance: string;
+  /** What happened, as the log line says it. */
+  message: string;
+}
 
 /** What a mode reports: a chat transcript line (as members see it), or a note about one client. */
 export type ModeEvent =
