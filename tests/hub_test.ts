@@ -1,0 +1,242 @@
+import assert from "node:assert/strict";
+import { type CliProcess, portOf, runCli, spawnCli } from "./_helpers.ts";
+import { LinePeer } from "./_peer.ts";
+import { NO_REDIS, type RedisServer, startRedis } from "./_redis.ts";
+
+/** A sockkit server sharing a room over the hub, spawned with the CLI's real permissions. */
+async function instance(mode: "chat" | "broadcast", hub: string, extra: string[] = []) {
+  const proc = spawnCli(["server", "0", "--host", "127.0.0.1", "--mode", mode, "--hub", hub, ...extra]);
+  return { proc, port: Number(await portOf(proc)) };
+}
+
+async function join(port: number, welcome: RegExp): Promise<LinePeer> {
+  const peer = await LinePeer.connect(port);
+  assert.match(await peer.line(), welcome);
+  return peer;
+}
+
+/** Runs `body` with a fresh redis-server, then stops what it started. */
+function withRedis(body: (redis: RedisServer, procs: CliProcess[], peers: LinePeer[]) => Promise<void>) {
+  return async () => {
+    const redis = await startRedis();
+    const procs: CliProcess[] = [];
+    const peers: LinePeer[] = [];
+    try {
+      await body(redis, procs, peers);
+    } finally {
+      for (const p of peers) p.close();
+      await Promise.all(procs.map((p) => p.stop()));
+      await redis.stop();
+    }
+  };
+}
+
+Deno.test({
+  name: "hub: chat across two instances: joins, lines, /nick, /who and leaves reach everyone",
+  ignore: NO_REDIS !== undefined,
+  fn: withRedis(async (redis, procs, peers) => {
+    const a = await instance("chat", redis.url);
+    const b = await instance("chat", redis.url);
+    procs.push(a.proc, b.proc);
+    assert.match(
+      await a.proc.line(/^hub: /),
+      /^hub: room lobby shared over redis:\/\/127\.0\.0\.1:\d+ as instance \w+$/,
+    );
+    const alice = await join(a.port, /^\* welcome user1, 0 others here/);
+    peers.push(alice);
+    const bob = await join(b.port, /^\* welcome user2, 1 other here/);
+    peers.push(bob);
+    assert.equal(await alice.line(), "* user2 joined", "a join on B is announced on A");
+
+    await alice.send("/nick alice\n");
+    assert.equal(await alice.line(), "* user1 is now alice");
+    assert.equal(await bob.line(), "* user1 is now alice");
+    await bob.send("hello from B\n");
+    assert.equal(await alice.line(), "<user2> hello from B");
+    await alice.send("hello from A\n");
+    assert.equal(await bob.line(), "<alice> hello from A");
+
+    const carol = await join(b.port, /^\* welcome user3, 2 others here/);
+    peers.push(carol);
+    assert.equal(await alice.line(), "* user3 joined");
+    assert.equal(await bob.line(), "* user3 joined");
+    await carol.send("/who\n");
+    assert.equal(
+      await carol.line(),
+      "* 3 here: user2, user3, alice",
+      "this server's members, then the others'",
+    );
+    await alice.send("/who\n");
+    assert.equal(await alice.line(), "* 3 here: alice, user2, user3");
+
+    await carol.send("/quit\n");
+    assert.equal(await carol.line(), "* bye");
+    assert.equal(await alice.line(), "* user3 left");
+    assert.equal(await bob.line(), "* user3 left");
+    assert.match(await a.proc.line(/^<user2> hello from B$/), /hello from B/, "A's log shows B's lines too");
+  }),
+});
+
+Deno.test({
+  name: "hub: a name is unique across instances, any case, and free again once its holder leaves",
+  ignore: NO_REDIS !== undefined,
+  fn: withRedis(async (redis, procs, peers) => {
+    const a = await instance("chat", redis.url, ["--room", "names"]);
+    const b = await instance("chat", redis.url, ["--room", "names"]);
+    procs.push(a.proc, b.proc);
+    const one = await join(a.port, /^\* welcome user1,/);
+    const two = await join(b.port, /^\* welcome user2,/);
+    peers.push(one, two);
+    await one.send("/nick Bob\n");
+    assert.equal(await two.until(/is now/), "* user1 is now Bob");
+    await two.send("/nick bob\n");
+    assert.equal(await two.line(), "* bob is taken: pick another name");
+    await one.send("/quit\n");
+    assert.equal(await two.line(), "* Bob left");
+    await two.send("/nick bob\n");
+    assert.equal(await two.line(), "* user2 is now bob");
+  }),
+});
+
+Deno.test({
+  name: "hub: broadcast bytes from one instance's client reach every other client on both, not the sender",
+  ignore: NO_REDIS !== undefined,
+  fn: withRedis(async (redis, procs) => {
+    const a = await instance("broadcast", redis.url);
+    const b = await instance("broadcast", redis.url);
+    procs.push(a.proc, b.proc);
+    const sender = await Deno.connect({ hostname: "127.0.0.1", port: a.port });
+    const local = await Deno.connect({ hostname: "127.0.0.1", port: a.port });
+    const remote = await Deno.connect({ hostname: "127.0.0.1", port: b.port });
+    try {
+      await new Promise((r) => setTimeout(r, 300)); // all three are members
+      const data = new Uint8Array([0, 1, 2, 0xff, 0x0a, 3]);
+      await sender.write(data);
+      for (const conn of [local, remote]) {
+        const got = new Uint8Array(data.length);
+        let n = 0;
+        while (n < data.length) n += (await conn.read(got.subarray(n))) ?? Infinity;
+        assert.deepEqual(got, data);
+      }
+      const own = Promise.race([
+        sender.read(new Uint8Array(16)),
+        new Promise((r) => setTimeout(r, 300, "none")),
+      ]);
+      assert.equal(await own, "none", "the sender hears nothing back");
+    } finally {
+      for (const c of [sender, local, remote]) c.close();
+    }
+  }),
+});
+
+Deno.test({
+  name: "hub: Redis killed and restarted while clients chat on two instances",
+  ignore: NO_REDIS !== undefined,
+  fn: withRedis(async (redis, procs, peers) => {
+    const a = await instance("chat", redis.url);
+    const b = await instance("chat", redis.url);
+    procs.push(a.proc, b.proc);
+    const a1 = await join(a.port, /^\* welcome user1,/);
+    const a2 = await join(a.port, /^\* welcome user2,/);
+    const b1 = await join(b.port, /^\* welcome user3,/);
+    peers.push(a1, a2, b1);
+    await a1.until(/user3 joined/);
+    await a2.until(/user3 joined/);
+    await a1.send("before\n");
+    assert.equal(await b1.line(), "<user1> before");
+    assert.equal(await a2.line(), "<user1> before");
+
+    await redis.kill();
+    for (const p of [a1, a2, b1]) {
+      assert.equal(await p.line(), "* other servers unreachable: only this server's members hear you");
+    }
+    await a1.send("during\n");
+    assert.equal(await a2.line(), "<user1> during", "the local room keeps working");
+    await b1.send("/who\n");
+    assert.equal(await b1.line(), "* 1 here: user3 (other servers unreachable)");
+
+    await new Promise((r) => setTimeout(r, 1000)); // a few reconnection attempts fail
+    await redis.restart();
+    for (const p of [a1, a2, b1]) assert.equal(await p.line(), "* other servers reachable again");
+    await a.proc.line(
+      /^hub: Redis at .* is back after .*: resubscribed to room lobby, 2 names registered again/,
+    );
+    await b.proc.line(/^hub: Redis at .* is back/);
+
+    await a1.send("after\n");
+    assert.equal(await b1.line(), "<user1> after", "resubscribed; nothing sent meanwhile arrives late");
+    await b1.send("/who\n");
+    assert.equal(await b1.line(), "* 3 here: user3, user1, user2", "presence registered again");
+    await b1.send("back from B\n");
+    assert.equal(await a1.line(), "<user3> back from B");
+
+    for (const p of peers) p.close();
+    peers.length = 0;
+    const { stderr } = await a.proc.stop();
+    const warnings = stderr.split("\n").filter((l) => l.startsWith("warning: hub: lost Redis"));
+    assert.equal(warnings.length, 1, stderr);
+    assert.match(
+      warnings[0],
+      /^warning: hub: lost Redis at redis:\/\/127\.0\.0\.1:\d+ \(connection (closed|refused)\)/,
+    );
+  }),
+});
+
+Deno.test({
+  name: "hub: a crashed instance's members leave /who elsewhere within the presence expiry (10 s)",
+  ignore: NO_REDIS !== undefined,
+  fn: withRedis(async (redis, procs, peers) => {
+    const a = await instance("chat", redis.url);
+    const b = await instance("chat", redis.url);
+    procs.push(b.proc);
+    const gone = await join(a.port, /^\* welcome user1,/);
+    const stays = await join(b.port, /^\* welcome user2, 1 other here/);
+    peers.push(gone, stays);
+    await a.proc.stop("SIGKILL");
+    const crashedAt = performance.now();
+    let who = "";
+    while (performance.now() - crashedAt < 15_000) {
+      await stays.send("/who\n");
+      who = await stays.until(/ here: /);
+      if (who === "* 1 here: user2") break;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    assert.equal(who, "* 1 here: user2");
+    assert.ok(performance.now() - crashedAt < 12_000, "within the 10 s expiry (and the polling)");
+  }),
+});
+
+Deno.test({
+  name: "hub: Redis down at start is one line and exit 1",
+  ignore: NO_REDIS !== undefined,
+  fn: async () => {
+    const redis = await startRedis();
+    const url = redis.url;
+    await redis.stop();
+    const result = await runCli(["server", "0", "--host", "127.0.0.1", "--mode", "chat", "--hub", url]);
+    assert.equal(result.code, 1, result.stderr);
+    const lines = result.stderr.trim().split("\n");
+    assert.equal(lines.length, 1, result.stderr);
+    assert.match(lines[0], /cannot use the hub at redis:\/\/127\.0\.0\.1:\d+ \(--hub\): connection refused/);
+    assert.doesNotMatch(result.stdout, /Listening/);
+  },
+});
+
+Deno.test("hub: --hub and --room outside chat and broadcast, or malformed, are usage errors", async () => {
+  const cases: [string[], RegExp][] = [
+    [["--hub", "redis://127.0.0.1:6379"], /--hub shares a chat or broadcast room, not --mode echo/],
+    [["--mode", "chat", "--room", "x"], /--room names a room shared over --hub/],
+    [["--mode", "chat", "--hub", "http://127.0.0.1:6379"], /unsupported scheme 'http:'/],
+    [["--mode", "chat", "--hub", "redis://127.0.0.1"], /names no port/],
+    [["--mode", "chat", "--hub", "redis://127.0.0.1:6379/x"], /database 'x' is not a number/],
+    [["--mode", "chat", "--hub", "redis://u:secret@127.0.0.1/1"], /redis:\/\/u:\*\*\*@127\.0\.0\.1\/1/],
+    [["--mode", "chat", "--hub", "redis://127.0.0.1:6379", "--room", "a b"], /--room 'a b': a room name is/],
+    [["--mode", "chat", "--udp", "--hub", "redis://127.0.0.1:6379"], /--udp/],
+  ];
+  for (const [args, message] of cases) {
+    const result = await runCli(["server", "0", ...args]);
+    assert.equal(result.code, 2, `${args.join(" ")}: ${result.stderr}`);
+    assert.match(result.stderr, message, args.join(" "));
+    assert.doesNotMatch(result.stderr, /secret/, "the password is never printed");
+  }
+});
