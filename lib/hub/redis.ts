@@ -23,7 +23,7 @@ export const HEARTBEAT_MS = 3_000;
 /** Bytes that may be on their way to Redis at once; past this, messages are dropped, not buffered. */
 export const MAX_IN_FLIGHT_BYTES = 8 * 1024 * 1024;
 /** The longest wait between two reconnection attempts. */
-const MAX_BACKOFF_MS = 5_000;
+const MAX_BACKOFF_MS = 2_000;
 /** How long connecting may take, at start and on every reconnection attempt. */
 const CONNECT_TIMEOUT_MS = 3_000;
 
@@ -300,7 +300,9 @@ class RedisHub implements Hub {
       room: this.opts.settings.room,
       instance: this.instance,
       message: `Redis at ${this.opts.settings.label} is back after ${away}: resubscribed to room ` +
-        `${this.opts.settings.room}, ${plural(registered, "name")} registered again` +
+        `${this.opts.settings.room}${
+          this.opts.mode === "chat" ? `, ${plural(registered, "name")} registered again` : ""
+        }` +
         (this.#dropped
           ? `; ${plural(this.#dropped, "message")} sent meanwhile reached this server only`
           : "") +
