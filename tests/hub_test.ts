@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
-import { type CliProcess, portOf, runCli, spawnCli } from "./_helpers.ts";
+import { writeAll } from "../lib/io.ts";
+import { type CliProcess, portOf, randomBytes, runCli, sha256, spawnCli } from "./_helpers.ts";
 import { LinePeer } from "./_peer.ts";
+import { within } from "./_proc.ts";
 import { NO_REDIS, type RedisServer, startRedis } from "./_redis.ts";
 
 /** A sockkit server sharing a room over the hub, spawned with the CLI's real permissions. */
@@ -239,4 +241,102 @@ Deno.test("hub: --hub and --room outside chat and broadcast, or malformed, are u
     assert.match(result.stderr, message, args.join(" "));
     assert.doesNotMatch(result.stderr, /secret/, "the password is never printed");
   }
+});
+
+Deno.test({
+  name: "hub: a slow client on another instance is cut off by its own server; everyone else gets every byte",
+  ignore: NO_REDIS !== undefined,
+  fn: withRedis(async (redis, procs) => {
+    const a = await instance("broadcast", redis.url);
+    const b = await instance("broadcast", redis.url, ["--max-queue", "256KiB"]);
+    procs.push(a.proc, b.proc);
+    const sender = await Deno.connect({ hostname: "127.0.0.1", port: a.port });
+    const localFast = await Deno.connect({ hostname: "127.0.0.1", port: a.port });
+    const slow = await Deno.connect({ hostname: "127.0.0.1", port: b.port });
+    const remoteFast = await Deno.connect({ hostname: "127.0.0.1", port: b.port });
+    try {
+      await new Promise((r) => setTimeout(r, 300));
+      const data = randomBytes(12 * 1024 * 1024);
+      const readAll = async (conn: Deno.Conn) => {
+        const got = new Uint8Array(data.length);
+        let n = 0;
+        while (n < data.length) {
+          const m = await conn.read(got.subarray(n));
+          if (m === null) break;
+          n += m;
+        }
+        return got.subarray(0, n);
+      };
+      const reading = Promise.all([readAll(localFast), readAll(remoteFast)]);
+      // in 64 KiB steps, as a client streaming steadily would: what Redis relays comes in bursts, and a
+      // burst larger than --max-queue would cut off even a client that reads as fast as it can
+      for (let at = 0; at < data.length; at += 64 * 1024) {
+        await writeAll(sender, data.subarray(at, at + 64 * 1024));
+        await new Promise((r) => setTimeout(r, 2));
+      }
+      const [local, remote] = await within(reading, 20_000, "both fast readers to get everything");
+      assert.equal(await sha256(local), await sha256(data), "the sender's instance");
+      assert.equal(
+        await sha256(remote),
+        await sha256(data),
+        "the other instance, while its slow client lags",
+      );
+      assert.match(
+        await within(b.proc.line(/ left \(too slow/), 5_000, "the slow client cut off"),
+        /too slow: more than 256\.0 KiB waiting to be sent/,
+      );
+    } finally {
+      for (const c of [sender, localFast, slow, remoteFast]) c.close();
+    }
+  }),
+});
+
+Deno.test({
+  name: "hub: broadcast carries on across a Redis restart, and --json shows the hub's state",
+  ignore: NO_REDIS !== undefined,
+  fn: withRedis(async (redis, procs) => {
+    const json = (mode: string) =>
+      spawnCli([
+        "server",
+        "0",
+        "--host",
+        "127.0.0.1",
+        "--mode",
+        mode,
+        "--hub",
+        redis.url,
+        "--room",
+        "game",
+        "--json",
+      ]);
+    const a = json("broadcast");
+    const b = json("broadcast");
+    procs.push(a, b);
+    const portIn = async (p: CliProcess) =>
+      Number(JSON.parse(await p.line(/"type":"listening"/)).address.split(":")[1]);
+    const connected = JSON.parse(await a.line(/"type":"hub"/));
+    assert.equal(connected.state, "connected");
+    assert.equal(connected.room, "game");
+    assert.match(connected.instance, /^[0-9a-f]{8}$/);
+    const sender = await Deno.connect({ hostname: "127.0.0.1", port: await portIn(a) });
+    const receiver = await Deno.connect({ hostname: "127.0.0.1", port: await portIn(b) });
+    try {
+      await new Promise((r) => setTimeout(r, 300));
+      await redis.kill();
+      await redis.restart();
+      assert.equal(JSON.parse(await a.line(/"state":"up"/)).type, "hub");
+      await b.line(/"state":"up"/);
+      await sender.write(new TextEncoder().encode("after the restart\n"));
+      const buf = new Uint8Array(64);
+      const n = await receiver.read(buf);
+      assert.equal(new TextDecoder().decode(buf.subarray(0, n ?? 0)), "after the restart\n");
+    } finally {
+      sender.close();
+      receiver.close();
+    }
+    const { stderr } = await a.stop();
+    const down = stderr.split("\n").filter((l) => l.includes('"state":"down"'));
+    assert.equal(down.length, 1, stderr);
+    assert.match(JSON.parse(down[0]).message, /^lost Redis at redis:\/\/127\.0\.0\.1:\d+/);
+  }),
 });
