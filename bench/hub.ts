@@ -233,21 +233,22 @@ function row(r: PhaseResult, cross: boolean): string {
     `${ms(percentile(lat, 0.99))} |`;
 }
 
-async function main(): Promise<void> {
-  const args = parseArgs({
-    options: {
-      clients: { type: "string", default: "100" },
-      lines: { type: "string", default: "1" },
-      instances: { type: "string", default: "3" },
-    },
-  }).values;
-  const perInstance = Number(args.clients);
-  const lines = Number(args.lines);
-  const count = Number(args.instances);
-  if (NO_REDIS) {
-    console.log(`## Rooms over Redis\n\nNot run: ${NO_REDIS}.`);
-    return;
-  }
+/** What the scale check is run with. */
+export interface HubBenchOptions {
+  /** Clients per instance (default 100). */
+  clients?: number;
+  /** Lines each client says in the burst (default 1). */
+  lines?: number;
+  /** Instances sharing the room (default 3). */
+  instances?: number;
+}
+
+/** Runs the scale check and resolves to its markdown section (`## Rooms over Redis`), for the peer suite. */
+export async function hubBenchSection(opts: HubBenchOptions = {}): Promise<string> {
+  const perInstance = opts.clients ?? 100;
+  const lines = opts.lines ?? 1;
+  const count = opts.instances ?? 3;
+  if (NO_REDIS) return `## Rooms over Redis\n\nNot run: ${NO_REDIS}.\n`;
   const out: string[] = ["## Rooms over Redis", ""];
   out.push(
     `\`deno task bench:hub\` (bench/hub.ts), ${new Date().toISOString().slice(0, 10)}, ` +
@@ -334,7 +335,7 @@ async function main(): Promise<void> {
   } finally {
     await redis.stop();
   }
-  console.log(out.join("\n"));
+  return out.join("\n");
 }
 
 async function redisVersion(): Promise<string> {
@@ -342,4 +343,18 @@ async function redisVersion(): Promise<string> {
   return /v=(\S+)/.exec(decoder.decode(out.stdout))?.[1] ?? "?";
 }
 
-if (import.meta.main) await main();
+if (import.meta.main) {
+  const args = parseArgs({
+    options: {
+      clients: { type: "string", default: "100" },
+      lines: { type: "string", default: "1" },
+      instances: { type: "string", default: "3" },
+    },
+  }).values;
+  const [clients, lines, instances] = [args.clients, args.lines, args.instances].map(Number);
+  if (![clients, lines, instances].every((n) => Number.isInteger(n) && n >= 1)) {
+    console.error("bench:hub: --clients, --lines and --instances take whole numbers of 1 or more");
+    Deno.exit(2);
+  }
+  console.log(await hubBenchSection({ clients, lines, instances }));
+}
