@@ -31,19 +31,27 @@ function freePort(): number {
   return port;
 }
 
-/** Starts redis-server and resolves once it answers PING. */
-export async function startRedis(): Promise<RedisServer> {
+/**
+ * Starts redis-server and resolves once it answers PING. With `tlsDir`, it serves only TLS, with a
+ * self-signed certificate for localhost made there by openssl (and is not PINGed).
+ */
+export async function startRedis(opts: { tlsDir?: string } = {}): Promise<RedisServer> {
   const dir = await Deno.makeTempDir({ prefix: "sockkit-redis-" });
   const port = freePort();
+  const tls = opts.tlsDir ? await selfSignedTls(opts.tlsDir, port) : [];
   let child: Deno.ChildProcess | undefined;
   const spawn = async () => {
     child = new Deno.Command("redis-server", {
-      args: ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir],
+      args: [
+        ...(tls.length ? tls : ["--port", String(port)]),
+        ...["--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir],
+      ],
       stdin: "null",
       stdout: "null",
       stderr: "null",
     }).spawn();
-    await waitForPing(port);
+    if (tls.length) await waitForListening(port);
+    else await waitForPing(port);
   };
   const kill = async () => {
     if (!child) return;
@@ -64,6 +72,32 @@ export async function startRedis(): Promise<RedisServer> {
       await Deno.remove(dir, { recursive: true });
     },
   };
+}
+
+/** The redis-server arguments for TLS only on `port`, with a new self-signed certificate in `dir`. */
+async function selfSignedTls(dir: string, port: number): Promise<string[]> {
+  const [cert, key] = [`${dir}/cert.pem`, `${dir}/key.pem`];
+  const made = await new Deno.Command("openssl", {
+    args: ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert, "-days", "1"]
+      .concat(["-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"]),
+    stdout: "null",
+    stderr: "null",
+  }).output();
+  if (!made.success) throw new Error("openssl could not make a certificate");
+  return ["--port", "0", "--tls-port", String(port), "--tls-cert-file", cert, "--tls-key-file", key]
+    .concat(["--tls-ca-cert-file", cert, "--tls-auth-clients", "no"]);
+}
+
+async function waitForListening(port: number): Promise<void> {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    try {
+      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
+      return;
+    } catch {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  throw new Error(`redis-server on port ${port} did not listen within 5 s`);
 }
 
 async function waitForPing(port: number): Promise<void> {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { writeAll } from "../lib/io.ts";
-import { type CliProcess, portOf, randomBytes, runCli, sha256, spawnCli } from "./_helpers.ts";
+import { type CliProcess, hasCommand, portOf, randomBytes, runCli, sha256, spawnCli } from "./_helpers.ts";
 import { LinePeer } from "./_peer.ts";
 import { within } from "./_proc.ts";
 import { NO_REDIS, type RedisServer, startRedis } from "./_redis.ts";
@@ -339,4 +339,32 @@ Deno.test({
     assert.equal(down.length, 1, stderr);
     assert.match(JSON.parse(down[0]).message, /^lost Redis at redis:\/\/127\.0\.0\.1:\d+/);
   }),
+});
+
+Deno.test({
+  name: "hub: rediss:// verifies the certificate: a self-signed one is one line and exit 1",
+  ignore: NO_REDIS !== undefined || !hasCommand("openssl"),
+  fn: async () => {
+    const dir = await Deno.makeTempDir({ prefix: "sockkit-rediss-" });
+    const redis = await startRedis({ tlsDir: dir });
+    try {
+      const result = await runCli([
+        "server",
+        "0",
+        "--mode",
+        "chat",
+        "--hub",
+        `rediss://localhost:${redis.port}`,
+      ]);
+      assert.equal(result.code, 1, result.stderr);
+      assert.equal(
+        result.stderr.trim(),
+        `sockkit: cannot use the hub at rediss://localhost:${redis.port} (--hub): self-signed certificate: ` +
+          "rediss:// needs a certificate this machine trusts",
+      );
+    } finally {
+      await redis.stop();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
 });

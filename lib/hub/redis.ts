@@ -110,9 +110,8 @@ class RedisHub implements Hub {
       await this.#sub.subscribe(this.#channel, (message: Buffer) => this.#onMessage(message), true);
     } catch (err) {
       this.#destroy();
-      throw new SockkitError(
-        `cannot use the hub at ${where}: ${this.#lastError || describe(err)}: start Redis there or fix --hub`,
-      );
+      const reason = this.#lastError || describe(err);
+      throw new SockkitError(`cannot use the hub at ${where}: ${reason}: ${adviceFor(reason)}`);
     }
     this.#started = true;
     this.#reachable = true;
@@ -333,6 +332,13 @@ function describe(err: unknown): string {
   }
   if (/ECONNRESET|Socket closed unexpectedly|connection reset/i.test(message)) return "connection closed";
   return message.split("\n")[0];
+}
+
+/** What to do about a failed first connection. */
+function adviceFor(reason: string): string {
+  if (/certificate/i.test(reason)) return "rediss:// needs a certificate this machine trusts";
+  if (/user name or password/.test(reason)) return "check the user and password in --hub";
+  return "start Redis there or fix --hub";
 }
 
 async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<void> {
