@@ -368,3 +368,19 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "hub: one sender's lines reach another instance complete and in the order they were said",
+  ignore: NO_REDIS !== undefined,
+  fn: withRedis(async (redis, procs, peers) => {
+    const a = await instance("chat", redis.url);
+    const b = await instance("chat", redis.url);
+    procs.push(a.proc, b.proc);
+    const talker = await join(a.port, /^\* welcome user1,/);
+    const listener = await join(b.port, /^\* welcome user2,/);
+    peers.push(talker, listener);
+    await talker.until(/user2 joined/);
+    await talker.send(Array.from({ length: 500 }, (_, i) => `line ${i}\n`).join(""));
+    for (let i = 0; i < 500; i++) assert.equal(await listener.line(), `<user1> line ${i}`);
+  }),
+});

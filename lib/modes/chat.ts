@@ -18,6 +18,8 @@ const UNREACHABLE = "other servers unreachable";
  * `user2`, … until they pick a name. Lines end in `\n`, `\r\n` or `\r`; each client is sent lines ending
  * the way its own do. Control, bidi and other invisible format characters in a line are relayed escaped
  * (textForScreen: `\x1b`, `\u202e`). A line longer than `maxLine` is refused with a notice to its sender.
+ * With a hub (`--hub`) the room spans server instances: lines, joins, leaves and renames are published to
+ * the others and theirs delivered here; names are claimed through the hub, and `/who` lists every instance.
  */
 export function chat(ctx: ModeContext): Mode {
   const hub = ctx.hub ?? new LocalHub();
