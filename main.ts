@@ -32,6 +32,7 @@ import { ExitCode, SockkitError, UsageError } from "./lib/errors.ts";
 import type { EventSink, ServerEvent } from "./lib/events.ts";
 import { escapeText } from "./lib/format.ts";
 import { MODE_NAMES, type ModeName } from "./lib/modes/mod.ts";
+import { DEFAULT_ROOM, type HubSettings, parseHubUrl } from "./lib/hub/url.ts";
 import type { Endpoint } from "./lib/transport.ts";
 import { clientReporter, INSECURE_WARNING, type ReporterOutput, serverReporter } from "./lib/reporter.ts";
 import { parseSize } from "./lib/size.ts";
@@ -208,6 +209,28 @@ function dropFileAccessOnceListening(
   };
 }
 
+/** `--hub` and `--room`, checked against the mode and transport they are given with. */
+function hubSettings(
+  o: { hub?: string; room?: string; mode: string },
+  endpoint: Endpoint,
+): HubSettings | undefined {
+  if (o.hub === undefined) {
+    if (o.room !== undefined) {
+      throw new UsageError("--room names a room shared over --hub: add --hub redis://HOST:PORT");
+    }
+    return undefined;
+  }
+  if (o.mode !== "chat" && o.mode !== "broadcast") {
+    throw new UsageError(
+      `--hub shares a chat or broadcast room, not --mode ${o.mode}: add --mode chat or --mode broadcast`,
+    );
+  }
+  if (endpoint.transport === "udp") {
+    throw new UsageError("--hub works with chat and broadcast, which --udp does not serve");
+  }
+  return parseHubUrl(o.hub, o.room);
+}
+
 /** Builds the command line; each action resolves to the process exit code. */
 export function buildProgram(setExit: (code: number) => void) {
   const program = new Command()
@@ -288,6 +311,11 @@ export function buildProgram(setExit: (code: number) => void) {
       new Option("--deny <cidr>", "refuse peers in this network (repeatable; wins over --allow)")
         .argParser(cidrListArg("--deny")).default([], "nobody"),
     )
+    .option(
+      "--hub <url>",
+      "chat/broadcast: share the room with other instances over Redis: redis://[user:password@]HOST:PORT[/DB] or rediss://",
+    )
+    .option("--room <name>", `with --hub: the room to join (default ${DEFAULT_ROOM})`)
     .option("--trace", "narrate every socket call: bind, listen, accept, recv, send, close")
     .option("--hex", "show the bytes received and sent as a hex dump")
     .option("-v, --verbose", "also print a line per message received")
@@ -302,6 +330,7 @@ export function buildProgram(setExit: (code: number) => void) {
         hostGiven: cmd.getOptionValueSource("host") === "cli",
         addressGiven: cmd.args.length > 0 || cmd.getOptionValueSource("host") === "cli",
       });
+      const hub = hubSettings(o, endpoint);
       const { signal, dispose } = interruptSignal();
       try {
         await runServer(
@@ -318,6 +347,7 @@ export function buildProgram(setExit: (code: number) => void) {
             trace: o.trace,
             hex: o.hex,
             udp: { ratePerSecond: o.udpRate, maxDatagram: o.maxDatagram },
+            hub,
           },
           {
             signal,

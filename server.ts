@@ -4,7 +4,9 @@
  */
 import type { Cidr } from "./lib/cidr.ts";
 import type { EventSink, ServerEvent, ServerSummary } from "./lib/events.ts";
-import { networkReason } from "./lib/errors.ts";
+import { networkReason, UsageError } from "./lib/errors.ts";
+import type { Hub } from "./lib/hub/hub.ts";
+import type { HubSettings } from "./lib/hub/url.ts";
 import { plural } from "./lib/format.ts";
 import { DEFAULT_MAX_LINE } from "./lib/framing.ts";
 import { accessRefusal, idleReason, IdleTimer, notReadingReason } from "./lib/guards.ts";
@@ -53,6 +55,8 @@ export interface ServerOptions {
   hex?: boolean;
   /** UDP: reply rate limit and largest datagram. */
   udp?: UdpSettings;
+  /** Chat and broadcast: share the room with the other instances on this Redis (`--hub`, `--room`). */
+  hub?: HubSettings;
 }
 
 /** How the server is driven: stopped by `signal`, observed through `onEvent`. */
@@ -239,16 +243,21 @@ export async function runServer(opts: ServerOptions, ctx: RunServerContext = {})
   const emit = ctx.onEvent ?? (() => {});
   const signal = ctx.signal ?? new AbortController().signal;
   const modeName = opts.mode ?? "echo";
+  const hub = opts.hub ? await connectHub(opts.hub, modeName, emit) : undefined;
   const mode = MODES[modeName]({
     maxLine: opts.maxLine ?? DEFAULT_MAX_LINE,
     maxQueue: opts.maxQueue ?? DEFAULT_MAX_QUEUE,
     emit,
+    hub,
   });
   const startedAt = performance.now();
   const tap = new WireTap(opts, emit, startedAt);
 
   // bind + listen
-  const listener = await listen(opts.endpoint, emit);
+  const listener = await listen(opts.endpoint, emit).catch(async (err) => {
+    await hub?.close();
+    throw err;
+  });
   const address = listenerAddress(listener, opts.endpoint);
   tap.trace("bind", { address });
   tap.trace("listen", { address });
@@ -354,8 +363,18 @@ export async function runServer(opts: ServerOptions, ctx: RunServerContext = {})
   for (const client of clients) client.closeNow();
   await allDone;
   turns.close();
+  await hub?.close();
 
   const summary: ServerSummary = { address, ...totals, uptimeMs: performance.now() - startedAt };
   emit({ type: "summary", ...summary });
   return summary;
+}
+
+/** Connects the room to the other instances over Redis (the client is loaded only when --hub is given). */
+async function connectHub(settings: HubSettings, mode: ModeName, emit: EventSink<ServerEvent>): Promise<Hub> {
+  if (mode !== "chat" && mode !== "broadcast") {
+    throw new UsageError(`--hub shares a chat or broadcast room: add --mode chat or --mode broadcast`);
+  }
+  const { connectRedisHub } = await import("./lib/hub/redis.ts");
+  return await connectRedisHub({ settings, mode, emit });
 }

@@ -34,6 +34,7 @@ export type ServerEvent =
   | { type: "refused"; peer: string; reason: string }
   | RelayEvent
   | ModeEvent
+  | HubEvent
   | WireEvent;
 
 /** What the relay reports about each pair: its target connected, and the pair done. */
@@ -53,6 +54,19 @@ export type RelayEvent =
     /** Why it ended early: the target could not be reached, a reset, an idle timeout. */
     reason?: string;
   };
+
+/** Where a room shared over `--hub` stands: connected at start, lost (`down`), and back (`up`). */
+export interface HubEvent {
+  type: "hub";
+  state: "connected" | "down" | "up";
+  /** The hub's URL, without its password. */
+  hub: string;
+  room: string;
+  /** This server instance's id, with which what it publishes is tagged. */
+  instance: string;
+  /** What happened, as the log line says it. */
+  message: string;
+}
 
 /** What a mode reports: a chat transcript line (as members see it), or a note about one client. */
 export type ModeEvent =

@@ -73,6 +73,8 @@ export function formatServerEvent(event: ServerEvent, opts: ReporterOptions = {}
       } up, ${formatBytes(event.down)} down in ${formatDuration(event.durationMs)} (${event.active} online)`;
     case "chat":
       return event.text;
+    case "hub":
+      return event.state === "down" ? `warning: hub: ${event.message}` : `hub: ${event.message}`;
     case "note":
       return `${event.peer} ${event.text}`;
     case "trace":
@@ -182,7 +184,9 @@ function jsonLine(event: { type: string }): string {
 /** A sink for server events that prints them as text or JSON lines. */
 export function serverReporter(opts: ReporterOptions, out: ReporterOutput): (event: ServerEvent) => void {
   return (event) => {
-    if (event.type === "warning") return out.warn(opts.json ? jsonLine(event) : formatServerEvent(event)!);
+    if (event.type === "warning" || (event.type === "hub" && event.state === "down")) {
+      return out.warn(opts.json ? jsonLine(event) : formatServerEvent(event)!);
+    }
     if (opts.quiet && !isWireEvent(event)) {
       if (event.type === "listening" && opts.announce) {
         out.warn(opts.json ? jsonLine(event) : formatServerEvent(event)!);

@@ -2,11 +2,14 @@ import { escapeBytes, escapeText, plural, textForScreen } from "../format.ts";
 import { LineReader } from "../framing.ts";
 import { concatBytes } from "../io.ts";
 import type { Mode, ModeContext, Session } from "./mode.ts";
+import { LocalHub } from "../hub/hub.ts";
 import { nameKey, nameProblem } from "./names.ts";
 import { type Member, Room } from "./room.ts";
 
 const encoder = new TextEncoder();
 const HELP = "/nick NAME to rename, /who to list, /quit to leave";
+/** What members are told while the other server instances of a shared room cannot be reached. */
+const UNREACHABLE = "other servers unreachable";
 
 /**
  * Chat mode, line based: every line a client sends goes to every other client as `<name> text`; joins,
@@ -15,18 +18,48 @@ const HELP = "/nick NAME to rename, /who to list, /quit to leave";
  * `user2`, … until they pick a name. Lines end in `\n`, `\r\n` or `\r`; each client is sent lines ending
  * the way its own do. Control, bidi and other invisible format characters in a line are relayed escaped
  * (textForScreen: `\x1b`, `\u202e`). A line longer than `maxLine` is refused with a notice to its sender.
+ * With a hub (`--hub`) the room spans server instances: lines, joins, leaves and renames are published to
+ * the others and theirs delivered here; names are claimed through the hub, and `/who` lists every instance.
  */
 export function chat(ctx: ModeContext): Mode {
-  let joined = 0;
+  const hub = ctx.hub ?? new LocalHub();
+  /** Name keys being claimed from the hub right now, so that no two local members can get the same. */
+  const claiming = new Set<string>();
   const room: Room = new Room(ctx.maxQueue, {
-    onLeave: (member, reason) => announce(member, `* ${member.name} left${reason ? ` (${reason})` : ""}`),
-    onShutdown: (member) => tell(member, "* server shutting down"),
+    onLeave: (member, reason) => {
+      if (!member.name) return;
+      announce(member, `* ${member.name} left${reason ? ` (${reason})` : ""}`);
+      hub.release(nameKey(member.name));
+    },
+    onShutdown: (member) => {
+      tell(member, "* server shutting down");
+      if (!member.name) return;
+      hub.publish(encoder.encode(`* ${member.name} left (server shutting down)`));
+      hub.release(nameKey(member.name));
+    },
+  });
+  hub.listen({
+    // what another instance relays was made screen-safe there, as its own members' lines are here
+    message: (text, instance) => {
+      ctx.emit({ type: "chat", id: 0, peer: `instance ${instance}`, text: new TextDecoder().decode(text) });
+      room.send(lineFor(text));
+    },
+    down: () => {
+      for (const member of room.members) {
+        tell(member, `* ${UNREACHABLE}: only this server's members hear you`);
+      }
+    },
+    up: () => {
+      for (const member of room.members) tell(member, "* other servers reachable again");
+    },
   });
 
-  /** Sends a transcript line to everyone but `except`, and logs it as coming from `from`. */
+  /** Sends a transcript line to everyone but `except` (and to the other instances), logged as from `from`. */
   function announce(from: Member, text: string, except?: Member): void {
     ctx.emit({ type: "chat", id: from.session.id, peer: from.session.peer, text });
-    room.send(lineFor(encoder.encode(text)), except);
+    const bytes = encoder.encode(text);
+    room.send(lineFor(bytes), except);
+    hub.publish(bytes);
   }
 
   function tell(member: Member, text: string): void {
@@ -35,43 +68,66 @@ export function chat(ctx: ModeContext): Mode {
 
   function nameTaken(name: string, except?: Member): boolean {
     const wanted = nameKey(name);
+    if (claiming.has(wanted)) return true;
     for (const m of room.members) if (m !== except && nameKey(m.name) === wanted) return true;
     return false;
   }
 
-  function defaultName(): string {
-    let name: string;
-    do name = `user${++joined}`; while (nameTaken(name));
-    return name;
+  /** Claims `name` here and on the other instances; false when someone has it. */
+  async function claim(name: string, except?: Member): Promise<boolean> {
+    if (nameTaken(name, except)) return false;
+    const key = nameKey(name);
+    claiming.add(key);
+    try {
+      return await hub.claim({ key, name });
+    } finally {
+      claiming.delete(key);
+    }
   }
 
-  function rename(member: Member, name: string): void {
+  async function defaultName(): Promise<string> {
+    for (;;) {
+      const name = `user${await hub.nextNumber()}`;
+      if (await claim(name)) return name;
+    }
+  }
+
+  async function rename(member: Member, name: string): Promise<void> {
     if (!name) return tell(member, "* usage: /nick NAME");
     const problem = nameProblem(name);
     if (problem) return tell(member, `* ${problem}`);
     if (name === member.name) return tell(member, `* you are already ${name}`);
-    if (nameTaken(name, member)) return tell(member, `* ${name} is taken: pick another name`);
+    if (!await claim(name, member)) return tell(member, `* ${name} is taken: pick another name`);
     const old = member.name;
+    if (!room.has(member)) return hub.release(nameKey(name));
     member.name = name;
+    if (nameKey(old) !== nameKey(name)) hub.release(nameKey(old));
     announce(member, `* ${old} is now ${name}`);
   }
 
-  function who(member: Member): void {
-    const names = [...room.members].map((m) => m.name);
-    tell(member, `* ${names.length} here: ${names.join(", ")}`);
+  /** Everyone in the room, this instance's members first (in the order they joined); undefined: unreachable. */
+  async function everyone(): Promise<{ names: string[]; unreachable: boolean }> {
+    const here = [...room.members].map((m) => m.name).filter((name) => name !== "");
+    const elsewhere = await hub.remoteNames();
+    return { names: [...here, ...elsewhere ?? []], unreachable: elsewhere === undefined };
+  }
+
+  async function who(member: Member): Promise<void> {
+    const { names, unreachable } = await everyone();
+    tell(member, `* ${names.length} here: ${names.join(", ")}${unreachable ? ` (${UNREACHABLE})` : ""}`);
   }
 
   /** Acts on one line; false once the member asked to leave. */
-  function handleLine(member: Member, line: Uint8Array): boolean {
+  async function handleLine(member: Member, line: Uint8Array): Promise<boolean> {
     if (line.length === 0) return true;
     if (line[0] === 0x2f && line[1] !== 0x2f) {
       const [command, ...args] = new TextDecoder().decode(line).trim().split(/\s+/);
       switch (command) {
         case "/nick":
-          rename(member, args.join(" "));
+          await rename(member, args.join(" "));
           return true;
         case "/who":
-          who(member);
+          await who(member);
           return true;
         case "/quit":
           tell(member, "* bye");
@@ -91,15 +147,27 @@ export function chat(ctx: ModeContext): Mode {
     });
     // what a terminal would obey (cursor moves, a cleared line, a title) or hide (bidi, zero-width) is relayed
     // as a visible escape, so no member can draw over the prefix or pass a line off as someone else's
-    room.send(lineFor(encoder.encode(`<${member.name}> ${textForScreen(text)}`)), member);
+    const bytes = encoder.encode(`<${member.name}> ${textForScreen(text)}`);
+    room.send(lineFor(bytes), member);
+    hub.publish(bytes);
     return true;
   }
 
   return (session: Session) =>
     room.serve(session, async (member) => {
-      member.name = defaultName();
-      const others = room.size - 1;
-      tell(member, `* welcome ${member.name}, ${plural(others, "other")} here (${HELP})`);
+      member.hearing = false;
+      const name = await defaultName();
+      if (!room.has(member)) return hub.release(nameKey(name));
+      member.name = name;
+      const { names, unreachable } = await everyone();
+      const others = names.length - 1;
+      tell(
+        member,
+        `* welcome ${member.name}, ${plural(others, "other")} here (${HELP})${
+          unreachable ? ` (${UNREACHABLE})` : ""
+        }`,
+      );
+      member.hearing = true;
       announce(member, `* ${member.name} joined`, member);
       const lines = new LineReader(session, ctx.maxLine);
       while (!session.stopping) {
@@ -116,7 +184,7 @@ export function chat(ctx: ModeContext): Mode {
           continue;
         }
         if (result.eol) member.eol = result.eol === "\n" ? "\n" : "\r\n";
-        if (!handleLine(member, result.line)) return;
+        if (!await handleLine(member, result.line)) return;
       }
     });
 }

@@ -1,4 +1,5 @@
 import type { EventSink, ModeEvent } from "../events.ts";
+import type { Hub } from "../hub/hub.ts";
 
 /** What a mode may do with the connection it was given; the server counts and reports through it. */
 export interface Session {
@@ -38,6 +39,8 @@ export interface ModeContext {
   maxQueue: number;
   /** Reports transcript lines and notes about clients. */
   emit: EventSink<ModeEvent>;
+  /** Where a fan-out room meets the same room on other server instances (`--hub`); default: nowhere. */
+  hub?: Hub;
 }
 
 /** Makes a mode once per server run; modes that share state between clients (a chat room) keep it here. */

@@ -11,6 +11,8 @@ export class Member {
   name = "";
   /** The line ending this member uses, used for what it is sent (chat). */
   eol: "\n" | "\r\n" = "\n";
+  /** False until the member is to hear the room (chat: once it was welcomed); `send` passes it by till then. */
+  hearing = true;
 
   constructor(readonly session: Session, maxQueue: number) {
     this.queue = new OutboundQueue((data) => session.write(data), maxQueue);
@@ -50,6 +52,11 @@ export class Room {
   /** The members, in the order they joined. */
   get members(): Iterable<Member> {
     return this.#members;
+  }
+
+  /** True while `member` is in the room. */
+  has(member: Member): boolean {
+    return this.#members.has(member);
   }
 
   /** How many are here. */
@@ -97,7 +104,7 @@ export class Room {
   send(data: Uint8Array | ((member: Member) => Uint8Array), except?: Member): void {
     let tooSlow: Member[] | undefined;
     for (const member of this.#members) {
-      if (member === except) continue;
+      if (member === except || !member.hearing) continue;
       const bytes = typeof data === "function" ? data(member) : data;
       if (!member.queue.push(bytes)) (tooSlow ??= []).push(member);
     }
