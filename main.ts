@@ -249,7 +249,7 @@ export function buildProgram(setExit: (code: number) => void) {
     )
     .configureOutput(usageOutput("sockkit server"))
     .argument(
-      "[address]",
+      "[port]",
       "port to listen on (0 picks a free port), or an address: tcp://, tls://, udp://HOST:PORT, unix:PATH",
       (v: string) => (looksLikeSpec(v) ? v : portArg(v)),
       1234 as number | string,

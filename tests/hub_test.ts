@@ -248,7 +248,7 @@ Deno.test({
   ignore: NO_REDIS !== undefined,
   fn: withRedis(async (redis, procs) => {
     const a = await instance("broadcast", redis.url);
-    const b = await instance("broadcast", redis.url, ["--max-queue", "256KiB"]);
+    const b = await instance("broadcast", redis.url, ["--max-queue", "1MiB"]);
     procs.push(a.proc, b.proc);
     const sender = await Deno.connect({ hostname: "127.0.0.1", port: a.port });
     const localFast = await Deno.connect({ hostname: "127.0.0.1", port: a.port });
@@ -283,7 +283,7 @@ Deno.test({
       );
       assert.match(
         await within(b.proc.line(/ left \(too slow/), 5_000, "the slow client cut off"),
-        /too slow: more than 256\.0 KiB waiting to be sent/,
+        /too slow: more than 1\.0 MiB waiting to be sent/,
       );
     } finally {
       for (const c of [sender, localFast, slow, remoteFast]) c.close();
