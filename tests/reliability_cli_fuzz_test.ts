@@ -4,7 +4,7 @@ import { main } from "../main.ts";
 
 const VECTORS = 10_000;
 
-const COMMANDS = ["server", "client", "help", "bench", "chat", "Server", ""];
+const COMMANDS = ["server", "client", "help", "bench", "relay", "probe", "chat", "Server", ""];
 const FLAGS = [
   "--host",
   "--mode",
@@ -51,7 +51,8 @@ const VALUES = [
   "80 ", "+80", "1.5", "127.0.0.1", "::1", "[::1]", "[::1", "localhost", "0.0.0.0", "::", "", " ", "a b",
   "/tmp/x", "unix:/tmp/s", "500ms", "5s", "2m", "1h", "1.5s", "0s", "-1s", "1e9h", "25d", "9".repeat(400),
   "x".repeat(300), "echo", "chat", "discard", "Hello", "-", "--", "\0", "\n", "\u001b[31m", "é", "🙂", "%s",
-  "${HOME}", "'", '"', "\\",
+  "${HOME}", "'", '"', "\\", "tls://127.0.0.1:0", "udp://[::1]:53", "tcp://h:", "unix:", "ftp://x:1",
+  "127.0.0.1:8080", "[::1]:0", "22,80,8000-8100", "1-65535", "8000-7000",
 ]; // deno-fmt-ignore
 
 /** A small seeded generator (mulberry32), so a failing seed can be replayed with SOCKKIT_FUZZ_SEED. */
