@@ -299,6 +299,8 @@ interface Running {
   server: Server;
   child: Deno.ChildProcess;
   port: number;
+  /** Set once the process has exited: how it ended. */
+  ended?: string;
 }
 
 /** Starts a server pinned to the server CPU; resolves once it listens. */
@@ -315,7 +317,13 @@ async function start(server: Server, o: Options): Promise<Running> {
   let exited = false;
   child.status.then(() => (exited = true));
   for (let i = 0; i < 400 && !exited; i++) {
-    if (listening(port)) return { server, child, port };
+    if (listening(port)) {
+      const r: Running = { server, child, port };
+      child.status.then((
+        st,
+      ) => (r.ended = st.signal ? `killed by ${st.signal}` : `exited with code ${st.code}`));
+      return r;
+    }
     await sleep(25);
   }
   await stop({ server, child, port });
@@ -400,7 +408,7 @@ async function measure(r: Running, key: Key, o: Options, round: number): Promise
   const cpu0 = cpuSeconds(r.child.pid);
   const t0 = performance.now();
   const out = await loadgen(args[key], o, o.seconds + 60);
-  const serverCpu = ((cpuSeconds(r.child.pid) - cpu0) * 100_000) / (performance.now() - t0);
+  const serverCpu = Math.max(0, ((cpuSeconds(r.child.pid) - cpu0) * 100_000) / (performance.now() - t0));
   if (!out.result) {
     problems.push(`${r.server.name}, ${key}, round ${round}: the generator printed no result: ${out.stderr}`);
     return undefined;
@@ -441,7 +449,7 @@ async function measureBench(r: Running, o: Options, round: number): Promise<Resu
   const t0 = performance.now();
   const out = await new Deno.Command(cmd[0], { args: cmd.slice(1), stdout: "piped", stderr: "piped" })
     .output();
-  const serverCpu = ((cpuSeconds(r.child.pid) - cpu0) * 100_000) / (performance.now() - t0);
+  const serverCpu = Math.max(0, ((cpuSeconds(r.child.pid) - cpu0) * 100_000) / (performance.now() - t0));
   try {
     const b = JSON.parse(decoder.decode(out.stdout).trim()) as BenchResult;
     return {
@@ -532,6 +540,22 @@ function push(runs: Runs, id: string, key: Key, result: Result | undefined): voi
   if (result) ((runs[id] ??= {})[key] ??= []).push(result);
 }
 
+/**
+ * The running server `running[i]`; one that has exited meanwhile (something outside the suite killed it, or it
+ * crashed) is named in the report and started again, so one loss does not empty its column.
+ */
+async function alive(running: Running[], i: number, o: Options, round: number): Promise<Running | undefined> {
+  const r = running[i];
+  if (!r.ended) return r;
+  problems.push(`${r.server.name} ${r.ended} before round ${round}'s next run; started again`);
+  try {
+    return (running[i] = await start(r.server, o));
+  } catch (err) {
+    problems.push(`${r.server.name}: ${(err as Error).message}`);
+    return undefined;
+  }
+}
+
 /** Rounds: in each, every server once per measurement; then fresh servers for memory and idle connections. */
 async function measureAll(servers: Server[], o: Options): Promise<Runs> {
   const runs: Runs = {};
@@ -553,16 +577,20 @@ async function measureAll(servers: Server[], o: Options): Promise<Runs> {
     problems.length = startProblems; // what a warm-up run tripped over shows again in the rounds
     for (let round = 1; round <= o.reps; round++) {
       for (const key of ["pp50", "pp500", "bulk", "fanout"] as Key[]) {
-        for (const r of running) {
-          if (!r.server.keys.includes(key)) continue;
+        for (const [i, r0] of running.entries()) {
+          if (!r0.server.keys.includes(key)) continue;
+          const r = await alive(running, i, o, round);
+          if (!r) continue;
           const res = await measure(r, key, o, round);
           log(`round ${round} ${key} ${r.server.name}: ${headline(key, res)}`);
           push(runs, r.server.id, key, res);
           await sleep(300);
         }
       }
-      for (const r of running) {
-        if (!r.server.keys.includes("benchC")) continue;
+      for (const [i, r0] of running.entries()) {
+        if (!r0.server.keys.includes("benchC")) continue;
+        const r = await alive(running, i, o, round);
+        if (!r) continue;
         const res = await measureBench(r, o, round);
         log(`round ${round} sockkit bench → ${r.server.name}: ${headline("pp50", res)}`);
         push(runs, r.server.id, "benchC", res);
