@@ -1,138 +1,190 @@
 /**
- * The peer comparison: starts each echo server on loopback in turn (sockkit, Node `net` with
- * `socket.pipe(socket)`, the classic Python thread-per-client server, socat, and a minimal C epoll server),
- * loads each with `sockkit bench`, repeats every measurement, and writes a markdown table of medians with
- * ratios against Node and against C.
+ * The peer comparison. Starts echo servers on loopback (sockkit, Node `net`, the same `node:net` script run by
+ * Deno, the classic Python thread-per-client server, socat, a minimal C epoll server) and broadcast servers
+ * (sockkit `--mode broadcast`, a Node `net` broadcast server, the same script under Deno), every one pinned to
+ * CPU 0, and loads them with the native generator `bench/peers/loadgen.c` pinned to CPU 1. Rounds alternate
+ * across servers (round 1: every server once, round 2: every server once, …); every figure is the median of the
+ * rounds. Writes a markdown report (bench/RESULTS.md) with ratios against Node and C from the same run and the
+ * verdict on every target of issue 10.
  *
- * Usage: deno task bench:peers [--duration 3s] [--reps 3] [--only sockkit,node] [--out bench/RESULTS.md]
+ * Usage: deno task bench:peers [--duration 3s] [--reps 3] [--only sockkit,node,c] [--quick] [--out FILE]
  * @module
  */
 import { parseArgs } from "node:util";
 import type { BenchResult } from "../bench.ts";
 import { parseDuration } from "../lib/duration.ts";
-import { closeQuietly, sleep, writeAll } from "../lib/io.ts";
+import { sleep } from "../lib/io.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const MAIN = `${ROOT}main.ts`;
-const HOLD_CONNECTIONS = 2000;
+const PEERS_DIR = `${ROOT}bench/peers`;
+/** At or above this share of its core, the generator is taken as saturated. */
+const SATURATED = 90;
+/** Idle connections a fresh server holds for the memory figure. */
+const HOLD = 2000;
+/** Idle connections held while a new client's echo is timed. */
+const HOLD_MANY = 10_000;
+/** The file-descriptor limit every server and the generator run under (HOLD_MANY and some to spare). */
+const FD_LIMIT = 16_384;
 const decoder = new TextDecoder();
 
-interface Peer {
+type Kind = "echo" | "broadcast";
+type Key = "pp50" | "pp500" | "bulk" | "fanout" | "memory" | "many" | "benchC";
+
+/** One server the suite starts. */
+interface Server {
+  /** What `--only` matches (`--only node` also picks `node-broadcast`). */
+  id: string;
+  /** Its column title. */
   name: string;
-  /** The command that starts it on `port`. */
-  command(port: number, tmp: string): string[];
-  /** A tool this peer needs, checked before the suite starts. */
+  kind: Kind;
+  /** The tool it needs, checked before the suite starts. */
   needs: string;
-  /** Measurements to run (default: all). */
-  only?: string[];
+  /** Its command line on `port` (`tmp` holds the compiled C programs). */
+  command(port: number, tmp: string): string[];
+  /** The measurements it takes part in. */
+  keys: Key[];
+  /** Forks a process per connection (memory is then the processes' summed Pss). */
+  forks?: boolean;
+  /** Why it sits out the 10,000-connection row, if it does. */
+  noMany?: string;
 }
 
-const PEERS: Peer[] = [
+const ECHO_KEYS: Key[] = ["pp50", "pp500", "bulk", "memory", "many"];
+const deno = (
+  script: string,
+  args: string[],
+) => [Deno.execPath(), "run", "--quiet", "--allow-net", script, ...args];
+const sockkit = (port: number, extra: string[]) =>
+  deno(MAIN, ["server", String(port), "--host", "127.0.0.1", ...extra]);
+
+const SERVERS: Server[] = [
   {
+    id: "sockkit",
     name: "sockkit",
+    kind: "echo",
     needs: "deno",
-    command: (
-      port,
-    ) => [Deno.execPath(), "run", "--allow-net", MAIN, "server", String(port), "--host", "127.0.0.1"],
+    command: (p) => sockkit(p, []),
+    keys: ECHO_KEYS,
   },
   {
+    id: "sockkit-quiet",
     name: "sockkit --quiet",
+    kind: "echo",
     needs: "deno",
-    command: (port) => [
-      Deno.execPath(),
-      "run",
-      "--allow-net",
-      MAIN,
-      "server",
-      String(port),
-      "--host",
-      "127.0.0.1",
-      "--quiet",
-    ],
-    only: ["pp50", "pp500", "connect"],
+    command: (p) => sockkit(p, ["--quiet"]),
+    keys: ["pp50", "pp500"],
   },
   {
+    id: "node",
     name: "Node",
+    kind: "echo",
     needs: "node",
-    command: (port) => ["node", `${ROOT}bench/peers/node_echo.mjs`, String(port)],
+    command: (p) => ["node", `${PEERS_DIR}/node_echo.mjs`, String(p)],
+    keys: ECHO_KEYS,
   },
   {
+    id: "deno-node",
+    name: "Deno node:net",
+    kind: "echo",
+    needs: "deno",
+    command: (p) => deno(`${PEERS_DIR}/node_echo.mjs`, [String(p)]),
+    keys: ECHO_KEYS,
+  },
+  {
+    id: "python",
     name: "Python",
+    kind: "echo",
     needs: "python3",
-    command: (port) => ["python3", `${ROOT}bench/peers/py_echo.py`, String(port)],
+    command: (p) => ["python3", `${PEERS_DIR}/py_echo.py`, String(p)],
+    keys: ECHO_KEYS,
+    noMany: "a thread per connection",
   },
   {
+    id: "socat",
     name: "socat",
+    kind: "echo",
     needs: "socat",
-    // -b 4096: with its default 8192-byte transfers, socat's PIPE can deadlock on itself under bulk load: a
-    // write into the full pipe blocks the one process that would read it (seen stuck in anon_pipe_write).
-    // A block of one pipe page fits whenever poll says the pipe is writable.
-    command: (port) => ["socat", "-b", "4096", `TCP-LISTEN:${port},bind=127.0.0.1,fork,reuseaddr`, "PIPE"],
+    // -b 4096: with its default 8192-byte transfers, socat's PIPE can deadlock on itself under bulk load (a write
+    // into the full pipe blocks the one process that would read it). backlog: 500 connections arrive at once.
+    command: (
+      p,
+    ) => ["socat", "-b", "4096", `TCP-LISTEN:${p},bind=127.0.0.1,fork,reuseaddr,backlog=1024`, "PIPE"],
+    keys: ECHO_KEYS,
+    forks: true,
+    noMany: "a process per connection",
   },
-  { name: "C epoll", needs: "cc", command: (port, tmp) => [`${tmp}/epoll_echo`, String(port)] },
-];
-
-interface Measurement {
-  key: string;
-  title: string;
-  args: string[];
-  /** Generator workers (threads), all on the load CPU; see bench/NOTES.md. */
-  workers: number;
-}
-
-/**
- * Bulk writes 256 KiB at a time (bench's stream default). One generator thread is the cheapest on the one load
- * CPU; only 500 connections use 4, because one event loop serves that many busy connections unevenly and the
- * fairness figures would describe the generator.
- */
-const MEASUREMENTS: Measurement[] = [
-  { key: "bulk1", title: "bulk echo, 1 connection", args: ["--mode", "stream", "-c", "1"], workers: 1 },
-  { key: "bulk8", title: "bulk echo, 8 connections", args: ["--mode", "stream", "-c", "8"], workers: 1 },
-  { key: "pp1", title: "ping-pong 64 B, 1 connection", args: ["-c", "1"], workers: 1 },
-  { key: "pp50", title: "ping-pong 64 B, 50 connections", args: ["-c", "50"], workers: 1 },
-  { key: "pp500", title: "ping-pong 64 B, 500 connections", args: ["-c", "500"], workers: 4 },
   {
-    key: "connect",
-    title: "connect rate (connect, echo 64 B, close; 8 at once)",
-    args: ["--connect-only", "-c", "8"],
-    workers: 1,
+    id: "c",
+    name: "C epoll",
+    kind: "echo",
+    needs: "cc",
+    command: (p, tmp) => [`${tmp}/epoll_echo`, String(p)],
+    keys: [...ECHO_KEYS, "benchC"],
+  },
+  {
+    id: "sockkit-broadcast",
+    name: "sockkit broadcast",
+    kind: "broadcast",
+    needs: "deno",
+    command: (p) => sockkit(p, ["--mode", "broadcast"]),
+    keys: ["fanout"],
+  },
+  {
+    id: "node-broadcast",
+    name: "Node broadcast",
+    kind: "broadcast",
+    needs: "node",
+    command: (p) => ["node", `${PEERS_DIR}/node_broadcast.mjs`, String(p)],
+    keys: ["fanout"],
+  },
+  {
+    id: "deno-broadcast",
+    name: "Deno node:net broadcast",
+    kind: "broadcast",
+    needs: "deno",
+    command: (p) => deno(`${PEERS_DIR}/node_broadcast.mjs`, [String(p)]),
+    keys: ["fanout"],
   },
 ];
 
-/** Measurements repeated on sockkit with other numbers of generator workers: does the figure rise with them? */
-const SCALING_KEYS = ["bulk8", "pp50", "pp500", "connect"];
-const SCALING_WORKERS = [1, 2, 4];
+/** What one loadgen (or sockkit bench) run printed, plus the server's CPU while it ran. */
+type Result = Record<string, number | boolean | string> & { serverCpu?: number };
 
-/** At or above this share of its core, a process is taken as saturated: it set the figure. */
-const SATURATED_PERCENT = 90;
+/** Every run of every server, by measurement: `runs[id][key]` lists one result per round. */
+type Runs = Record<string, Partial<Record<Key, Result[]>>>;
 
-function benchArgs(m: Measurement, workers = m.workers): string[] {
-  return [...m.args, "-w", `${workers}`];
+interface Options {
+  seconds: number;
+  reps: number;
+  bulkBytes: number;
+  tmp: string;
+  pin: Pinning;
 }
 
-/** One server's medians. */
-interface PeerFigures {
-  name: string;
-  results: Record<string, BenchResult[]>;
-  serverCpu: Record<string, number[]>;
-  rssIdleKiB?: number;
-  rssPerConnKiB?: number;
-  skipped?: string;
-  /** key → workers → result (sockkit only). */
-  scaling?: Record<string, Record<number, BenchResult>>;
+interface Pinning {
+  server: string[];
+  load: string[];
+  text: string;
+}
+
+/** The 1-minute load average after each round: how much else the machine was doing. */
+const loadAverages: number[] = [];
+
+/** Problems seen during the run (a generator error, a server that would not start), listed in the report. */
+const problems: string[] = [];
+
+function log(line: string): void {
+  console.error(line);
 }
 
 function hasTool(name: string): boolean {
   if (name === "deno") return true;
-  try {
-    return new Deno.Command("sh", { args: ["-c", `command -v ${name}`], stdout: "null", stderr: "null" })
-      .outputSync().success;
-  } catch {
-    return false;
-  }
+  return new Deno.Command("sh", { args: ["-c", `command -v ${name}`], stdout: "null", stderr: "null" })
+    .outputSync().success;
 }
 
-function run(cmd: string[]): string {
+function runText(cmd: string[]): string {
   try {
     const out = new Deno.Command(cmd[0], { args: cmd.slice(1), stdout: "piped", stderr: "piped" })
       .outputSync();
@@ -142,6 +194,28 @@ function run(cmd: string[]): string {
   }
 }
 
+function pinning(): Pinning {
+  if (!hasTool("taskset") || navigator.hardwareConcurrency < 2) {
+    return { server: [], load: [], text: "not pinned (taskset missing or a single CPU)" };
+  }
+  return {
+    server: ["taskset", "-c", "0"],
+    load: ["taskset", "-c", "1"],
+    text: "every server on CPU 0, the load generator on CPU 1 (`taskset -c 0` / `taskset -c 1`)",
+  };
+}
+
+/** `cmd` under a raised file-descriptor limit: Deno cannot raise its children's limits, the shell can. */
+function limited(cmd: string[]): string[] {
+  return [
+    "sh",
+    "-c",
+    `ulimit -n ${FD_LIMIT} 2>/dev/null || ulimit -n "$(ulimit -Hn)"; exec "$@"`,
+    "sh",
+    ...cmd,
+  ];
+}
+
 function freePort(): number {
   const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = l.addr.port;
@@ -149,20 +223,17 @@ function freePort(): number {
   return port;
 }
 
-async function waitForPort(port: number, child: Deno.ChildProcess): Promise<void> {
-  const exited = child.status.then(() => true);
-  for (let i = 0; i < 200; i++) {
-    try {
-      const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-      conn.close();
-      return;
-    } catch {
-      if (await Promise.race([exited, sleep(50).then(() => false)])) {
-        throw new Error("server exited at start");
-      }
-    }
+/** True once a socket listens on 127.0.0.1:`port` (read from /proc/net/tcp: no probe connection is made). */
+function listening(port: number): boolean {
+  const hex = port.toString(16).toUpperCase().padStart(4, "0");
+  try {
+    return Deno.readTextFileSync("/proc/net/tcp").split("\n").some((l) => {
+      const f = l.trim().split(/\s+/);
+      return f[1]?.endsWith(`:${hex}`) && f[3] === "0A";
+    });
+  } catch {
+    return false;
   }
-  throw new Error(`server did not listen on ${port} within 10 s`);
 }
 
 /** The pid and every descendant (socat forks a process per connection). */
@@ -179,52 +250,185 @@ function processTree(pid: number): number[] {
   return out;
 }
 
-function rssKiB(pid: number): number {
+/**
+ * Resident memory of a server in KiB: VmRSS; for a server that forks a process per connection (socat) the sum of
+ * each process's proportional share (Pss), so pages the processes share are counted once.
+ */
+function rssKiB(pid: number, forks = false): number {
   let total = 0;
   for (const p of processTree(pid)) {
     try {
-      const m = /VmRSS:\s+(\d+) kB/.exec(Deno.readTextFileSync(`/proc/${p}/status`));
+      const m = !forks
+        ? /VmRSS:\s+(\d+) kB/.exec(Deno.readTextFileSync(`/proc/${p}/status`))
+        : /^Pss:\s+(\d+) kB/m.exec(Deno.readTextFileSync(`/proc/${p}/smaps_rollup`));
       if (m) total += Number(m[1]);
     } catch { /* exited meanwhile */ }
   }
   return total;
 }
 
-/** CPU seconds used so far by the process tree (utime + stime). */
+/** Open sockets of the process tree (a server's listener and accepted connections; socat's are spread out). */
+function openSockets(pid: number): number {
+  let n = 0;
+  for (const p of processTree(pid)) {
+    try {
+      for (const fd of Deno.readDirSync(`/proc/${p}/fd`)) {
+        try {
+          if (Deno.readLinkSync(`/proc/${p}/fd/${fd.name}`).startsWith("socket:")) n++;
+        } catch { /* closed meanwhile */ }
+      }
+    } catch { /* exited meanwhile */ }
+  }
+  return n;
+}
+
+/** CPU seconds used so far by the process tree, children that already exited included. */
 function cpuSeconds(pid: number): number {
   let ticks = 0;
   for (const p of processTree(pid)) {
     try {
       const stat = Deno.readTextFileSync(`/proc/${p}/stat`);
-      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      // utime + stime, and cutime + cstime: children that already exited (socat forks one per connection).
-      ticks += Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]);
+      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      ticks += Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
     } catch { /* exited meanwhile */ }
   }
   return ticks / 100;
 }
 
-interface Pinning {
-  server: string[];
-  load: string[];
-  text: string;
+interface Running {
+  server: Server;
+  child: Deno.ChildProcess;
+  port: number;
+  /** Set once the process has exited: how it ended. */
+  ended?: string;
 }
 
-function pinning(): Pinning {
-  const cpus = navigator.hardwareConcurrency;
-  if (!hasTool("taskset") || cpus < 2) {
-    return { server: [], load: [], text: "not pinned (taskset missing or a single CPU)" };
+/** Starts a server pinned to the server CPU; resolves once it listens. */
+async function start(server: Server, o: Options): Promise<Running> {
+  const port = freePort();
+  const cmd = limited([...o.pin.server, ...server.command(port, o.tmp)]);
+  const child = new Deno.Command(cmd[0], {
+    args: cmd.slice(1),
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  })
+    .spawn();
+  let exited = false;
+  child.status.then(() => (exited = true));
+  for (let i = 0; i < 400 && !exited; i++) {
+    if (listening(port)) {
+      const r: Running = { server, child, port };
+      child.status.then((
+        st,
+      ) => (r.ended = st.signal ? `killed by ${st.signal}` : `exited with code ${st.code}`));
+      return r;
+    }
+    await sleep(25);
   }
-  return {
-    server: ["taskset", "-c", "0"],
-    load: ["taskset", "-c", "1"],
-    text: "server on CPU 0, load generator on CPU 1 (taskset)",
-  };
+  await stop({ server, child, port });
+  throw new Error(`${server.name} ${exited ? "exited at start" : `did not listen on ${port} within 10 s`}`);
 }
 
-async function benchOnce(port: number, args: string[], seconds: number, pin: Pinning): Promise<BenchResult> {
+/** Stops a server and whatever it forked. */
+async function stop(r: Running): Promise<void> {
+  const pids = processTree(r.child.pid);
+  for (const pid of pids) {
+    try {
+      Deno.kill(pid, "SIGTERM");
+    } catch { /* gone */ }
+  }
+  const killer = setTimeout(() => {
+    for (const pid of pids) {
+      try {
+        Deno.kill(pid, "SIGKILL");
+      } catch { /* gone */ }
+    }
+  }, 3000);
+  await r.child.status;
+  clearTimeout(killer);
+}
+
+/**
+ * Runs the generator (pinned to the load CPU) and parses the JSON it prints; `onStderr` sees its stderr lines
+ * as they come (idle mode says "holding N" once every connection is open). Killed after `limitS` seconds.
+ */
+async function loadgen(
+  args: string[],
+  o: Options,
+  limitS: number,
+  onStderr?: (line: string) => void,
+  signal?: AbortSignal,
+): Promise<{ result?: Result; code: number; stderr: string }> {
+  const cmd = limited([...o.pin.load, `${o.tmp}/loadgen`, ...args]);
+  const child = new Deno.Command(cmd[0], {
+    args: cmd.slice(1),
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  })
+    .spawn();
+  const timer = setTimeout(() => {
+    try {
+      child.kill("SIGKILL");
+    } catch { /* gone */ }
+  }, limitS * 1000);
+  signal?.addEventListener("abort", () => {
+    try {
+      child.kill("SIGTERM");
+    } catch { /* gone */ }
+  });
+  const stdout = new Response(child.stdout).text();
+  let stderr = "";
+  const readErr = (async () => {
+    for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) {
+      stderr += chunk;
+      for (const line of chunk.split("\n")) if (line) onStderr?.(line);
+    }
+  })();
+  const [status, text] = await Promise.all([child.status, stdout, readErr]);
+  clearTimeout(timer);
+  try {
+    return { result: JSON.parse(text.trim()), code: status.code, stderr: stderr.trim() };
+  } catch {
+    return { code: status.code, stderr: stderr.trim() || `no output (exit ${status.code})` };
+  }
+}
+
+/** One generator run against a running server, with the server's CPU share while it ran. */
+async function measure(r: Running, key: Key, o: Options, round: number): Promise<Result | undefined> {
+  const addr = ["127.0.0.1", String(r.port)];
+  const d = String(o.seconds);
+  const args: Record<string, string[]> = {
+    pp50: ["pingpong", ...addr, "-c", "50", "-s", "64", "-d", d],
+    pp500: ["pingpong", ...addr, "-c", "500", "-s", "64", "-d", d],
+    bulk: ["bulk", ...addr, "-c", "1", "-b", String(o.bulkBytes)],
+    fanout: ["fanout", ...addr, "-c", "100", "-s", "64", "-w", "64", "-d", d],
+  };
+  const cpu0 = cpuSeconds(r.child.pid);
+  const t0 = performance.now();
+  const out = await loadgen(args[key], o, o.seconds + 60);
+  const serverCpu = Math.max(0, ((cpuSeconds(r.child.pid) - cpu0) * 100_000) / (performance.now() - t0));
+  if (!out.result) {
+    problems.push(`${r.server.name}, ${key}, round ${round}: the generator printed no result: ${out.stderr}`);
+    return undefined;
+  }
+  if (out.code !== 0) {
+    const res = out.result;
+    problems.push(
+      `${r.server.name}, ${key}, round ${round}: the generator exited ${out.code} (errors ${res.errors}` +
+        `${res.closed !== undefined ? `, connections closed by the server ${res.closed}` : ""}` +
+        `${res.inOrderComplete !== undefined ? `, every message in order: ${res.inOrderComplete}` : ""})` +
+        (out.stderr ? `: ${out.stderr.split("\n")[0]}` : ""),
+    );
+  }
+  return { ...out.result, serverCpu };
+}
+
+/** What one core of `sockkit bench` (one worker, pinned to the load CPU) drives: ping-pong 50 on `r`. */
+async function measureBench(r: Running, o: Options, round: number): Promise<Result | undefined> {
   const cmd = [
-    ...pin.load,
+    ...o.pin.load,
     Deno.execPath(),
     "run",
     "--allow-net",
@@ -232,366 +436,210 @@ async function benchOnce(port: number, args: string[], seconds: number, pin: Pin
     MAIN,
     "bench",
     "127.0.0.1",
-    String(port),
+    String(r.port),
+    "-c",
+    "50",
+    "-w",
+    "1",
     "-d",
-    `${seconds}s`,
+    `${o.seconds}s`,
     "--json",
-    ...args,
   ];
+  const cpu0 = cpuSeconds(r.child.pid);
+  const t0 = performance.now();
   const out = await new Deno.Command(cmd[0], { args: cmd.slice(1), stdout: "piped", stderr: "piped" })
     .output();
-  const text = decoder.decode(out.stdout).trim();
-  if (!text) throw new Error(`bench failed: ${decoder.decode(out.stderr).trim()}`);
-  return JSON.parse(text) as BenchResult;
-}
-
-/** Opens `n` connections, echoes one message on each, and returns them (still open). */
-async function holdConnections(port: number, n: number): Promise<Deno.Conn[]> {
-  const conns: Deno.Conn[] = [];
-  const message = new TextEncoder().encode("hello, idle\n");
-  const buf = new Uint8Array(64);
-  let next = 0;
-  const opener = async () => {
-    while (next++ < n) {
-      const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-      conns.push(conn);
-      await writeAll(conn, message);
-      let got = 0;
-      while (got < message.length) {
-        const r = await conn.read(buf);
-        if (r === null) throw new Error("server closed an idle connection");
-        got += r;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: 32 }, opener));
-  return conns;
-}
-
-/** Stops the server and whatever it forked (socat leaves a child per connection that is still closing). */
-async function stopServer(child: Deno.ChildProcess): Promise<void> {
-  const descendants = processTree(child.pid).slice(1);
+  const serverCpu = Math.max(0, ((cpuSeconds(r.child.pid) - cpu0) * 100_000) / (performance.now() - t0));
   try {
-    child.kill("SIGTERM");
-  } catch { /* gone */ }
-  for (const pid of descendants) {
-    try {
-      Deno.kill(pid, "SIGTERM");
-    } catch { /* gone */ }
+    const b = JSON.parse(decoder.decode(out.stdout).trim()) as BenchResult;
+    return {
+      roundTripsPerSec: b.messagesPerSec,
+      cpuPercent: b.generatorCpuPercent,
+      fairness: b.fairness ? b.fairness.min / b.fairness.median : NaN,
+      p999Ms: b.latency?.p999 ?? NaN,
+      errors: b.errors,
+      serverCpu,
+    };
+  } catch {
+    problems.push(`sockkit bench → ${r.server.name}, round ${round}: ${decoder.decode(out.stderr).trim()}`);
+    return undefined;
   }
-  const killer = setTimeout(() => {
-    try {
-      child.kill("SIGKILL");
-    } catch { /* gone */ }
-  }, 3000);
-  await child.status;
-  clearTimeout(killer);
 }
 
 /**
- * Measures every peer, taking turns: for each measurement and each repetition, every server runs once before
- * the next repetition starts. All servers stay up meanwhile (pinned together, idle when not loaded), so a
- * disturbance from outside hits all of them alike instead of whichever server happened to be measured then.
+ * Memory and many connections, on a fresh server (no load before): VmRSS before and while loadgen holds HOLD
+ * idle connections, then HOLD_MANY idle connections held while a new client's 64-byte echo is timed.
  */
-async function measureAll(
-  peers: Peer[],
-  o: { seconds: number; reps: number; tmp: string; pin: Pinning },
-): Promise<PeerFigures[]> {
-  const figures = peers.map((peer): PeerFigures => ({ name: peer.name, results: {}, serverCpu: {} }));
-  const running: ({ child: Deno.ChildProcess; port: number } | undefined)[] = [];
+async function measureFresh(
+  server: Server,
+  o: Options,
+  round: number,
+): Promise<{ memory?: Result; many?: Result }> {
+  const r = await start(server, o);
   try {
-    for (const [i, peer] of peers.entries()) {
-      if (!hasTool(peer.needs)) {
-        figures[i].skipped = `${peer.needs} is not installed` +
-          (peer.needs === "socat" ? " (apt-get install socat)" : "");
-        running.push(undefined);
-        continue;
-      }
-      const server = await startPeer(peer, o);
-      running.push(server);
-      await benchOnce(server.port, ["-c", "50"], 1, o.pin);
+    await sleep(500);
+    const before = rssKiB(r.child.pid, server.forks);
+    let sawHolding = () => {};
+    const holding = new Promise<void>((resolve) => (sawHolding = resolve));
+    const release = new AbortController();
+    const hold = loadgen(
+      ["idle", "127.0.0.1", String(r.port), "-c", String(HOLD), "-d", "60"],
+      o,
+      90,
+      (line) => {
+        if (line.startsWith("holding")) sawHolding();
+      },
+      release.signal,
+    );
+    // Once the generator holds them all, wait until the server has accepted them all (its open sockets), then
+    // 500 ms more, read VmRSS and let the connections go.
+    const held = await Promise.race([
+      holding.then(async () => {
+        for (let i = 0; i < 200 && openSockets(r.child.pid) <= HOLD; i++) await sleep(50);
+        await sleep(500);
+        const accepted = openSockets(r.child.pid) - 1; // less the listener
+        return { rss: rssKiB(r.child.pid, server.forks), accepted };
+      }),
+      hold.then(() => undefined),
+    ]);
+    release.abort();
+    const out0 = await hold;
+    if (!held) problems.push(`${server.name}, memory, round ${round}: ${out0.stderr || "the hold failed"}`);
+    else if (held.accepted < HOLD) {
+      problems.push(
+        `${server.name}, memory, round ${round}: only ${held.accepted} of ${HOLD} connections accepted`,
+      );
     }
-    for (const m of MEASUREMENTS) {
-      log(`${m.title}:`);
-      for (let rep = 0; rep < o.reps; rep++) {
-        for (const [i, peer] of peers.entries()) {
-          const server = running[i];
-          if (!server || (peer.only && !peer.only.includes(m.key))) continue;
-          log(`  ${peer.name} #${rep + 1}`);
-          record(figures[i], m.key, await measureOnce(server.port, server.child.pid, benchArgs(m), o));
+    const memory: Result | undefined = held
+      ? {
+        rssBeforeKiB: before,
+        rssHeldKiB: held.rss,
+        perConnKiB: (held.rss - before) / HOLD,
+        accepted: held.accepted,
+      }
+      : undefined;
+    await sleep(500); // the held connections close
+    if (!server.keys.includes("many") || server.noMany) return { memory };
+    const out = await loadgen(
+      ["idle", "127.0.0.1", String(r.port), "-c", String(HOLD_MANY), "-d", "0.5"],
+      o,
+      120,
+    );
+    if (!out.result || out.code !== 0) {
+      problems.push(
+        `${server.name}, ${HOLD_MANY} idle, round ${round}: ${out.stderr || JSON.stringify(out.result)}`,
+      );
+    }
+    return { memory, many: out.result };
+  } finally {
+    await stop(r);
+  }
+}
+
+function push(runs: Runs, id: string, key: Key, result: Result | undefined): void {
+  if (result) ((runs[id] ??= {})[key] ??= []).push(result);
+}
+
+/**
+ * The running server `running[i]`; one that has exited meanwhile (something outside the suite killed it, or it
+ * crashed) is named in the report and started again, so one loss does not empty its column.
+ */
+async function alive(running: Running[], i: number, o: Options, round: number): Promise<Running | undefined> {
+  const r = running[i];
+  if (!r.ended) return r;
+  problems.push(`${r.server.name} ${r.ended} before round ${round}'s next run; started again`);
+  try {
+    return (running[i] = await start(r.server, o));
+  } catch (err) {
+    problems.push(`${r.server.name}: ${(err as Error).message}`);
+    return undefined;
+  }
+}
+
+/** Rounds: in each, every server once per measurement; then fresh servers for memory and idle connections. */
+async function measureAll(servers: Server[], o: Options): Promise<Runs> {
+  const runs: Runs = {};
+  const running: Running[] = [];
+  try {
+    for (const s of servers) {
+      try {
+        running.push(await start(s, o));
+      } catch (err) {
+        problems.push(`${s.name}: ${(err as Error).message}`);
+      }
+    }
+    log("warm-up: 1 s of load on every server");
+    const startProblems = problems.length;
+    for (const r of running) {
+      const warm = { ...o, seconds: 1 };
+      await measure(r, r.server.kind === "echo" ? "pp50" : "fanout", warm, 0);
+    }
+    problems.length = startProblems; // what a warm-up run tripped over shows again in the rounds
+    for (let round = 1; round <= o.reps; round++) {
+      for (const key of ["pp50", "pp500", "bulk", "fanout"] as Key[]) {
+        for (const [i, r0] of running.entries()) {
+          if (!r0.server.keys.includes(key)) continue;
+          const r = await alive(running, i, o, round);
+          if (!r) continue;
+          const res = await measure(r, key, o, round);
+          log(`round ${round} ${key} ${r.server.name}: ${headline(key, res)}`);
+          push(runs, r.server.id, key, res);
+          await sleep(300);
         }
       }
-    }
-    const mine = peers.findIndex((p) => p.name === "sockkit");
-    if (mine >= 0 && running[mine]) {
-      log("generator check (sockkit, other numbers of workers):");
-      figures[mine].scaling = await measureScaling(running[mine]!.port, running[mine]!.child.pid, o);
-    }
-  } finally {
-    for (const server of running) if (server) await stopServer(server.child);
-  }
-  for (const [i, peer] of peers.entries()) {
-    if (peer.only || figures[i].skipped) continue;
-    const mems = [];
-    for (let rep = 0; rep < o.reps; rep++) mems.push(await measureMemory(peer, o));
-    figures[i].rssIdleKiB = median(mems.map((m) => m.idle));
-    figures[i].rssPerConnKiB = median(mems.map((m) => m.perConn));
-    log(
-      `${peer.name}: idle RSS ${figures[i].rssIdleKiB} KiB, per idle connection ${
-        mems.map((m) => m.perConn.toFixed(1)).join(" / ")
-      } KiB`,
-    );
-  }
-  return figures;
-}
-
-function record(figures: PeerFigures, key: string, m: Measured): void {
-  (figures.results[key] ??= []).push(m.result);
-  (figures.serverCpu[key] ??= []).push(m.serverCpu);
-}
-
-/** Starts the peer and resolves once it accepts connections. */
-async function startPeer(
-  peer: Peer,
-  o: { tmp: string; pin: Pinning },
-): Promise<{ child: Deno.ChildProcess; port: number }> {
-  const port = freePort();
-  const cmd = [...o.pin.server, ...peer.command(port, o.tmp)];
-  const child = new Deno.Command(cmd[0], {
-    args: cmd.slice(1),
-    stdout: "null",
-    stderr: "null",
-    stdin: "null",
-  })
-    .spawn();
-  try {
-    await waitForPort(port, child);
-  } catch (err) {
-    await stopServer(child);
-    throw err;
-  }
-  return { child, port };
-}
-
-/**
- * Memory per idle connection, in a fresh server: warmed up briefly (so its runtime reached its working size
- * but not the heap a long load leaves behind), VmRSS read, HOLD_CONNECTIONS connections opened that each
- * echo once and stay idle, VmRSS read again.
- */
-async function measureMemory(
-  peer: Peer,
-  o: { tmp: string; pin: Pinning },
-): Promise<{ idle: number; perConn: number }> {
-  const { child, port } = await startPeer(peer, o);
-  try {
-    await benchOnce(port, ["-c", "50"], 1, o.pin);
-    await sleep(500);
-    const idle = rssKiB(child.pid);
-    const conns = await holdConnections(port, HOLD_CONNECTIONS);
-    try {
-      await sleep(1000);
-      return { idle, perConn: (rssKiB(child.pid) - idle) / HOLD_CONNECTIONS };
-    } finally {
-      for (const c of conns) closeQuietly(c);
+      for (const [i, r0] of running.entries()) {
+        if (!r0.server.keys.includes("benchC")) continue;
+        const r = await alive(running, i, o, round);
+        if (!r) continue;
+        const res = await measureBench(r, o, round);
+        log(`round ${round} sockkit bench → ${r.server.name}: ${headline("pp50", res)}`);
+        push(runs, r.server.id, "benchC", res);
+      }
+      for (const s of servers) {
+        if (!s.keys.includes("memory") || !running.some((r) => r.server === s)) continue;
+        const { memory, many } = await measureFresh(s, o, round);
+        log(
+          `round ${round} fresh ${s.name}: ${
+            memory ? `${Number(memory.perConnKiB).toFixed(1)} KiB per idle connection` : "–"
+          }` +
+            (many ? `, echo with ${HOLD_MANY} held: ${many.echoMs} ms` : ""),
+        );
+        push(runs, s.id, "memory", memory);
+        push(runs, s.id, "many", many);
+      }
+      loadAverages.push(Number(Deno.readTextFileSync("/proc/loadavg").split(" ")[0]));
     }
   } finally {
-    await stopServer(child);
+    for (const r of running) await stop(r);
   }
+  return runs;
 }
 
-async function measureOnce(
-  port: number,
-  pid: number,
-  args: string[],
-  o: { seconds: number; pin: Pinning },
-): Promise<Measured> {
-  const cpuBefore = cpuSeconds(pid);
-  const result = await benchOnce(port, args, o.seconds, o.pin);
-  loadAverages.push(loadAverage());
-  const serverCpu = Math.min(
-    ((cpuSeconds(pid) - cpuBefore) * 100000) / result.elapsedMs,
-    100 * navigator.hardwareConcurrency,
-  );
-  log(
-    `    ${args.join(" ")}: ${headline(result)}, server CPU ${serverCpu.toFixed(0)}%, ` +
-      `generator CPU ${result.generatorCpuPercent.toFixed(0)}%${
-        result.errors ? `, errors ${JSON.stringify(result.errorKinds)}` : ""
-      }`,
-  );
-  await sleep(300);
-  return { result, serverCpu };
-}
-
-/** The 1-minute load average after each run: how much else the machine was doing. */
-const loadAverages: number[] = [];
-
-function loadAverage(): number {
-  return Number(Deno.readTextFileSync("/proc/loadavg").split(" ")[0]);
-}
-
-/** One run of one measurement against one server. */
-interface Measured {
-  result: BenchResult;
-  /** The server's own CPU time (its processes' user + system time), in % of one core. */
-  serverCpu: number;
-}
-
-async function measureScaling(
-  port: number,
-  pid: number,
-  o: { seconds: number; pin: Pinning },
-): Promise<Record<string, Record<number, BenchResult>>> {
-  const out: Record<string, Record<number, BenchResult>> = {};
-  for (const key of SCALING_KEYS) {
-    const m = MEASUREMENTS.find((x) => x.key === key)!;
-    out[key] = {};
-    for (const w of SCALING_WORKERS) {
-      if (w !== m.workers) out[key][w] = (await measureOnce(port, pid, benchArgs(m, w), o)).result;
-    }
+function headline(key: Key, r: Result | undefined): string {
+  if (!r) return "no result";
+  const cpu = `server CPU ${Number(r.serverCpu).toFixed(0)}%, generator CPU ${
+    Number(r.cpuPercent).toFixed(0)
+  }%`;
+  if (key === "bulk") return `${r.mbPerSec} MB/s, ${cpu}`;
+  if (key === "fanout") {
+    return `${r.deliveredPerSec} delivered/s, p99.9 ${r.p999Ms} ms, in order ${r.inOrderComplete}, ${cpu}`;
   }
-  return out;
+  return `${r.roundTripsPerSec} rt/s, slowest ÷ median ${r.fairness}, p99.9 ${r.p999Ms} ms, ${cpu}`;
 }
 
-function headline(r: BenchResult): string {
-  if (r.mode === "stream") return `${r.mbPerSec.toFixed(0)} MB/s`;
-  const base = `${Math.round(r.messagesPerSec)} /s`;
-  const f = r.fairness;
-  return f ? `${base}, per connection ${f.min}/${f.median}/${f.max}, p99.9 ${r.latency?.p999} ms` : base;
-}
-
-function log(line: string): void {
-  console.error(line);
-}
+// ---- the report ----
 
 function median(values: number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  if (s.length === 0) return NaN;
-  return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+  const v = values.filter(Number.isFinite).sort((a, b) => a - b);
+  if (v.length === 0) return NaN;
+  return v.length % 2 ? v[v.length >> 1] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
 }
 
-/** A row of the table: how to get the figure from results, its unit, and whether more is better. */
-interface Row {
-  label: string;
-  key: string;
-  value(r: BenchResult): number;
-  digits: number;
-  higherIsBetter: boolean;
-}
-
-const ROWS: Row[] = [
-  { label: "bulk 1 conn (MB/s)", key: "bulk1", value: (r) => r.mbPerSec, digits: 0, higherIsBetter: true },
-  { label: "bulk 8 conns (MB/s)", key: "bulk8", value: (r) => r.mbPerSec, digits: 0, higherIsBetter: true },
-  {
-    label: "ping-pong 1 conn (msg/s)",
-    key: "pp1",
-    value: (r) => r.messagesPerSec,
-    digits: 0,
-    higherIsBetter: true,
-  },
-  {
-    label: "ping-pong 50 conns (msg/s)",
-    key: "pp50",
-    value: (r) => r.messagesPerSec,
-    digits: 0,
-    higherIsBetter: true,
-  },
-  {
-    label: "ping-pong 50: p50 (ms)",
-    key: "pp50",
-    value: (r) => r.latency!.p50,
-    digits: 3,
-    higherIsBetter: false,
-  },
-  {
-    label: "ping-pong 50: p99 (ms)",
-    key: "pp50",
-    value: (r) => r.latency!.p99,
-    digits: 3,
-    higherIsBetter: false,
-  },
-  {
-    label: "ping-pong 50: p99.9 (ms)",
-    key: "pp50",
-    value: (r) => r.latency!.p999,
-    digits: 3,
-    higherIsBetter: false,
-  },
-  {
-    label: "ping-pong 500 conns (msg/s)",
-    key: "pp500",
-    value: (r) => r.messagesPerSec,
-    digits: 0,
-    higherIsBetter: true,
-  },
-  {
-    label: "ping-pong 500: slowest conn (round trips)",
-    key: "pp500",
-    value: (r) => r.fairness!.min,
-    digits: 0,
-    higherIsBetter: true,
-  },
-  {
-    label: "ping-pong 500: median conn (round trips)",
-    key: "pp500",
-    value: (r) => r.fairness!.median,
-    digits: 0,
-    higherIsBetter: true,
-  },
-  {
-    label: "ping-pong 500: busiest conn (round trips)",
-    key: "pp500",
-    value: (r) => r.fairness!.max,
-    digits: 0,
-    higherIsBetter: true,
-  },
-  {
-    label: "ping-pong 500: slowest ÷ median",
-    key: "pp500",
-    value: (r) => r.fairness!.min / r.fairness!.median,
-    digits: 2,
-    higherIsBetter: true,
-  },
-  {
-    label: "ping-pong 500: p50 (ms)",
-    key: "pp500",
-    value: (r) => r.latency!.p50,
-    digits: 3,
-    higherIsBetter: false,
-  },
-  {
-    label: "ping-pong 500: p99 (ms)",
-    key: "pp500",
-    value: (r) => r.latency!.p99,
-    digits: 3,
-    higherIsBetter: false,
-  },
-  {
-    label: "ping-pong 500: p99.9 (ms)",
-    key: "pp500",
-    value: (r) => r.latency!.p999,
-    digits: 3,
-    higherIsBetter: false,
-  },
-  {
-    label: "ping-pong 500: max (ms)",
-    key: "pp500",
-    value: (r) => r.latency!.max,
-    digits: 1,
-    higherIsBetter: false,
-  },
-  {
-    label: "connect rate (conn/s)",
-    key: "connect",
-    value: (r) => r.messagesPerSec,
-    digits: 0,
-    higherIsBetter: true,
-  },
-];
-
-function figure(p: PeerFigures, row: Row): number {
-  const results = p.results[row.key];
-  if (!results || results.length === 0) return NaN;
-  return median(results.map(row.value));
+/** The median of one field over a server's rounds of one measurement. */
+function fig(runs: Runs, id: string, key: Key, field: string | ((r: Result) => number)): number {
+  const list = runs[id]?.[key];
+  if (!list) return NaN;
+  return median(list.map((r) => (typeof field === "string" ? Number(r[field]) : field(r))));
 }
 
 function fmt(n: number, digits: number): string {
@@ -599,288 +647,499 @@ function fmt(n: number, digits: number): string {
   return n.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
 }
 
-function ratio(a: number, b: number, higherIsBetter: boolean): string {
-  if (!Number.isFinite(a) || !Number.isFinite(b) || a === 0 || b === 0) return "–";
-  return `${(higherIsBetter ? a / b : b / a).toFixed(2)}×`;
+/** How many times better `a` is than `b`. */
+function ratio(a: number, b: number, higherIsBetter: boolean): number {
+  if (!Number.isFinite(a) || !Number.isFinite(b) || a <= 0 || b <= 0) return NaN;
+  return higherIsBetter ? a / b : b / a;
 }
 
-function renderTable(peers: PeerFigures[]): string[] {
-  const subject = peers.find((p) => p.name === "sockkit")!;
-  const node = peers.find((p) => p.name === "Node");
-  const c = peers.find((p) => p.name === "C epoll");
-  const names = peers.map((p) => p.name);
-  const lines = [
-    `| measurement | ${names.join(" | ")} | sockkit vs Node | sockkit vs C |`,
-    `|---|${names.map(() => "--:").join("|")}|--:|--:|`,
-  ];
-  for (const row of ROWS) {
-    const values = peers.map((p) => figure(p, row));
-    const mine = figure(subject, row);
-    lines.push(
-      `| ${row.label} | ${values.map((v) => fmt(v, row.digits)).join(" | ")} | ${
-        node ? ratio(mine, figure(node, row), row.higherIsBetter) : "–"
-      } | ${c ? ratio(mine, figure(c, row), row.higherIsBetter) : "–"} |`,
-    );
-  }
-  const rss = peers.map((p) => fmt(p.rssPerConnKiB ?? NaN, 1));
-  const rssRatio = (other?: PeerFigures) =>
-    other ? ratio(subject.rssPerConnKiB ?? NaN, other.rssPerConnKiB ?? NaN, false) : "–";
-  lines.push(`| RSS per idle connection (KiB) | ${rss.join(" | ")} | ${rssRatio(node)} | ${rssRatio(c)} |`);
-  lines.push(
-    `| idle RSS (MiB) | ${peers.map((p) => fmt((p.rssIdleKiB ?? NaN) / 1024, 1)).join(" | ")} | | |`,
-  );
-  return lines;
+function times(x: number): string {
+  return Number.isFinite(x) ? `${x.toFixed(2)}×` : "–";
 }
 
-/** What set a figure: the side whose CPU was saturated, or neither (then round-trip latency did). */
-function limitOf(serverPercent: number, generatorPercent: number): string {
-  if (generatorPercent >= SATURATED_PERCENT && serverPercent < SATURATED_PERCENT) return "generator";
-  if (serverPercent >= SATURATED_PERCENT && generatorPercent < SATURATED_PERCENT) return "server";
-  if (serverPercent >= SATURATED_PERCENT) return "both";
-  return "neither";
+interface Row {
+  label: string;
+  key: Key;
+  value: string | ((r: Result) => number);
+  digits: number;
+  /** Whether a higher figure is better (no ratio column when undefined). */
+  higher?: boolean;
+  /** Shown instead of a number: yes/no rows. */
+  text?: (runs: Result[]) => string;
 }
 
-function renderCpuTable(peers: PeerFigures[]): string[] {
-  const lines = [
-    `| measurement | ${peers.map((p) => p.name).join(" | ")} |`,
-    `|---|${peers.map(() => "--:").join("|")}|`,
-  ];
-  for (const m of MEASUREMENTS) {
-    const cells = peers.map((p) => {
-      const server = p.serverCpu[m.key];
-      const results = p.results[m.key];
-      if (!server || !results) return "–";
-      const serverPercent = median(server);
-      const generatorPercent = median(results.map((r) => r.generatorCpuPercent));
-      return `${serverPercent.toFixed(0)}% / ${generatorPercent.toFixed(0)}%: ${
-        limitOf(serverPercent, generatorPercent)
-      }`;
-    });
-    lines.push(`| ${m.key} | ${cells.join(" | ")} |`);
-  }
-  return lines;
-}
-
-/**
- * The server's own cost: CPU time per message (bulk: per MB echoed), run by run, medians. Unlike throughput
- * it compares servers even where the generator set the figure.
- */
-function serverCost(p: PeerFigures, key: string): number {
-  const results = p.results[key];
-  const cpu = p.serverCpu[key];
-  if (!results || !cpu) return NaN;
-  return median(results.map((r, i) => {
-    const perSecond = r.mode === "stream" ? r.mbPerSec : r.messagesPerSec;
-    return perSecond > 0 ? (cpu[i] / 100 / perSecond) * 1e6 : NaN;
-  }));
-}
-
-function renderCostTable(peers: PeerFigures[]): string[] {
-  const subject = peers.find((p) => p.name === "sockkit")!;
-  const node = peers.find((p) => p.name === "Node");
-  const c = peers.find((p) => p.name === "C epoll");
-  const lines = [
-    `| measurement | ${peers.map((p) => p.name).join(" | ")} | sockkit vs Node | sockkit vs C |`,
-    `|---|${peers.map(() => "--:").join("|")}|--:|--:|`,
-  ];
-  for (const m of MEASUREMENTS) {
-    const unit = m.key.startsWith("bulk") ? "µs per MB" : "µs per message";
-    const mine = serverCost(subject, m.key);
-    const vs = (other?: PeerFigures) => other ? ratio(mine, serverCost(other, m.key), false) : "–";
-    lines.push(
-      `| ${m.key} (${unit}) | ${peers.map((p) => fmt(serverCost(p, m.key), 1)).join(" | ")} | ${vs(node)} | ${
-        vs(c)
-      } |`,
-    );
-  }
-  return lines;
-}
-
-function renderScaling(peers: PeerFigures[]): string[] {
-  const me = peers.find((p) => p.name === "sockkit");
-  if (!me?.scaling) return [];
-  const lines = [
-    `| measurement (sockkit) | ${SCALING_WORKERS.map((w) => `${w} worker${w > 1 ? "s" : ""}`).join(" | ")} |`,
-    `|---|${SCALING_WORKERS.map(() => "--:").join("|")}|`,
-  ];
-  for (const key of SCALING_KEYS) {
-    const cell = (r: BenchResult | undefined) =>
-      r
-        ? `${r.mode === "stream" ? `${fmt(r.mbPerSec, 0)} MB/s` : `${fmt(r.messagesPerSec, 0)}/s`} (gen ${
-          r.generatorCpuPercent.toFixed(0)
-        }%)`
-        : "–";
-    const m = MEASUREMENTS.find((x) => x.key === key)!;
-    const full = me.results[key];
-    const suiteRun = full
-      ? full.slice().sort((a, b) => a.messagesPerSec - b.messagesPerSec)[full.length >> 1]
-      : undefined;
-    const cellFor = (w: number) => w === m.workers ? `**${cell(suiteRun)}**` : cell(me.scaling![key][w]);
-    lines.push(`| ${key} | ${SCALING_WORKERS.map(cellFor).join(" | ")} |`);
-  }
-  return lines;
-}
-
-function renderTargets(peers: PeerFigures[]): string[] {
-  const get = (name: string, key: string, f: (r: BenchResult) => number) => {
-    const p = peers.find((x) => x.name === name);
-    return p ? figure(p, { key, value: f } as Row) : NaN;
-  };
-  const mbs = (r: BenchResult) => r.mbPerSec;
-  const rate = (r: BenchResult) => r.messagesPerSec;
-  const p999 = (r: BenchResult) => r.latency!.p999;
-  const fair = (r: BenchResult) => r.fairness!.min / r.fairness!.median;
-  const mine = peers.find((p) => p.name === "sockkit");
-  const t = (label: string, value: number, goal: number, text: string, lowerIsGoal = false) => {
-    const met = Number.isFinite(value) ? (lowerIsGoal ? value <= goal : value >= goal) : undefined;
-    return `| ${label} | ${text} | ${met === undefined ? "–" : met ? "met" : "**missed**"} |`;
-  };
-  const r1 = get("sockkit", "bulk1", mbs) / get("C epoll", "bulk1", mbs);
-  const r2 = get("sockkit", "bulk1", mbs) / get("Node", "bulk1", mbs);
-  const r3 = get("sockkit", "pp50", rate) / get("Node", "pp50", rate);
-  const r4 = get("sockkit", "pp500", rate) / get("C epoll", "pp500", rate);
-  const f5 = get("sockkit", "pp500", fair);
-  const l6 = get("sockkit", "pp500", p999);
-  const n6 = get("Node", "pp500", p999);
-  const rss = mine?.rssPerConnKiB ?? NaN;
-  const quiet = get("sockkit --quiet", "pp50", rate);
-  const logCost = 1 - get("sockkit", "pp50", rate) / quiet;
-  const quiet500 = get("sockkit --quiet", "pp500", rate);
-  const logCost500 = 1 - get("sockkit", "pp500", rate) / quiet500;
+function pingRows(key: "pp50" | "pp500", n: number): Row[] {
   return [
-    "| target | measured | |",
-    "|---|---|---|",
-    t("bulk 1 conn ≥ 1.0× C", r1, 1.0, `${r1.toFixed(2)}×`),
-    t("bulk 1 conn ≥ 1.5× Node", r2, 1.5, `${r2.toFixed(2)}×`),
-    t("ping-pong 50 ≥ 1.3× Node", r3, 1.3, `${r3.toFixed(2)}×`),
-    t("ping-pong 500 ≥ 0.85× C", r4, 0.85, `${r4.toFixed(2)}×`),
-    t("ping-pong 500: slowest ≥ 0.8× median", f5, 0.8, `${f5.toFixed(2)}`),
-    t("ping-pong 500: p99.9 ≤ Node's", n6 - l6, 0, `${fmt(l6, 3)} ms vs ${fmt(n6, 3)} ms`),
-    t("≤ 8 KiB RSS per idle connection", rss, 8, `${fmt(rss, 1)} KiB`, true),
-    t(
+    {
+      label: `ping-pong 64 B, ${n} connections: round trips/s`,
+      key,
+      value: "roundTripsPerSec",
+      digits: 0,
+      higher: true,
+    },
+    {
+      label: `ping-pong ${n}: slowest ÷ median connection's round trips`,
+      key,
+      value: "fairness",
+      digits: 2,
+      higher: true,
+    },
+    { label: `ping-pong ${n}: connections with no round trip`, key, value: "connectionsWithout", digits: 0 },
+    {
+      label: `ping-pong ${n}: longest stall of any connection (ms)`,
+      key,
+      value: "maxStallMs",
+      digits: 1,
+      higher: false,
+    },
+    { label: `ping-pong ${n}: p50 (ms)`, key, value: "p50Ms", digits: 3, higher: false },
+    { label: `ping-pong ${n}: p99 (ms)`, key, value: "p99Ms", digits: 3, higher: false },
+    { label: `ping-pong ${n}: p99.9 (ms)`, key, value: "p999Ms", digits: 3, higher: false },
+  ];
+}
+
+const yesNo = (field: string) => (list: Result[]) => {
+  const yes = list.filter((r) => r[field] === true).length;
+  return list.length === 0
+    ? "–"
+    : yes === list.length
+    ? "yes"
+    : `**no** (${list.length - yes} of ${list.length} rounds)`;
+};
+
+/** The echo table's rows; `bulkMiB`: what the bulk run moves. */
+function echoRows(bulkMiB: number): Row[] {
+  return [
+    ...pingRows("pp50", 50),
+    ...pingRows("pp500", 500),
+    {
+      label: `bulk echo, 1 connection, ${bulkMiB} MiB: MB/s`,
+      key: "bulk",
+      value: "mbPerSec",
+      digits: 0,
+      higher: true,
+    },
+    {
+      label: `RSS per idle connection, fresh server holding ${fmt(HOLD, 0)} (KiB)`,
+      key: "memory",
+      value: "perConnKiB",
+      digits: 1,
+      higher: false,
+    },
+    {
+      label: "RSS of the fresh server before (MiB)",
+      key: "memory",
+      value: (r) => Number(r.rssBeforeKiB) / 1024,
+      digits: 1,
+    },
+    {
+      label: `${fmt(HOLD_MANY, 0)} idle connections held: a new client's 64 B echo (ms)`,
+      key: "many",
+      value: "echoMs",
+      digits: 1,
+      higher: false,
+    },
+    {
+      label: `${fmt(HOLD_MANY, 0)} idle connections: all still open`,
+      key: "many",
+      value: "",
+      digits: 0,
+      text: (list) => {
+        const ok = list.filter((r) => r.stillOpen === HOLD_MANY && r.echoed === true).length;
+        return list.length === 0
+          ? "–"
+          : ok === list.length
+          ? "yes"
+          : `**no** (${list.length - ok} of ${list.length} rounds)`;
+      },
+    },
+  ];
+}
+
+const FANOUT_ROWS: Row[] = [
+  {
+    label: "fan-out 1 → 100, 64 B, window 64: delivered messages/s",
+    key: "fanout",
+    value: "deliveredPerSec",
+    digits: 0,
+    higher: true,
+  },
+  { label: "fan-out: p99.9 delivery latency (ms)", key: "fanout", value: "p999Ms", digits: 3, higher: false },
+  { label: "fan-out: p50 delivery latency (ms)", key: "fanout", value: "p50Ms", digits: 3, higher: false },
+  {
+    label: "fan-out: every receiver got every message, in order",
+    key: "fanout",
+    value: "",
+    digits: 0,
+    text: yesNo("inOrderComplete"),
+  },
+];
+
+function cell(runs: Runs, s: Server, row: Row): string {
+  const list = runs[s.id]?.[row.key];
+  if (!s.keys.includes(row.key)) return "";
+  if (row.key === "many" && s.noMany) return `not run (${s.noMany})`;
+  if (!list || list.length === 0) return "–";
+  return row.text ? row.text(list) : fmt(fig(runs, s.id, row.key, row.value), row.digits);
+}
+
+function renderTable(
+  runs: Runs,
+  servers: Server[],
+  rows: Row[],
+  subject: string,
+  vs: [string, string][],
+): string[] {
+  const lines = [
+    `| measurement | ${servers.map((s) => s.name).join(" | ")} | ${
+      vs.map(([, n]) => `sockkit vs ${n}`).join(" | ")
+    } |`,
+    `|---|${servers.map(() => "--:").join("|")}|${vs.map(() => "--:").join("|")}|`,
+  ];
+  for (const row of rows) {
+    const ratios = vs.map(([id]) =>
+      row.higher === undefined || row.text
+        ? ""
+        : times(ratio(fig(runs, subject, row.key, row.value), fig(runs, id, row.key, row.value), row.higher))
+    );
+    lines.push(
+      `| ${row.label} | ${servers.map((s) => cell(runs, s, row)).join(" | ")} | ${ratios.join(" | ")} |`,
+    );
+  }
+  return lines;
+}
+
+function renderCpu(runs: Runs, servers: Server[], keys: Key[]): string[] {
+  const lines = [
+    `| measurement | ${servers.map((s) => s.name).join(" | ")} |`,
+    `|---|${servers.map(() => "--:").join("|")}|`,
+  ];
+  for (const key of keys) {
+    const cells = servers.map((s) => {
+      if (!runs[s.id]?.[key]) return "";
+      return `${fmt(fig(runs, s.id, key, "serverCpu"), 0)}% / ${fmt(fig(runs, s.id, key, "cpuPercent"), 0)}%`;
+    });
+    lines.push(`| ${key} | ${cells.join(" | ")} |`);
+  }
+  return lines;
+}
+
+/** The generator check: the C server's figures against the fastest other server's, and loadgen's own CPU. */
+function renderGeneratorCheck(runs: Runs, servers: Server[]): string[] {
+  const others = servers.filter((s) => s.kind === "echo" && s.id !== "c");
+  const lines: string[] = [];
+  for (const [key, n] of [["pp50", 50], ["pp500", 500]] as const) {
+    const c = fig(runs, "c", key, "roundTripsPerSec");
+    const rated = others.map((s) => ({ s, v: fig(runs, s.id, key, "roundTripsPerSec") }))
+      .filter((x) => Number.isFinite(x.v)).sort((a, b) => b.v - a.v);
+    if (!Number.isFinite(c) || rated.length === 0) continue;
+    const best = rated[0];
+    const busiest = Math.max(...rated.map((x) => fig(runs, x.s.id, key, "cpuPercent")));
+    lines.push(
+      `- ping-pong ${n}: loadgen drove the C server at ${fmt(c, 0)} round trips/s (loadgen at ${
+        fmt(fig(runs, "c", key, "cpuPercent"), 0)
+      }% of its core), ${times(c / best.v)} the fastest other server (${best.s.name}, ${
+        fmt(best.v, 0)
+      }, that ` +
+        `server at ${
+          fmt(fig(runs, best.s.id, key, "serverCpu"), 0)
+        }% of its core); against every server but C ` +
+        `loadgen used at most ${fmt(busiest, 0)}% of its core: ${
+          c > best.v && busiest < SATURATED
+            ? "it had room to spare, so those servers' figures are their own"
+            : busiest < SATURATED
+            ? "it was not saturated, so it did not set the figures (the C server did not come out fastest here)"
+            : "**the generator may have set some figures**"
+        }.`,
+    );
+  }
+  const bench = fig(runs, "c", "benchC", "roundTripsPerSec");
+  const native = fig(runs, "c", "pp50", "roundTripsPerSec");
+  if (Number.isFinite(bench)) {
+    lines.push(
+      `- one core of \`sockkit bench\` (\`-c 50 -w 1\`, pinned to CPU 1) drives the C server at ${
+        fmt(bench, 0)
+      } round trips/s ` +
+        `(bench at ${fmt(fig(runs, "c", "benchC", "cpuPercent"), 0)}% of its core, the C server at ${
+          fmt(fig(runs, "c", "benchC", "serverCpu"), 0)
+        }%); loadgen drives it at ${fmt(native, 0)} (${times(native / bench)}).`,
+    );
+  }
+  return lines;
+}
+
+interface Target {
+  text: string;
+  measured: string;
+  met: boolean | undefined;
+}
+
+function target(text: string, value: number, ok: (v: number) => boolean, measured: string): Target {
+  return { text, measured, met: Number.isFinite(value) ? ok(value) : undefined };
+}
+
+/** Every target of issue 10, computed from this run's figures. */
+function targets(runs: Runs): Target[] {
+  const f = (id: string, key: Key, field: string) => fig(runs, id, key, field);
+  const pp500 = f("sockkit", "pp500", "roundTripsPerSec") / f("node", "pp500", "roundTripsPerSec");
+  const pp50 = f("sockkit", "pp50", "roundTripsPerSec") / f("node", "pp50", "roundTripsPerSec");
+  const fair = f("sockkit", "pp500", "fairness");
+  const p999 = f("sockkit", "pp500", "p999Ms");
+  const p999Node = f("node", "pp500", "p999Ms");
+  const bulkNode = f("sockkit", "bulk", "mbPerSec") / f("node", "bulk", "mbPerSec");
+  const bulkC = f("sockkit", "bulk", "mbPerSec") / f("c", "bulk", "mbPerSec");
+  const fan = f("sockkit-broadcast", "fanout", "deliveredPerSec") /
+    f("node-broadcast", "fanout", "deliveredPerSec");
+  const fanP = f("sockkit-broadcast", "fanout", "p999Ms");
+  const fanPNode = f("node-broadcast", "fanout", "p999Ms");
+  const fanRuns = runs["sockkit-broadcast"]?.fanout ?? [];
+  const inOrder = fanRuns.length ? (fanRuns.every((r) => r.inOrderComplete === true) ? 1 : 0) : NaN;
+  const rss = f("sockkit", "memory", "perConnKiB");
+  const manyRuns = runs.sockkit?.many ?? [];
+  const manyMs = manyRuns.length && manyRuns.every((r) => r.echoed === true && r.stillOpen === HOLD_MANY)
+    ? median(manyRuns.map((r) => Number(r.echoMs)))
+    : manyRuns.length
+    ? Infinity
+    : NaN;
+  const cost = (key: Key) =>
+    1 - f("sockkit", key, "roundTripsPerSec") / f("sockkit-quiet", key, "roundTripsPerSec");
+  const cost50 = cost("pp50");
+  const cost500 = cost("pp500");
+  const pct = (x: number) => Number.isFinite(x) ? `${(x * 100).toFixed(1)}%` : "–";
+  return [
+    target("ping-pong 500: slowest ÷ median round trips ≥ 0.95", fair, (v) => v >= 0.95, fmt(fair, 2)),
+    target(
+      "ping-pong 500: p99.9 ≤ Node's",
+      p999Node - p999,
+      (v) => v >= 0,
+      `${fmt(p999, 3)} ms vs ${fmt(p999Node, 3)} ms`,
+    ),
+    target("ping-pong 500: throughput ≥ 1.0× Node", pp500, (v) => v >= 1, times(pp500)),
+    target("ping-pong 50: throughput ≥ 1.0× Node", pp50, (v) => v >= 1, times(pp50)),
+    target(
+      "(beyond this issue) ping-pong 50 and 500 ≥ 1.3× Node",
+      Math.min(pp50, pp500),
+      (v) => v >= 1.3,
+      `${times(pp50)} / ${times(pp500)}`,
+    ),
+    target("bulk, 1 connection, 256 MiB: ≥ 1.5× Node", bulkNode, (v) => v >= 1.5, times(bulkNode)),
+    target("bulk: ≥ 1.2× the C server", bulkC, (v) => v >= 1.2, times(bulkC)),
+    target(
+      "bulk: ≥ 1.0× Node (the floor if fairness wins over bulk)",
+      bulkNode,
+      (v) => v >= 1,
+      times(bulkNode),
+    ),
+    target("fan-out 1 → 100: delivered messages/s ≥ 1.0× Node broadcast", fan, (v) => v >= 1, times(fan)),
+    target(
+      "fan-out: every receiver gets every message in order",
+      inOrder,
+      (v) => v === 1,
+      inOrder === 1 ? "yes" : inOrder === 0 ? "no" : "–",
+    ),
+    target(
+      "fan-out: p99.9 delivery latency ≤ 2× Node's",
+      2 * fanPNode - fanP,
+      (v) => v >= 0,
+      `${fmt(fanP, 3)} ms vs ${fmt(fanPNode, 3)} ms`,
+    ),
+    target(
+      `≤ 8 KiB RSS per idle connection, fresh server holding ${fmt(HOLD, 0)}`,
+      rss,
+      (v) => v <= 8,
+      `${fmt(rss, 1)} KiB`,
+    ),
+    target(
+      `${fmt(HOLD_MANY, 0)} idle connections held, a new client's echo < 1 s`,
+      manyMs,
+      (v) => v < 1000,
+      Number.isFinite(manyMs) ? `${fmt(manyMs, 1)} ms` : manyMs === Infinity ? "failed" : "–",
+    ),
+    target(
       "default logging costs < 5% vs --quiet (ping-pong 50 / 500)",
-      Math.max(logCost, logCost500),
-      0.05,
-      `${(logCost * 100).toFixed(1)}% / ${(logCost500 * 100).toFixed(1)}%`,
-      true,
+      Math.max(cost50, cost500),
+      (v) => v < 0.05,
+      `${pct(cost50)} / ${pct(cost500)}`,
     ),
   ];
 }
 
-/** The version line of each tool the peers that ran need (and Deno's and the C compiler's, always). */
-function toolVersions(peers: PeerFigures[]): string {
-  const ran = (name: string) => peers.some((p) => !p.skipped && p.name.split(" ")[0] === name);
-  const socat = () =>
-    run(["socat", "-V"]).split("\n").find((l) => /socat version/.test(l))?.replace(/^socat by.*$/, "")
-      .trim() ??
-      "socat";
+function renderTargets(list: Target[]): string[] {
+  return [
+    "| target | measured | verdict |",
+    "|---|---|---|",
+    ...list.map((t) =>
+      `| ${t.text} | ${t.measured} | ${
+        t.met === undefined ? "– (not measured)" : t.met ? "met" : "**missed**"
+      } |`
+    ),
+  ];
+}
+
+function toolVersions(servers: Server[]): string {
+  const uses = (tool: string) => servers.some((s) => s.needs === tool);
+  const socat = runText(["socat", "-V"]).split("\n").find((l) => /socat version/.test(l))?.trim() ?? "socat";
   return [
     `Deno ${Deno.version.deno}`,
-    ...(ran("Node") ? [`Node ${run(["node", "--version"])}`] : []),
-    ...(ran("Python") ? [run(["python3", "--version"])] : []),
-    ...(ran("socat") ? [socat()] : []),
-    run(["cc", "--version"]).split("\n")[0],
+    ...(uses("node") ? [`Node ${runText(["node", "--version"])}`] : []),
+    ...(uses("python3") ? [runText(["python3", "--version"])] : []),
+    ...(uses("socat") ? [socat] : []),
+    runText(["cc", "--version"]).split("\n")[0],
   ].join(", ");
 }
 
-function machineLines(pin: Pinning, seconds: number, reps: number, peers: PeerFigures[]): string[] {
+function header(o: Options, servers: Server[], skipped: string[], tookS: number, loads: number[]): string[] {
   const cpu = /model name\s*:\s*(.*)/.exec(Deno.readTextFileSync("/proc/cpuinfo"))?.[1] ?? "unknown CPU";
-  const forking = ["Python", "socat"].filter((n) => peers.some((p) => !p.skipped && p.name === n));
   return [
+    "# sockkit peer comparison",
+    "",
+    "Produced by `deno task bench:peers` (bench/peers.ts); how to read it and what limits it: bench/NOTES.md.",
+    "",
     `- date: ${new Date().toISOString().replace(/\.\d+Z$/, "Z")}`,
-    `- machine: ${navigator.hardwareConcurrency} CPUs (\`nproc\`: ${run(["nproc"])}), ${cpu}, ${
-      run(["uname", "-sr"])
+    `- machine: ${navigator.hardwareConcurrency} CPUs (\`nproc\`: ${runText(["nproc"])}), ${cpu}, ${
+      runText(["uname", "-sr"])
     }`,
-    `- tools: ${toolVersions(peers)}`,
-    `- pinning: ${pin.text}`,
-    `- 1-minute load average after each run: ${fmt(Math.min(...loadAverages), 2)}–${
-      fmt(Math.max(...loadAverages), 2)
-    }${
-      forking.length
-        ? ` (every runnable thread counts: ${
-          forking.map((n) => n === "Python" ? "Python's thread" : "socat's process").join(" and ")
-        } per connection lift it to dozens at 500 connections)`
-        : ""
-    }`,
-    `- each figure: median of ${reps} runs of ${seconds} s; memory: VmRSS while ${HOLD_CONNECTIONS} idle ` +
-    `connections are held (each after one echo), minus the RSS before, divided by ${HOLD_CONNECTIONS}`,
+    `- tools: ${toolVersions(servers)}`,
+    `- pinning: ${o.pin.text}`,
+    "- generator: `bench/peers/loadgen.c` (one thread, epoll, every reply checked), built with `cc -O2` at the start",
+    `- rounds: ${o.reps}, alternating (each round runs every server once per measurement); each figure is the median ` +
+    `of the rounds; ping-pong and fan-out runs last ${o.seconds} s; bulk moves ${
+      fmt(o.bulkBytes / 2 ** 20, 0)
+    } MiB`,
+    `- memory: a fresh server (no load before) holding ${
+      fmt(HOLD, 0)
+    } idle connections, (VmRSS held − VmRSS before) ÷ ` +
+    `${fmt(HOLD, 0)} (socat, a process per connection: the sum of its processes' Pss); then ${
+      fmt(HOLD_MANY, 0)
+    } idle connections on the same server while a new client's echo is timed`,
+    `- 1-minute load average after each round: ${fmt(Math.min(...loads), 2)}–${fmt(Math.max(...loads), 2)} ` +
+    "(every runnable thread counts: Python's thread and socat's process per connection lift it at 500 connections)",
+    `- the run took ${fmt(tookS / 60, 1)} minutes`,
+    ...skipped.map((s) => `- skipped: ${s}`),
   ];
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    args: Deno.args,
-    options: {
-      duration: { type: "string", default: "3s" },
-      reps: { type: "string", default: "3" },
-      only: { type: "string" },
-      out: { type: "string", default: `${ROOT}bench/RESULTS.md` },
-    },
-  });
-  const seconds = parseDuration(values.duration) / 1000;
-  const reps = Number(values.reps);
-  const only = values.only?.split(",");
-  const pin = pinning();
+  const fail = (msg: string): never => {
+    console.error(`bench:peers: ${msg}`);
+    Deno.exit(2);
+  };
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: Deno.args,
+      options: {
+        duration: { type: "string" },
+        reps: { type: "string" },
+        only: { type: "string" },
+        quick: { type: "boolean", default: false },
+        out: { type: "string", default: `${ROOT}bench/RESULTS.md` },
+        help: { type: "boolean", short: "h", default: false },
+      },
+    });
+  } catch (err) {
+    return fail(`${(err as Error).message}; see --help`);
+  }
+  const { values } = parsed;
+  if (values.help) {
+    console.log(
+      "Usage: deno task bench:peers [--duration 3s] [--reps 3] [--only IDS] [--quick] [--out FILE]\n" +
+        `Server ids for --only (comma-separated; "node" also picks node-broadcast): ${
+          SERVERS.map((s) => s.id).join(", ")
+        }`,
+    );
+    return;
+  }
+  let seconds = values.quick ? 1 : 3;
+  if (values.duration !== undefined) {
+    try {
+      seconds = parseDuration(values.duration) / 1000;
+    } catch {
+      fail(`--duration '${values.duration}' is not a duration: give one such as 3s or 500ms`);
+    }
+  }
+  const reps = values.reps === undefined ? (values.quick ? 1 : 3) : Number(values.reps);
+  if (!Number.isInteger(reps) || reps < 1) {
+    fail(`--reps '${values.reps}' must be a whole number of rounds, 1 or more`);
+  }
+  if (!(seconds > 0)) fail("--duration must be more than 0");
+  const tokens = values.only?.split(",").map((t) => t.trim().toLowerCase()).filter(Boolean);
+  const unknown = tokens?.filter((t) => !SERVERS.some((s) => s.id === t || s.id.startsWith(`${t}-`)));
+  if (unknown?.length) {
+    fail(`--only: no server '${unknown.join("', '")}'; the ids are ${SERVERS.map((s) => s.id).join(", ")}`);
+  }
+  if (!hasTool("cc")) fail("the load generator needs a C compiler: install cc (apt-get install gcc)");
+
+  const startedAt = performance.now();
   const tmp = await Deno.makeTempDir({ prefix: "sockkit-peers-" });
   try {
-    if (hasTool("cc")) {
-      const out = run(["cc", "-O2", "-o", `${tmp}/epoll_echo`, `${ROOT}bench/peers/epoll_echo.c`]);
-      if (out) log(out);
+    for (const name of ["loadgen", "epoll_echo"]) {
+      const cc = new Deno.Command("cc", {
+        args: ["-O2", "-o", `${tmp}/${name}`, `${PEERS_DIR}/${name}.c`, "-lm"],
+        stderr: "piped",
+      })
+        .outputSync();
+      if (!cc.success) fail(`cc could not build bench/peers/${name}.c: ${decoder.decode(cc.stderr).trim()}`);
     }
-    log(`Peer comparison: ${pin.text}; ${reps} × ${seconds} s per figure`);
-    // sockkit is always measured: every ratio in the report is against it.
-    const selected = PEERS.filter((p) =>
-      !only || p.name === "sockkit" || only.includes(p.name) || only.includes(p.name.split(" ")[0])
+    const pin = pinning();
+    const o: Options = { seconds, reps, bulkBytes: values.quick ? 64 << 20 : 256 << 20, tmp, pin };
+    const picked = SERVERS.filter((s) =>
+      !tokens || tokens.some((t) => s.id === t || s.id.startsWith(`${t}-`))
     );
-    const peers = await measureAll(selected, { seconds, reps, tmp, pin });
-    for (const p of peers) if (p.skipped) log(`${p.name} skipped: ${p.skipped}`);
-    const shown = peers.filter((p) => !p.skipped);
+    const skipped = picked.filter((s) => !hasTool(s.needs))
+      .map((s) =>
+        `${s.name}: ${s.needs} is not installed${s.needs === "socat" ? " (apt-get install socat)" : ""}`
+      );
+    const servers = picked.filter((s) => hasTool(s.needs));
+    log(
+      `Peer comparison: ${pin.text}; ${reps} rounds of ${seconds} s runs; servers: ${
+        servers.map((s) => s.name).join(", ")
+      }`,
+    );
+    const runs = await measureAll(servers, o);
+    const echo = servers.filter((s) => s.kind === "echo");
+    const fan = servers.filter((s) => s.kind === "broadcast");
+    const tookS = (performance.now() - startedAt) / 1000;
     const report = [
-      "# sockkit peer comparison",
+      ...header(o, servers, skipped, tookS, loadAverages),
       "",
-      "Produced by `deno task bench:peers` (bench/peers.ts); how to read it and what limits it: bench/NOTES.md.",
+      "## Echo servers (medians)",
       "",
-      ...machineLines(pin, seconds, reps, peers),
-      ...peers.filter((p) => p.skipped).map((p) => `- ${p.name} skipped: ${p.skipped}`),
+      "Ratios: how many times better sockkit is (for latency, stalls and memory: the other's figure ÷ sockkit's).",
+      "`sockkit` runs with default logging (a line per connect and disconnect, to /dev/null); `sockkit --quiet`",
+      "only in the ping-pong rows, to price the logging.",
       "",
-      "## Figures (medians)",
+      ...renderTable(runs, echo, echoRows(o.bulkBytes / 2 ** 20), "sockkit", [["node", "Node"], ["c", "C"]]),
       "",
-      "Ratios: how many times better sockkit is (for latency and memory, the other's figure ÷ sockkit's).",
-      "`sockkit` runs with default logging (a line per connect and disconnect, to /dev/null);",
-      "`sockkit --quiet` only where it measures the cost of logging.",
+      "## Broadcast fan-out (medians)",
       "",
-      ...renderTable(shown),
+      "One sender, 100 receivers, 64-byte sequence-numbered messages, at most 64 in flight (sent but not yet",
+      "received by every receiver); the delivery latency is from the send to each receiver's read.",
       "",
-      "## Targets",
+      ...renderTable(runs, fan, FANOUT_ROWS, "sockkit-broadcast", [["node-broadcast", "Node"]]),
       "",
-      ...renderTargets(shown),
+      "## Targets (issue 10)",
       "",
-      "## CPU used during each measurement (server / generator, % of one core, medians)",
+      ...renderTargets(targets(runs)),
       "",
-      "Each cell: server CPU / generator CPU (each process's user + system time, which includes the kernel's",
-      "loopback work done in its system calls), and what set the figure: the side at or above",
-      `${SATURATED_PERCENT}% of its core ("neither": round-trip latency did, each side waiting on the other).`,
+      "## Is the generator the bottleneck?",
       "",
-      ...renderCpuTable(shown),
+      ...renderGeneratorCheck(runs, servers),
       "",
-      "## Server CPU per message (medians)",
+      "## CPU during each measurement (server / generator, % of one core, medians)",
       "",
-      "The server's CPU time per round trip (bulk: per MB echoed): what each server costs, also where the",
-      "generator set the throughput. Ratios: the other's cost ÷ sockkit's (above 1: sockkit is cheaper).",
+      "Each process's user + system time over the run, which includes the kernel's loopback work done in its",
+      "system calls; a server at about 100% set its own figure.",
       "",
-      ...renderCostTable(shown),
+      ...renderCpu(runs, servers, ["pp50", "pp500", "bulk", "fanout"]),
       "",
-      "## Generator check: sockkit's figures with 1, 2 and 4 generator workers",
-      "",
-      "In bold the suite's own setting (the median above); the others are single runs. All workers share the",
-      "load CPU, so a figure the generator set cannot rise with more workers.",
-      "",
-      ...renderScaling(shown),
-      "",
+      ...(problems.length
+        ? ["## Problems seen during the run", "", ...problems.map((p) => `- ${p}`), ""]
+        : []),
     ];
-    await Deno.writeTextFile(values.out, report.join("\n"));
-    run([Deno.execPath(), "fmt", values.out]);
-    log(`wrote ${values.out}`);
+    await Deno.writeTextFile(values.out!, report.join("\n"));
+    runText([Deno.execPath(), "fmt", values.out!]);
+    log(`wrote ${values.out} in ${fmt(tookS / 60, 1)} minutes`);
   } finally {
     await Deno.remove(tmp, { recursive: true });
   }

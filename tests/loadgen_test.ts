@@ -5,41 +5,9 @@
  */
 import assert from "node:assert/strict";
 import { startServer } from "./_helpers.ts";
+import { buildPeer as build, HAS_CC, loadgen } from "./_loadgen.ts";
 
-const ROOT = new URL("..", import.meta.url).pathname;
-const HAS_CC = new Deno.Command("sh", { args: ["-c", "command -v cc"], stdout: "null" }).outputSync().success;
 const decoder = new TextDecoder();
-
-let built: string | undefined;
-globalThis.addEventListener("unload", () => {
-  if (built) Deno.removeSync(built, { recursive: true });
-});
-
-/** Compiles a C program from bench/peers once per run; returns the binary's path. */
-function build(name: string): string {
-  built ??= Deno.makeTempDirSync({ prefix: "sockkit-loadgen-" });
-  const out = `${built}/${name}`;
-  try {
-    Deno.statSync(out);
-    return out;
-  } catch { /* not built yet */ }
-  const cc = new Deno.Command("cc", { args: ["-O2", "-o", out, `${ROOT}bench/peers/${name}.c`, "-lm"] })
-    .outputSync();
-  assert.ok(cc.success, decoder.decode(cc.stderr));
-  return out;
-}
-
-interface LoadgenRun {
-  code: number;
-  result: Record<string, number | boolean | string>;
-  stderr: string;
-}
-
-async function loadgen(args: string[]): Promise<LoadgenRun> {
-  const out = await new Deno.Command(build("loadgen"), { args, stdout: "piped", stderr: "piped" }).output();
-  const text = decoder.decode(out.stdout).trim();
-  return { code: out.code, result: text ? JSON.parse(text) : {}, stderr: decoder.decode(out.stderr) };
-}
 
 /** Starts the suite's C epoll echo server on a free port; resolves to its port and a stop function. */
 async function startCEcho(): Promise<{ port: number; stop: () => Promise<void> }> {
@@ -103,6 +71,54 @@ Deno.test({
       assert.equal(run.result.connectionsWithout, 0);
       assert.ok((run.result.slowest as number) > 0);
       assert.ok((run.result.p50Ms as number) <= (run.result.p999Ms as number));
+      assert.equal(typeof run.result.cpuPercent, "number");
+    } finally {
+      await server.stop();
+    }
+  },
+});
+
+/** An echo server that accepts one connection every `everyMs`: a server still accepting, not one starving. */
+function startSlowAcceptEcho(everyMs: number): { port: number; stop: () => Promise<void> } {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const conns = new Set<Deno.Conn>();
+  const served = (async () => {
+    for await (const conn of listener) {
+      conns.add(conn);
+      (async () => {
+        const buf = new Uint8Array(4096);
+        try {
+          for (let n; (n = await conn.read(buf)) !== null;) await conn.write(buf.subarray(0, n));
+        } catch { /* the generator hung up */ }
+        conns.delete(conn);
+        conn.close();
+      })();
+      await new Promise((resolve) => setTimeout(resolve, everyMs));
+    }
+  })();
+  return {
+    port: (listener.addr as Deno.NetAddr).port,
+    stop: async () => {
+      listener.close();
+      await served.catch(() => {});
+      for (const c of conns) c.close();
+    },
+  };
+}
+
+Deno.test({
+  name:
+    "loadgen: ping-pong starts its clock once every connection had a reply, so slow accepts are not stalls",
+  ignore: !HAS_CC,
+  async fn() {
+    const server = startSlowAcceptEcho(10);
+    try {
+      const run = await loadgen(["pingpong", "127.0.0.1", `${server.port}`, "-c", "40", "-d", "0.4"]);
+      assert.equal(run.code, 0, run.stderr);
+      assert.equal(run.result.connectionsWithout, 0);
+      assert.ok((run.result.fairness as number) >= 0.5, `slowest ÷ median ${run.result.fairness}`);
+      assert.ok((run.result.maxStallMs as number) < 300, `longest stall ${run.result.maxStallMs} ms`);
+      assert.ok((run.result.warmupMs as number) >= 300, `warm-up ${run.result.warmupMs} ms`);
     } finally {
       await server.stop();
     }

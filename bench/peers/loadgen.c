@@ -5,9 +5,11 @@
  * Every mode checks every byte it gets back and prints one JSON object on stdout.
  *
  *   loadgen pingpong HOST PORT [-c CONNS] [-s SIZE] [-d SECONDS]
- *       Each connection sends SIZE bytes, waits for exactly those bytes back, and sends again. Reports round trips
- *       per second, latency percentiles, and per-connection fairness: the slowest and the median connection's
- *       round-trip counts, how many connections got none, and the longest stall any connection saw.
+ *       Each connection sends SIZE bytes, waits for exactly those bytes back, and sends again. The clock starts
+ *       once every connection has had its first reply (at most 10 s: "warmupMs"), so the figures describe serving
+ *       open connections, not accepting new ones. Reports round trips per second, latency percentiles, and
+ *       per-connection fairness: the slowest and the median connection's round-trip counts, how many connections
+ *       got none, and the longest stall any connection saw. Every mode also reports its own CPU ("cpuPercent").
  *   loadgen bulk HOST PORT [-c CONNS] [-b BYTES] [-s CHUNK]
  *       Each connection streams BYTES through the echo server and reads them all back; reports MB/s echoed.
  *   loadgen idle HOST PORT [-c CONNS] [-d SECONDS]
@@ -55,6 +57,19 @@ static int64_t now_ns(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* CPU time this process used so far (user + system), in ns: the generator's own cost, reported per run. */
+static int64_t cpu_ns(void) {
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return ((int64_t)ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000000LL +
+         ((int64_t)ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000LL;
+}
+
+/* The share of one core used since `cpu0` over `wall_ns` of wall time, in %. */
+static double cpu_percent(int64_t cpu0, int64_t wall_ns) {
+  return wall_ns > 0 ? (double)(cpu_ns() - cpu0) * 100.0 / (double)wall_ns : 0.0;
 }
 
 static void die(const char *what) {
@@ -173,7 +188,7 @@ struct pp_conn {
   int64_t start, last;
   uint64_t trips;
   int64_t max_stall;
-  int dead;
+  int dead, warm;
   uint8_t *out, *in;
 };
 
@@ -206,7 +221,10 @@ static int run_pingpong(int conns, size_t size, double seconds) {
   }
   struct histogram *h = calloc(1, sizeof *h);
   uint64_t errors = 0, closed = 0;
-  int64_t t0 = now_ns(), deadline = t0 + (int64_t)(seconds * 1e9);
+  /* Warm-up: the clock starts once every connection has had one reply (or after 10 s), so the figures measure
+   * serving connections, not accepting them. */
+  int64_t t0 = now_ns(), deadline = t0 + 10000000000LL, cpu0 = cpu_ns(), warm_start = t0;
+  int warming = 1, warmed = 0;
   for (int i = 0; i < conns; i++) {
     struct pp_conn *c = &cs[i];
     pp_fill(c, size);
@@ -217,7 +235,7 @@ static int run_pingpong(int conns, size_t size, double seconds) {
   }
   struct epoll_event events[MAX_EVENTS];
   int64_t now = t0;
-  while ((now = now_ns()) < deadline) {
+  while ((now = now_ns()) < deadline || warming) {
     int timeout = (int)((deadline - now) / 1000000) + 1;
     int n = epoll_wait(ep, events, MAX_EVENTS, timeout);
     now = now_ns();
@@ -239,7 +257,9 @@ static int run_pingpong(int conns, size_t size, double seconds) {
           errors++;
           goto lost;
         }
-        if (now < deadline) {
+        if (warming) {
+          if (!c->warm) c->warm = 1, warmed++;
+        } else if (now < deadline) {
           record(h, now - c->start);
           c->trips++;
           if (now - c->last > c->max_stall) c->max_stall = now - c->last;
@@ -251,10 +271,8 @@ static int run_pingpong(int conns, size_t size, double seconds) {
         c->start = now;
         int r = pp_write(c, size);
         if (r < 0) goto lost;
-        if (r > 0) {
-          rewatch(ep, c->fd, EPOLLIN | EPOLLOUT, c);
-          break;
-        }
+        if (r > 0) rewatch(ep, c->fd, EPOLLIN | EPOLLOUT, c);
+        break; /* the reply cannot be there yet: epoll says when it is, without a read that finds nothing */
       }
       continue;
     lost:
@@ -262,8 +280,15 @@ static int run_pingpong(int conns, size_t size, double seconds) {
       closed++;
       epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
     }
+    if (warming && ((uint64_t)warmed + closed >= (uint64_t)conns || now >= deadline)) {
+      warming = 0;
+      t0 = now;
+      deadline = t0 + (int64_t)(seconds * 1e9);
+      cpu0 = cpu_ns();
+      for (int i = 0; i < conns; i++) cs[i].last = t0;
+    }
   }
-  double elapsed = (double)(now - t0) / 1e9;
+  double elapsed = (double)(now - t0) / 1e9, cpu = cpu_percent(cpu0, now - t0);
   uint64_t *trips = malloc(sizeof(uint64_t) * (size_t)conns);
   uint64_t total = 0, none = 0;
   int64_t worst_stall = 0;
@@ -280,11 +305,12 @@ static int run_pingpong(int conns, size_t size, double seconds) {
   uint64_t median = trips[conns / 2], slowest = trips[0];
   printf("{\"mode\":\"pingpong\",\"connections\":%d,\"size\":%zu,\"seconds\":%.3f,\"roundTrips\":%llu,"
          "\"roundTripsPerSec\":%.0f,\"slowest\":%llu,\"median\":%llu,\"fastest\":%llu,\"fairness\":%.3f,"
-         "\"connectionsWithout\":%llu,\"maxStallMs\":%.3f,\"errors\":%llu,\"closed\":%llu,",
+         "\"connectionsWithout\":%llu,\"maxStallMs\":%.3f,\"errors\":%llu,\"closed\":%llu,\"cpuPercent\":%.1f,"
+         "\"warmupMs\":%.3f,",
          conns, size, elapsed, (unsigned long long)total, (double)total / elapsed, (unsigned long long)slowest,
          (unsigned long long)median, (unsigned long long)trips[conns - 1],
          median ? (double)slowest / (double)median : 0.0, (unsigned long long)none, (double)worst_stall / 1e6,
-         (unsigned long long)errors, (unsigned long long)closed);
+         (unsigned long long)errors, (unsigned long long)closed, cpu, (double)(t0 - warm_start) / 1e6);
   print_latency(h);
   printf("}\n");
   return errors || closed ? 1 : 0;
@@ -310,7 +336,7 @@ static int run_bulk(int conns, uint64_t bytes, size_t chunk) {
   uint64_t errors = 0;
   int left = conns;
   struct epoll_event events[MAX_EVENTS];
-  int64_t t0 = now_ns();
+  int64_t t0 = now_ns(), cpu0 = cpu_ns();
   while (left > 0) {
     int n = epoll_wait(ep, events, MAX_EVENTS, 10000);
     if (n == 0) {
@@ -347,13 +373,14 @@ static int run_bulk(int conns, uint64_t bytes, size_t chunk) {
       }
     }
   }
-  double elapsed = (double)(now_ns() - t0) / 1e9;
+  int64_t wall = now_ns() - t0;
+  double elapsed = (double)wall / 1e9, cpu = cpu_percent(cpu0, wall);
   uint64_t total = 0;
   for (int i = 0; i < conns; i++) total += cs[i].read, close(cs[i].fd);
   printf("{\"mode\":\"bulk\",\"connections\":%d,\"bytes\":%llu,\"echoed\":%llu,\"seconds\":%.3f,\"mbPerSec\":%.1f,"
-         "\"errors\":%llu}\n",
+         "\"errors\":%llu,\"cpuPercent\":%.1f}\n",
          conns, (unsigned long long)bytes * (unsigned long long)conns, (unsigned long long)total, elapsed,
-         (double)total / elapsed / 1e6, (unsigned long long)errors);
+         (double)total / elapsed / 1e6, (unsigned long long)errors, cpu);
   return errors ? 1 : 0;
 }
 
@@ -412,11 +439,12 @@ struct fan_head {
 
 static int run_fanout(int receivers, size_t size, double seconds, uint64_t window) {
   if (size < sizeof(struct fan_head)) size = sizeof(struct fan_head);
+  size_t rx_cap = size * 256 > 65536 ? size * 256 : 65536; /* a receiver's read buffer: many messages a read */
   int ep = epoll_create1(0);
   struct fan_rx *rx = calloc((size_t)receivers, sizeof *rx);
   for (int i = 0; i < receivers; i++) {
     rx[i].fd = connect_one();
-    rx[i].buf = malloc(size);
+    rx[i].buf = malloc(rx_cap);
     watch(ep, rx[i].fd, EPOLLIN, &rx[i]);
   }
   int tx = connect_one();
@@ -425,7 +453,7 @@ static int run_fanout(int receivers, size_t size, double seconds, uint64_t windo
   struct epoll_event events[MAX_EVENTS];
   uint64_t sent = 0, delivered = 0, errors = 0, min_received = 0;
   int probed = 0, sending = 0, finished = 0;
-  int64_t t0 = 0, deadline = 0, next_probe = 0, drain_deadline = 0, last_progress = now_ns();
+  int64_t t0 = 0, cpu0 = 0, deadline = 0, next_probe = 0, drain_deadline = 0, last_progress = now_ns();
   size_t out_off = size; /* bytes of the current message already written */
 
   while (!finished) {
@@ -441,6 +469,7 @@ static int run_fanout(int receivers, size_t size, double seconds, uint64_t windo
     if (!sending && probed == receivers && out_off == size) {
       sending = 1;
       t0 = now;
+      cpu0 = cpu_ns();
       deadline = now + (int64_t)(seconds * 1e9);
     }
     if (sending && out_off == size && now < deadline && sent - min_received < window) {
@@ -470,21 +499,22 @@ static int run_fanout(int receivers, size_t size, double seconds, uint64_t windo
     now = now_ns();
     for (int e = 0; e < n; e++) {
       struct fan_rx *r = events[e].data.ptr;
-      for (;;) {
-        ssize_t got = recv(r->fd, r->buf + r->got, size - r->got, 0);
-        if (got == 0 || (got < 0 && errno != EAGAIN)) {
-          fprintf(stderr, "loadgen: fanout: a receiver was closed by the server\n");
-          errors++;
-          finished = 1;
-          break;
-        }
-        if (got < 0) break;
-        r->got += (size_t)got;
-        if (r->got < size) continue;
-        r->got = 0;
+      /* One read per wake-up, as many messages as fit (level-triggered: what is left wakes us again). */
+      ssize_t got = recv(r->fd, r->buf + r->got, rx_cap - r->got, 0);
+      if (got == 0 || (got < 0 && errno != EAGAIN)) {
+        fprintf(stderr, "loadgen: fanout: a receiver was closed by the server\n");
+        errors++;
+        finished = 1;
+        break;
+      }
+      if (got < 0) continue;
+      r->got += (size_t)got;
+      size_t off = 0;
+      for (; r->got - off >= size; off += size) {
+        const uint8_t *msg = r->buf + off;
         last_progress = now;
         struct fan_head head;
-        memcpy(&head, r->buf, sizeof head);
+        memcpy(&head, msg, sizeof head);
         if (head.magic != FANOUT_MAGIC) {
           r->errors++;
           continue;
@@ -494,7 +524,7 @@ static int run_fanout(int receivers, size_t size, double seconds, uint64_t windo
           continue;
         }
         if (head.seq != (uint32_t)r->next ||
-            memcmp(r->buf + sizeof head, g_pattern + r->next % PATTERN_PERIOD + sizeof head, size - sizeof head) != 0)
+            memcmp(msg + sizeof head, g_pattern + r->next % PATTERN_PERIOD + sizeof head, size - sizeof head) != 0)
           r->errors++;
         r->next++;
         r->received++;
@@ -503,13 +533,15 @@ static int run_fanout(int receivers, size_t size, double seconds, uint64_t windo
           record(h, now - head.sent_ns);
         }
       }
+      memmove(r->buf, r->buf + off, r->got - off);
+      r->got -= off;
     }
     uint64_t m = UINT64_MAX;
     for (int i = 0; i < receivers; i++)
       if (rx[i].received < m) m = rx[i].received;
     min_received = m;
   }
-  double elapsed = (double)(deadline - t0) / 1e9;
+  double elapsed = (double)(deadline - t0) / 1e9, cpu = cpu_percent(cpu0, now_ns() - t0);
   int complete = 1;
   for (int i = 0; i < receivers; i++) {
     errors += rx[i].errors;
@@ -518,10 +550,10 @@ static int run_fanout(int receivers, size_t size, double seconds, uint64_t windo
   }
   close(tx);
   printf("{\"mode\":\"fanout\",\"receivers\":%d,\"size\":%zu,\"window\":%llu,\"seconds\":%.3f,\"sent\":%llu,"
-         "\"delivered\":%llu,\"deliveredPerSec\":%.0f,\"inOrderComplete\":%s,\"errors\":%llu,",
+         "\"delivered\":%llu,\"deliveredPerSec\":%.0f,\"inOrderComplete\":%s,\"errors\":%llu,\"cpuPercent\":%.1f,",
          receivers, size, (unsigned long long)window, elapsed, (unsigned long long)sent,
          (unsigned long long)delivered, elapsed > 0 ? (double)delivered / elapsed : 0.0, complete ? "true" : "false",
-         (unsigned long long)errors);
+         (unsigned long long)errors, cpu);
   print_latency(h);
   printf("}\n");
   return errors || !complete ? 1 : 0;
