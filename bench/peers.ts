@@ -28,8 +28,8 @@ const HOLD_MANY = 10_000;
 const FD_LIMIT = 16_384;
 const decoder = new TextDecoder();
 
-type Kind = "echo" | "broadcast";
-type Key = "pp50" | "pp500" | "bulk" | "fanout" | "memory" | "many" | "benchC";
+type Kind = "echo" | "broadcast" | "relay";
+type Key = "pp50" | "pp500" | "bulk" | "fanout" | "memory" | "many" | "benchC" | "rbulk" | "rpp200";
 
 /** One server the suite starts. */
 interface Server {
@@ -40,8 +40,8 @@ interface Server {
   kind: Kind;
   /** The tool it needs, checked before the suite starts. */
   needs: string;
-  /** Its command line on `port` (`tmp` holds the compiled C programs). */
-  command(port: number, tmp: string): string[];
+  /** Its command line on `port` (`tmp` holds the compiled C programs; a relay forwards to `target`). */
+  command(port: number, tmp: string, target: number): string[];
   /** The measurements it takes part in. */
   keys: Key[];
   /** Forks a process per connection (memory is then the processes' summed Pss). */
@@ -51,6 +51,8 @@ interface Server {
 }
 
 const ECHO_KEYS: Key[] = ["pp50", "pp500", "bulk", "memory", "many"];
+/** Relays are measured with the native generator through them to a C echo server (pinned with the load). */
+const RELAY_KEYS: Key[] = ["rbulk", "rpp200"];
 const deno = (
   script: string,
   args: string[],
@@ -146,6 +148,37 @@ const SERVERS: Server[] = [
     command: (p) => deno(`${PEERS_DIR}/node_broadcast.mjs`, [String(p)]),
     keys: ["fanout"],
   },
+  {
+    id: "sockkit-relay",
+    name: "sockkit relay",
+    kind: "relay",
+    needs: "deno",
+    command: (p, _tmp, t) => deno(MAIN, ["relay", `127.0.0.1:${p}`, `127.0.0.1:${t}`, "--quiet"]),
+    keys: RELAY_KEYS,
+  },
+  {
+    id: "socat-relay",
+    name: "socat relay",
+    kind: "relay",
+    needs: "socat",
+    command: (p, _tmp, t) => [
+      "socat",
+      "-b",
+      "65536",
+      `TCP-LISTEN:${p},bind=127.0.0.1,fork,reuseaddr,backlog=1024`,
+      `TCP:127.0.0.1:${t}`,
+    ],
+    keys: RELAY_KEYS,
+    forks: true,
+  },
+  {
+    id: "node-relay",
+    name: "Node relay",
+    kind: "relay",
+    needs: "node",
+    command: (p, _tmp, t) => ["node", `${PEERS_DIR}/node_relay.mjs`, String(p), "127.0.0.1", String(t)],
+    keys: RELAY_KEYS,
+  },
 ];
 
 /** What one loadgen (or sockkit bench) run printed, plus the server's CPU while it ran. */
@@ -160,6 +193,8 @@ interface Options {
   bulkBytes: number;
   tmp: string;
   pin: Pinning;
+  /** The port of the C echo server the relays forward to (0 when no relay runs). */
+  relayTarget: number;
 }
 
 interface Pinning {
@@ -306,7 +341,7 @@ interface Running {
 /** Starts a server pinned to the server CPU; resolves once it listens. */
 async function start(server: Server, o: Options): Promise<Running> {
   const port = freePort();
-  const cmd = limited([...o.pin.server, ...server.command(port, o.tmp)]);
+  const cmd = limited([...o.pin.server, ...server.command(port, o.tmp, o.relayTarget)]);
   const child = new Deno.Command(cmd[0], {
     args: cmd.slice(1),
     stdin: "null",
@@ -404,6 +439,8 @@ async function measure(r: Running, key: Key, o: Options, round: number): Promise
     pp500: ["pingpong", ...addr, "-c", "500", "-s", "64", "-d", d],
     bulk: ["bulk", ...addr, "-c", "1", "-b", String(o.bulkBytes)],
     fanout: ["fanout", ...addr, "-c", "100", "-s", "64", "-w", "64", "-d", d],
+    rbulk: ["bulk", ...addr, "-c", "1", "-b", String(o.bulkBytes)],
+    rpp200: ["pingpong", ...addr, "-c", "200", "-s", "64", "-d", d],
   };
   const cpu0 = cpuSeconds(r.child.pid);
   const t0 = performance.now();
@@ -572,11 +609,16 @@ async function measureAll(servers: Server[], o: Options): Promise<Runs> {
     const startProblems = problems.length;
     for (const r of running) {
       const warm = { ...o, seconds: 1 };
-      await measure(r, r.server.kind === "echo" ? "pp50" : "fanout", warm, 0);
+      await measure(
+        r,
+        r.server.kind === "echo" ? "pp50" : r.server.kind === "relay" ? "rpp200" : "fanout",
+        warm,
+        0,
+      );
     }
     problems.length = startProblems; // what a warm-up run tripped over shows again in the rounds
     for (let round = 1; round <= o.reps; round++) {
-      for (const key of ["pp50", "pp500", "bulk", "fanout"] as Key[]) {
+      for (const key of ["pp50", "pp500", "bulk", "fanout", "rbulk", "rpp200"] as Key[]) {
         for (const [i, r0] of running.entries()) {
           if (!r0.server.keys.includes(key)) continue;
           const r = await alive(running, i, o, round);
@@ -620,7 +662,7 @@ function headline(key: Key, r: Result | undefined): string {
   const cpu = `server CPU ${Number(r.serverCpu).toFixed(0)}%, generator CPU ${
     Number(r.cpuPercent).toFixed(0)
   }%`;
-  if (key === "bulk") return `${r.mbPerSec} MB/s, ${cpu}`;
+  if (key === "bulk" || key === "rbulk") return `${r.mbPerSec} MB/s, ${cpu}`;
   if (key === "fanout") {
     return `${r.deliveredPerSec} delivered/s, p99.9 ${r.p999Ms} ms, in order ${r.inOrderComplete}, ${cpu}`;
   }
@@ -773,6 +815,25 @@ const FANOUT_ROWS: Row[] = [
     digits: 0,
     text: yesNo("inOrderComplete"),
   },
+];
+
+const RELAY_ROWS: Row[] = [
+  {
+    label: "bulk through the relay, 1 connection (MB/s)",
+    key: "rbulk",
+    value: "mbPerSec",
+    digits: 0,
+    higher: true,
+  },
+  {
+    label: "ping-pong 200 through the relay (round trips/s)",
+    key: "rpp200",
+    value: "roundTripsPerSec",
+    digits: 0,
+    higher: true,
+  },
+  { label: "ping-pong 200: slowest ÷ median", key: "rpp200", value: "fairness", digits: 2, higher: true },
+  { label: "ping-pong 200: p99.9 (ms)", key: "rpp200", value: "p999Ms", digits: 3, higher: false },
 ];
 
 function cell(runs: Runs, s: Server, row: Row): string {
@@ -964,6 +1025,42 @@ function targets(runs: Runs): Target[] {
   ];
 }
 
+/** The relay targets of issue 11, computed from this run's figures. */
+function relayTargets(runs: Runs): Target[] {
+  const f = (id: string, key: Key, field: string) => fig(runs, id, key, field);
+  const vs = (key: Key, other: string) =>
+    f("sockkit-relay", key, key === "rbulk" ? "mbPerSec" : "roundTripsPerSec") /
+    f(other, key, key === "rbulk" ? "mbPerSec" : "roundTripsPerSec");
+  const fair = f("sockkit-relay", "rpp200", "fairness");
+  return [
+    target(
+      "relay bulk 256 MiB: ≥ 1.5× socat -b 65536",
+      vs("rbulk", "socat-relay"),
+      (v) => v >= 1.5,
+      times(vs("rbulk", "socat-relay")),
+    ),
+    target(
+      "relay bulk: ≥ 1.0× a Node pipe relay",
+      vs("rbulk", "node-relay"),
+      (v) => v >= 1,
+      times(vs("rbulk", "node-relay")),
+    ),
+    target(
+      "relay ping-pong 200: ≥ 1.5× socat",
+      vs("rpp200", "socat-relay"),
+      (v) => v >= 1.5,
+      times(vs("rpp200", "socat-relay")),
+    ),
+    target(
+      "relay ping-pong 200: ≥ 1.0× Node",
+      vs("rpp200", "node-relay"),
+      (v) => v >= 1,
+      times(vs("rpp200", "node-relay")),
+    ),
+    target("relay ping-pong 200: slowest ÷ median ≥ 0.9", fair, (v) => v >= 0.9, fmt(fair, 2)),
+  ];
+}
+
 function renderTargets(list: Target[]): string[] {
   return [
     "| target | measured | verdict |",
@@ -1082,7 +1179,14 @@ async function main(): Promise<void> {
       if (!cc.success) fail(`cc could not build bench/peers/${name}.c: ${decoder.decode(cc.stderr).trim()}`);
     }
     const pin = pinning();
-    const o: Options = { seconds, reps, bulkBytes: values.quick ? 64 << 20 : 256 << 20, tmp, pin };
+    const o: Options = {
+      seconds,
+      reps,
+      bulkBytes: values.quick ? 64 << 20 : 256 << 20,
+      tmp,
+      pin,
+      relayTarget: 0,
+    };
     const picked = SERVERS.filter((s) =>
       !tokens || tokens.some((t) => s.id === t || s.id.startsWith(`${t}-`))
     );
@@ -1096,9 +1200,16 @@ async function main(): Promise<void> {
         servers.map((s) => s.name).join(", ")
       }`,
     );
-    const runs = await measureAll(servers, o);
+    let relayTarget: Running | undefined;
+    if (servers.some((s) => s.kind === "relay")) {
+      const c = SERVERS.find((s) => s.id === "c")!;
+      relayTarget = await start(c, { ...o, pin: { ...o.pin, server: o.pin.load } });
+      o.relayTarget = relayTarget.port;
+    }
+    const runs = await measureAll(servers, o).finally(() => relayTarget && stop(relayTarget));
     const echo = servers.filter((s) => s.kind === "echo");
     const fan = servers.filter((s) => s.kind === "broadcast");
+    const relays = servers.filter((s) => s.kind === "relay");
     const tookS = (performance.now() - startedAt) / 1000;
     const report = [
       ...header(o, servers, skipped, tookS, loadAverages),
@@ -1118,10 +1229,28 @@ async function main(): Promise<void> {
       "",
       ...renderTable(runs, fan, FANOUT_ROWS, "sockkit-broadcast", [["node-broadcast", "Node"]]),
       "",
+      ...(relays.length
+        ? [
+          "## Relays (medians)",
+          "",
+          "The generator through each relay (on the server CPU) to the C echo server (on the load CPU, where it",
+          "costs little): `sockkit relay`, `socat -b 65536 TCP-LISTEN:…,fork TCP:…`, and Node piping each client to",
+          "its own connection (bench/peers/node_relay.mjs).",
+          "",
+          ...renderTable(runs, relays, RELAY_ROWS, "sockkit-relay", [["socat-relay", "socat"], [
+            "node-relay",
+            "Node",
+          ]]),
+          "",
+        ]
+        : []),
       "## Targets (issue 10)",
       "",
       ...renderTargets(targets(runs)),
       "",
+      ...(relays.length
+        ? ["## Targets (issue 11: relay)", "", ...renderTargets(relayTargets(runs)), ""]
+        : []),
       "## Is the generator the bottleneck?",
       "",
       ...renderGeneratorCheck(runs, servers),
@@ -1131,7 +1260,7 @@ async function main(): Promise<void> {
       "Each process's user + system time over the run, which includes the kernel's loopback work done in its",
       "system calls; a server at about 100% set its own figure.",
       "",
-      ...renderCpu(runs, servers, ["pp50", "pp500", "bulk", "fanout"]),
+      ...renderCpu(runs, servers, ["pp50", "pp500", "bulk", "fanout", "rbulk", "rpp200"]),
       "",
       ...(problems.length
         ? ["## Problems seen during the run", "", ...problems.map((p) => `- ${p}`), ""]
