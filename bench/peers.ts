@@ -11,6 +11,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
+import { hubBenchSection } from "./hub.ts";
 import type { BenchResult } from "../bench.ts";
 import { parseDuration } from "../lib/duration.ts";
 import { sleep } from "../lib/io.ts";
@@ -1141,9 +1142,8 @@ async function main(): Promise<void> {
   if (values.help) {
     console.log(
       "Usage: deno task bench:peers [--duration 3s] [--reps 3] [--only IDS] [--quick] [--out FILE]\n" +
-        `Server ids for --only (comma-separated; "node" also picks node-broadcast): ${
-          SERVERS.map((s) => s.id).join(", ")
-        }`,
+        `Server ids for --only (comma-separated; "node" also picks node-broadcast; "hub" runs the rooms over ` +
+        `Redis check, which runs by default): ${SERVERS.map((s) => s.id).join(", ")}`,
     );
     return;
   }
@@ -1161,7 +1161,9 @@ async function main(): Promise<void> {
   }
   if (!(seconds > 0)) fail("--duration must be more than 0");
   const tokens = values.only?.split(",").map((t) => t.trim().toLowerCase()).filter(Boolean);
-  const unknown = tokens?.filter((t) => !SERVERS.some((s) => s.id === t || s.id.startsWith(`${t}-`)));
+  const unknown = tokens?.filter((t) =>
+    t !== "hub" && !SERVERS.some((s) => s.id === t || s.id.startsWith(`${t}-`))
+  );
   if (unknown?.length) {
     fail(`--only: no server '${unknown.join("', '")}'; the ids are ${SERVERS.map((s) => s.id).join(", ")}`);
   }
@@ -1207,6 +1209,12 @@ async function main(): Promise<void> {
       o.relayTarget = relayTarget.port;
     }
     const runs = await measureAll(servers, o).finally(() => relayTarget && stop(relayTarget));
+    // The scale check of rooms over Redis (bench/hub.ts): 3 instances × 100 chat clients, and a Redis restart.
+    let hubSection: string | undefined;
+    if (!tokens || tokens.includes("hub")) {
+      log("rooms over Redis: 3 instances (bench/hub.ts)");
+      hubSection = await hubBenchSection(values.quick ? { clients: 20 } : {});
+    }
     const echo = servers.filter((s) => s.kind === "echo");
     const fan = servers.filter((s) => s.kind === "broadcast");
     const relays = servers.filter((s) => s.kind === "relay");
@@ -1262,6 +1270,7 @@ async function main(): Promise<void> {
       "",
       ...renderCpu(runs, servers, ["pp50", "pp500", "bulk", "fanout", "rbulk", "rpp200"]),
       "",
+      ...(hubSection ? [hubSection, ""] : []),
       ...(problems.length
         ? ["## Problems seen during the run", "", ...problems.map((p) => `- ${p}`), ""]
         : []),
