@@ -254,7 +254,7 @@ function loadSpecs(opts: Required<Omit<BenchOptions, "rate" | "requests">> & Ben
  * single connection could be made, or, over UDP, when not a single reply came back.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * const result = await runBench({ endpoint: { transport: "tcp", hostname: "127.0.0.1", port: 1234 },
  *   connections: 10, durationMs: 2000 });
  * console.log(result.messagesPerSec, result.latency?.p99);

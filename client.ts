@@ -68,7 +68,7 @@ const PIPE_BUFFER_SIZE = 64 * 1024;
  * mode when the reply does not come back complete; in `repeat` mode lost replies are counted instead.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * const summary = await runClient({ endpoint: { transport: "tcp", hostname: "127.0.0.1", port: 1234 } }, {
  *   onEvent: (e) => e.type === "reply" && console.log(e.text), // Hello
  * });

@@ -71,8 +71,12 @@ export const DEFAULT_CONNECT_TIMEOUT_MS = 5000;
  *
  * @example
  * ```ts
- * checkRelayPair({ transport: "tcp", hostname: "0.0.0.0", port: 1 }, { transport: "udp", hostname: "::1", port: 2 });
- * // throws UsageError: cannot relay TCP to UDP: …
+ * import assert from "node:assert/strict";
+ * assert.throws(
+ *   () =>
+ *     checkRelayPair({ transport: "tcp", hostname: "0.0.0.0", port: 1 }, { transport: "udp", hostname: "::1", port: 2 }),
+ *   /cannot relay TCP to UDP/,
+ * );
  * ```
  */
 export function checkRelayPair(listen: Endpoint, target: Endpoint): void {

@@ -44,7 +44,7 @@ function isGoneBeforeAccept(err: unknown): boolean {
  * most once a second and backed off (10 ms, doubling to 500 ms) until others leave.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * await acceptLoop(listener, signal, console.log, (conn) => serve(conn));
  * ```
  */

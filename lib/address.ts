@@ -5,8 +5,9 @@ import { UsageError } from "./errors.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * parsePort("1234"); // 1234
- * parsePort("http"); // throws UsageError: invalid port 'http': expected a whole number from 0 to 65535
+ * assert.throws(() => parsePort("http"), /invalid port 'http': expected a whole number from 0 to 65535/);
  * ```
  */
 export function parsePort(value: string, { allowZero = true } = {}): number {

@@ -20,7 +20,7 @@ export type LineResult =
  * The last line may end without a terminator (`eol: ""`) when the stream ends.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * const lines = new LineReader(conn, 64 * 1024);
  * for (let r = await lines.next(); r; r = await lines.next()) {
  *   if (r.kind === "line") console.log(new TextDecoder().decode(r.line));

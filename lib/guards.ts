@@ -18,6 +18,7 @@ export interface AccessRules {
  *
  * @example
  * ```ts
+ * import { parseCidr } from "./cidr.ts";
  * accessRefusal({ hostname: "127.0.0.1", port: 5000, transport: "tcp" }, { deny: [parseCidr("127.0.0.0/8")] });
  * // "denied by --deny 127.0.0.0/8"
  * ```
@@ -47,7 +48,7 @@ export function notReadingReason(timeoutMs: number): string {
  * call): the one timer re-arms itself for the time that is left when it fires.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * const idle = new IdleTimer(30_000, () => conn.close());
  * idle.touch(); // on every read
  * idle.stop(); // when the connection ends

@@ -12,7 +12,7 @@ export interface ByteReader {
  * Writes every byte of `data`, looping because `write()` may accept fewer bytes than given.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * await writeAll(conn, new TextEncoder().encode("Hello"));
  * ```
  */

@@ -12,7 +12,7 @@ const COALESCE_BYTES = 64 * 1024;
  * (a single chunk is always accepted by an empty queue); the owner then disconnects that client.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * const queue = new OutboundQueue((data) => writeAll(conn, data), 1024 * 1024);
  * if (!queue.push(bytes)) conn.close(); // too slow
  * await queue.flush(); // everything queued was written

@@ -50,6 +50,7 @@ export class TokenBucket {
  * @example
  * ```ts
  * const buckets = new TokenBuckets(200, 10_000);
+ * const now = performance.now();
  * buckets.take("192.0.2.7", now); // true until that source has had its 200 a second
  * buckets.sweep(now); // from a timer: forgets the sources that went quiet
  * ```

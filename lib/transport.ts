@@ -54,7 +54,7 @@ export function transportNote(ep: Endpoint): string | undefined {
  * their certificate and failed handshakes through `emit`; Unix listeners report a stale socket replaced.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * const listener = await listen({ transport: "unix", path: "/tmp/sockkit.sock" });
  * const conn = await listener.accept();
  * ```

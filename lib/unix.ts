@@ -13,7 +13,8 @@ import type { Listener, UnixEndpoint } from "./transport_types.ts";
  *
  * @example
  * ```ts
- * assertUnixSockets("windows"); // throws: Unix domain sockets are not available on Windows …
+ * import assert from "node:assert/strict";
+ * assert.throws(() => assertUnixSockets("windows"), /Unix domain sockets are not available on Windows/);
  * ```
  */
 export function assertUnixSockets(os: string = Deno.build.os): void {

@@ -21,7 +21,7 @@ function toHex(bytes: Uint8Array): string {
  * writes and closes; without `--trace` or `--hex` nothing is wrapped and nothing costs anything.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * const tap = new WireTap({ trace: true }, console.log);
  * const conn = tap.wrap(await Deno.connect({ hostname: "127.0.0.1", port: 1234 }), "127.0.0.1:1234");
  * await conn.write(new TextEncoder().encode("Hi")); // { type: "trace", call: "send", size: 2, result: 2, … }

@@ -147,7 +147,7 @@ class Flow {
  * until `requests` are done), `result()` reports.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * const load = new Load({ endpoint, mode: "pingpong", connections: 10, firstConnection: 0, size: 64,
  *   pipeline: 1, timeoutMs: 5000 });
  * await load.open();

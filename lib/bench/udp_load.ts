@@ -130,7 +130,7 @@ function hostOf(addr: Deno.NetAddr): string {
  * until `requests` datagrams were answered or lost), `result()` reports, with sent, lost and late counts.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * const load = new UdpLoad({ endpoint: { transport: "udp", hostname: "127.0.0.1", port: 7777 },
  *   connections: 4, firstConnection: 0, requests: 1000, size: 64, pipeline: 1, timeoutMs: 1000 });
  * await load.open();

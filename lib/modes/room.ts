@@ -34,7 +34,7 @@ export interface RoomHooks {
  * others back and memory stays bounded (members × cap).
  *
  * @example
- * ```ts
+ * ```ts ignore
  * const room = new Room(1024 * 1024);
  * const mode = (session: Session) => room.serve(session, async (member) => {
  *   const buf = new Uint8Array(16 * 1024);

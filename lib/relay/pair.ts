@@ -57,7 +57,7 @@ async function copy(from: Deno.Conn, to: Deno.Conn, moved: (n: number) => void):
  * lets the owner end the pair early (idle timeout, shutdown) with a reason.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * const { up, down, reason } = await relayPair(client, await Deno.connect({ hostname: "127.0.0.1", port: 80 }));
  * ```
  */
