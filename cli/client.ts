@@ -1,0 +1,122 @@
+/**
+ * `sockkit client`: its options and action.
+ * @module
+ */
+import { Command } from "@commander-js/extra-typings";
+import { runClient } from "../client.ts";
+import { clientTarget } from "../lib/endpoints.ts";
+import { ExitCode, SockkitError, UsageError } from "../lib/errors.ts";
+import { clientReporter } from "../lib/reporter.ts";
+import { UDP_MAX_PAYLOAD } from "../lib/udp.ts";
+
+import {
+  alpnArg,
+  countArg,
+  durationOption,
+  encoder,
+  interruptSignal,
+  maxDatagramArg,
+  output,
+  pinArg,
+  stdinTerminal,
+  unixArg,
+  usageOutput,
+} from "./common.ts";
+
+/** `sockkit client HOST PORT [MESSAGE]`: its options and action. */
+export function addClientCommand(program: Command, setExit: (code: number) => void): void {
+  program
+    .command("client")
+    .description("Connect to a server, send a message and print the reply")
+    .configureOutput(usageOutput("sockkit client"))
+    .argument("[host]", "server host name or address (left out with --unix)")
+    .argument("[port]", "server port (left out with --unix)")
+    .argument(
+      "[message]",
+      "what to send (default Hello); - sends stdin and prints what comes back (pipe mode)",
+    )
+    .option(
+      "--unix <path>",
+      "connect to the Unix domain socket at this path instead of a host and port",
+      unixArg,
+    )
+    .option("--tls", "connect with TLS, verifying the server's certificate and name")
+    .option("--ca <file>", "with --tls: also trust this CA or self-signed certificate (PEM)")
+    .option("--servername <name>", "with --tls: the name to send (SNI) and verify, instead of the host")
+    .option("--alpn <protocols>", "with --tls: ALPN protocols to ask for, comma-separated", alpnArg)
+    .option(
+      "--pin <fingerprint>",
+      "with --tls: trust the server exactly when its certificate has this SHA-256 fingerprint (repeatable)",
+      pinArg,
+    )
+    .option("-k, --insecure", "with --tls: do not verify the server's certificate (a warning says so)")
+    .option("--cert <file>", "with --tls: a client certificate (PEM) for servers that ask for one")
+    .option("--key <file>", "with --tls: the private key of --cert (PEM)")
+    .option("--udp", "send UDP datagrams instead of connecting over TCP")
+    .option(
+      "--max-datagram <bytes>",
+      `with --udp: the largest datagram sent or received (default ${UDP_MAX_PAYLOAD})`,
+      maxDatagramArg,
+    )
+    .option("-r, --repeat", "send the message every --interval until Ctrl-C or --count")
+    .option("-c, --count <n>", "with --repeat: stop after n messages (implies --repeat)", countArg)
+    .addOption(durationOption("-i, --interval <duration>", "with --repeat: time between messages", "1s"))
+    .addOption(durationOption("-t, --timeout <duration>", "limit for connecting and for each reply", "5s"))
+    .option("-I, --interactive", "chat: send each line typed, print each line that arrives")
+    .option("--trace", "narrate every socket call: connect, send, recv, close")
+    .option("--hex", "show the bytes sent and received as a hex dump")
+    .option("-v, --verbose", "more detail (a summary in single-message and pipe modes)")
+    .option("-q, --quiet", "print only warnings and errors")
+    .option("--json", "print one JSON object per event")
+    .action(async (host, port, arg3, o) => {
+      const { endpoint, message } = clientTarget([host, port, arg3], o);
+      const pipe = message === "-";
+      if (message === "") throw new UsageError("the message is empty: give some text, or - to send stdin");
+      if (pipe && (o.repeat || o.count)) {
+        throw new UsageError("--repeat and --count do not apply to pipe mode (-)");
+      }
+      if (o.interactive && (message !== undefined || o.repeat || o.count)) {
+        throw new UsageError("--interactive takes no message, --repeat or --count: type the lines instead");
+      }
+      const mode = o.interactive ? "interactive" : pipe ? "pipe" : o.repeat || o.count ? "repeat" : "once";
+      const payloadOnStdout = pipe || mode === "interactive";
+      const { signal, dispose } = interruptSignal();
+      const report = clientReporter(
+        { ...o, numbered: mode === "repeat", interactive: mode === "interactive" },
+        output(payloadOnStdout),
+      );
+      let lostReason: string | undefined;
+      try {
+        const summary = await runClient(
+          {
+            endpoint,
+            message: pipe || message === undefined ? undefined : encoder.encode(message),
+            mode,
+            count: o.count,
+            intervalMs: o.interval,
+            timeoutMs: o.timeout,
+            trace: o.trace,
+            hex: o.hex,
+            udp: { maxDatagram: o.maxDatagram },
+          },
+          {
+            signal,
+            onEvent: (event) => {
+              if (event.type === "lost") lostReason = event.reason;
+              report(event);
+            },
+            terminal: mode === "interactive" ? stdinTerminal() : undefined,
+          },
+        );
+        // The line of the reply it cost already says why a repeat run ended: say it once.
+        if (summary.error && summary.error !== lostReason) throw new SockkitError(summary.error);
+        // Over UDP loss is expected: the run fails only when no reply came back at all.
+        const failed = endpoint.transport === "udp"
+          ? summary.received === 0 || summary.error !== undefined
+          : summary.lost > 0 || (summary.mismatched ?? 0) > 0;
+        setExit(failed ? ExitCode.Failure : ExitCode.Ok);
+      } finally {
+        dispose();
+      }
+    });
+}

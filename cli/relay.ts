@@ -1,0 +1,112 @@
+/**
+ * `sockkit relay`: its options and action.
+ * @module
+ */
+import { Command, Option } from "@commander-js/extra-typings";
+import { checkRelayPair, runRelay } from "../relay.ts";
+import { parseDuration } from "../lib/duration.ts";
+import { relayEndpoints } from "../lib/endpoints.ts";
+import { ExitCode } from "../lib/errors.ts";
+import { INSECURE_WARNING, serverReporter } from "../lib/reporter.ts";
+
+import {
+  alpnArg,
+  cidrListArg,
+  dropFileAccessOnceListening,
+  durationOption,
+  interruptSignal,
+  output,
+  pinArg,
+  usageOutput,
+  wholeNumberArg,
+  writeLine,
+} from "./common.ts";
+
+/** `sockkit relay LISTEN TARGET`: its options and action. */
+export function addRelayCommand(program: Command, setExit: (code: number) => void): void {
+  program
+    .command("relay")
+    .description("Relay every client of LISTEN to its own connection to TARGET, both ways, until Ctrl-C")
+    .configureOutput(usageOutput("sockkit relay"))
+    .argument(
+      "<listen>",
+      "where clients connect: PORT, HOST:PORT, tcp://, tls://, udp://HOST:PORT or unix:PATH",
+    )
+    .argument("<target>", "where each goes: HOST:PORT, tcp://, tls://, udp://HOST:PORT or unix:PATH")
+    .option("--cert <file>", "tls:// listen: the certificate chain (PEM); default: an ephemeral certificate")
+    .option("--key <file>", "tls:// listen: the private key of --cert (PEM)")
+    .option("--write-cert <file>", "tls:// listen without --cert: write the generated certificate here")
+    .option("--alpn <protocols>", "tls:// listen: ALPN protocols to offer, comma-separated", alpnArg)
+    .option("--ca <file>", "tls:// target: also trust this CA or self-signed certificate (PEM)")
+    .option("--servername <name>", "tls:// target: the name to send (SNI) and verify, instead of the host")
+    .option(
+      "--pin <fingerprint>",
+      "tls:// target: trust it exactly when its certificate has this SHA-256 fingerprint (repeatable)",
+      pinArg,
+    )
+    .option("-k, --insecure", "tls:// target: do not verify its certificate (a warning says so)")
+    .option(
+      "--max-conns <n>",
+      "clients relayed at once; one more is closed (UDP: sessions, default 1024)",
+      wholeNumberArg("--max-conns"),
+    )
+    .addOption(
+      new Option(
+        "--idle-timeout <duration>",
+        "close a pair with nothing either way for this long (UDP default 30s)",
+      )
+        .argParser((v) => parseDuration(v, "--idle-timeout")),
+    )
+    .addOption(durationOption("--connect-timeout <duration>", "limit for connecting to the target", "5s"))
+    .addOption(durationOption("--grace <duration>", "on shutdown, how long pairs may finish", "2s"))
+    .addOption(
+      new Option("--allow <cidr>", "only relay peers in this network (repeatable, or comma-separated)")
+        .argParser(cidrListArg("--allow")).default([], "everyone"),
+    )
+    .addOption(
+      new Option("--deny <cidr>", "refuse peers in this network (repeatable; wins over --allow)")
+        .argParser(cidrListArg("--deny")).default([], "nobody"),
+    )
+    .option("--trace", "narrate every socket call on both legs (client and target)")
+    .option("--hex", "show the bytes of both legs as a hex dump")
+    .option("-v, --verbose", "also print a line when each target connection is made")
+    .option("-q, --quiet", "print only warnings and errors")
+    .option("--json", "print one JSON object per event")
+    .action(async (listenSpec, targetSpec, o) => {
+      const { listen, target } = relayEndpoints(listenSpec, targetSpec, o);
+      checkRelayPair(listen, target);
+      if (target.transport === "tls" && o.insecure) writeLine(Deno.stderr, INSECURE_WARNING);
+      const { signal, dispose } = interruptSignal();
+      // A Unix socket (either side) or a --ca read at each connect keep file access; otherwise it is dropped.
+      const keepFiles = listen.transport === "unix" || target.transport === "unix" || o.ca !== undefined;
+      const report = serverReporter(
+        { ...o, announce: "port" in listen && listen.port === 0 },
+        output(false),
+      );
+      try {
+        await runRelay(
+          {
+            listen,
+            target,
+            graceMs: o.grace,
+            maxConns: o.maxConns,
+            idleTimeoutMs: o.idleTimeout || undefined,
+            connectTimeoutMs: o.connectTimeout,
+            allow: o.allow,
+            deny: o.deny,
+            trace: o.trace,
+            hex: o.hex,
+          },
+          {
+            signal,
+            onEvent: keepFiles
+              ? report
+              : dropFileAccessOnceListening({ transport: "tcp", hostname: "", port: 0 }, report),
+          },
+        );
+        setExit(ExitCode.Ok);
+      } finally {
+        dispose();
+      }
+    });
+}

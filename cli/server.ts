@@ -1,0 +1,181 @@
+/**
+ * `sockkit server`: its options and action.
+ * @module
+ */
+import { Command, Option } from "@commander-js/extra-typings";
+import { runServer } from "../server.ts";
+import { parseDuration } from "../lib/duration.ts";
+import { looksLikeSpec, serverEndpoint } from "../lib/endpoints.ts";
+import { ExitCode, UsageError } from "../lib/errors.ts";
+import { MODE_NAMES, type ModeName } from "../lib/modes/mod.ts";
+import { DEFAULT_ROOM, type HubSettings, parseHubUrl } from "../lib/hub/url.ts";
+import type { Endpoint } from "../lib/transport.ts";
+import { serverReporter } from "../lib/reporter.ts";
+import { UDP_MAX_PAYLOAD } from "../lib/udp.ts";
+
+import {
+  alpnArg,
+  choiceOption,
+  cidrListArg,
+  dropFileAccessOnceListening,
+  durationOption,
+  hostArg,
+  interruptSignal,
+  maxDatagramArg,
+  output,
+  portArg,
+  sizeOption,
+  udpRateArg,
+  unixArg,
+  usageOutput,
+  wholeNumberArg,
+} from "./common.ts";
+
+/** `--hub` and `--room`, checked against the mode and transport they are given with. */
+function hubSettings(
+  o: { hub?: string; room?: string; mode: string },
+  endpoint: Endpoint,
+): HubSettings | undefined {
+  if (o.hub === undefined) {
+    if (o.room !== undefined) {
+      throw new UsageError("--room names a room shared over --hub: add --hub redis://HOST:PORT");
+    }
+    return undefined;
+  }
+  if (o.mode !== "chat" && o.mode !== "broadcast") {
+    throw new UsageError(
+      `--hub shares a chat or broadcast room, not --mode ${o.mode}: add --mode chat or --mode broadcast`,
+    );
+  }
+  if (endpoint.transport === "udp") {
+    throw new UsageError("--hub works with chat and broadcast, which --udp does not serve");
+  }
+  return parseHubUrl(o.hub, o.room);
+}
+
+/** `sockkit server [PORT]`: its options and action. */
+export function addServerCommand(program: Command, setExit: (code: number) => void): void {
+  program
+    .command("server")
+    .description(
+      "Run a concurrent server (echo, chat, broadcast or discard) over TCP, TLS, Unix or UDP until Ctrl-C",
+    )
+    .configureOutput(usageOutput("sockkit server"))
+    .argument(
+      "[port]",
+      "port to listen on (0 picks a free port), or an address: tcp://, tls://, udp://HOST:PORT, unix:PATH",
+      (v: string) => (looksLikeSpec(v) ? v : portArg(v)),
+      1234 as number | string,
+    )
+    .option(
+      "--host <host>",
+      "address to bind: 0.0.0.0 (all IPv4), :: (all IPv6), 127.0.0.1, ::1, fe80::1%eth0 …",
+      hostArg,
+      "0.0.0.0",
+    )
+    .option("--unix <path>", "listen on a Unix domain socket at this path instead of a port", unixArg)
+    .option("--tls", "serve TLS: with --cert/--key, or an ephemeral self-signed certificate")
+    .option("--cert <file>", "with --tls: the server's certificate chain (PEM)")
+    .option("--key <file>", "with --tls: the private key of --cert (PEM)")
+    .option("--write-cert <file>", "with --tls and no --cert: write the generated certificate here")
+    .option(
+      "--alpn <protocols>",
+      "with --tls: ALPN protocols to offer, comma-separated (e.g. h2,http/1.1)",
+      alpnArg,
+    )
+    .option("--udp", "serve UDP datagrams instead of TCP (modes echo and discard)")
+    .option(
+      "--udp-rate <n>",
+      "with --udp: replies per second to one source IP (IPv6: /64), 0 for no limit (default 200)",
+      udpRateArg,
+    )
+    .option(
+      "--max-datagram <bytes>",
+      `with --udp: the largest datagram accepted; larger ones are reported (default ${UDP_MAX_PAYLOAD})`,
+      maxDatagramArg,
+    )
+    .addOption(choiceOption("--mode <mode>", "what to do with each client", MODE_NAMES, "echo"))
+    .addOption(durationOption("--grace <duration>", "on shutdown, how long busy clients may finish", "2s"))
+    .addOption(sizeOption("--max-line <size>", "chat: the longest line accepted", "64KiB"))
+    .addOption(
+      sizeOption(
+        "--max-queue <size>",
+        "chat/broadcast: bytes waiting for one client before it is cut off",
+        "1MiB",
+      ),
+    )
+    .option(
+      "--max-conns <n>",
+      "clients served at once; one more is told 'server full'",
+      wholeNumberArg("--max-conns"),
+    )
+    .addOption(
+      new Option(
+        "--idle-timeout <duration>",
+        "close clients that send nothing for this long (e.g. 5m; 0: never); --udp: report a silent peer gone (default 30s)",
+      )
+        .argParser((v) => parseDuration(v, "--idle-timeout")),
+    )
+    .addOption(
+      new Option("--allow <cidr>", "only accept peers in this network (repeatable, or comma-separated)")
+        .argParser(cidrListArg("--allow")).default([], "everyone"),
+    )
+    .addOption(
+      new Option("--deny <cidr>", "refuse peers in this network (repeatable; wins over --allow)")
+        .argParser(cidrListArg("--deny")).default([], "nobody"),
+    )
+    .option(
+      "--hub <url>",
+      "chat/broadcast: share the room with other instances over Redis: redis://[user:password@]HOST:PORT[/DB] or rediss://",
+    )
+    .option("--room <name>", `with --hub: the room to join (default ${DEFAULT_ROOM})`)
+    .option("--trace", "narrate every socket call: bind, listen, accept, recv, send, close")
+    .option("--hex", "show the bytes received and sent as a hex dump")
+    .option("-v, --verbose", "also print a line per message received")
+    .option("-q, --quiet", "print only warnings and errors")
+    .option("--json", "print one JSON object per event")
+    .action(async (port, o, cmd) => {
+      const spec = typeof port === "string" ? port : undefined;
+      const endpoint = serverEndpoint({
+        ...o,
+        port: typeof port === "number" ? port : 1234,
+        spec,
+        hostGiven: cmd.getOptionValueSource("host") === "cli",
+        addressGiven: cmd.args.length > 0 || cmd.getOptionValueSource("host") === "cli",
+      });
+      const hub = hubSettings(o, endpoint);
+      const { signal, dispose } = interruptSignal();
+      try {
+        await runServer(
+          {
+            endpoint,
+            mode: o.mode as ModeName,
+            graceMs: o.grace,
+            maxLine: o.maxLine,
+            maxQueue: o.maxQueue,
+            maxConns: o.maxConns,
+            idleTimeoutMs: o.idleTimeout || undefined,
+            allow: o.allow,
+            deny: o.deny,
+            trace: o.trace,
+            hex: o.hex,
+            udp: { ratePerSecond: o.udpRate, maxDatagram: o.maxDatagram },
+            hub,
+          },
+          {
+            signal,
+            onEvent: dropFileAccessOnceListening(
+              endpoint,
+              serverReporter(
+                { ...o, announce: endpoint.transport !== "unix" && endpoint.port === 0 },
+                output(false),
+              ),
+            ),
+          },
+        );
+        setExit(ExitCode.Ok);
+      } finally {
+        dispose();
+      }
+    });
+}
