@@ -125,7 +125,7 @@ export async function runRelay(opts: RelayOptions, ctx: RunRelayContext = {}): P
   const mode = `${listenNote ? `${listenNote} ` : ""}relay to ${targetName}${targetNote}`;
   emit({ type: "listening", address, mode });
 
-  const totals = { clients: 0, messages: 0, bytes: 0, refused: 0 };
+  const totals = { clients: 0, messages: 0, refused: 0 };
   const relayed = { up: 0, down: 0 };
   const pairs = new Set<{ closeWith?: (reason: string) => void }>();
   const running = new Set<Promise<void>>();
@@ -166,7 +166,6 @@ export async function runRelay(opts: RelayOptions, ctx: RunRelayContext = {}): P
     } finally {
       pairs.delete(control);
       totals.messages++;
-      totals.bytes += result.up + result.down;
       relayed.up += result.up;
       relayed.down += result.down;
       emit({
@@ -210,7 +209,13 @@ export async function runRelay(opts: RelayOptions, ctx: RunRelayContext = {}): P
   for (const pair of pairs) pair.closeWith?.("relay shutting down");
   await allDone;
 
-  const summary: ServerSummary = { address, ...totals, relayed, uptimeMs: performance.now() - startedAt };
+  const summary: ServerSummary = {
+    address,
+    ...totals,
+    bytes: relayed.up + relayed.down,
+    relayed,
+    uptimeMs: performance.now() - startedAt,
+  };
   emit({ type: "summary", ...summary });
   return summary;
 }

@@ -8,16 +8,7 @@ import { toNetworkError } from "./errors.ts";
 import type { EventSink, ServerEvent } from "./events.ts";
 import { connectTls, listenTls, tlsSummary } from "./tls.ts";
 import { connectUnix, listenUnix } from "./unix.ts";
-import type {
-  Endpoint,
-  Listener,
-  StreamEndpoint,
-  TcpEndpoint,
-  TlsEndpoint,
-  TransportName,
-  UdpEndpoint,
-  UnixEndpoint,
-} from "./transport_types.ts";
+import type { Endpoint, Listener, StreamEndpoint, TransportName } from "./transport_types.ts";
 
 export type {
   Endpoint,
@@ -28,7 +19,7 @@ export type {
   TransportName,
   UdpEndpoint,
   UnixEndpoint,
-};
+} from "./transport_types.ts";
 
 /** How each transport is named in messages. */
 export const TRANSPORT_LABELS: Record<TransportName, string> = {

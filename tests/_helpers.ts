@@ -103,6 +103,12 @@ export function randomBytes(n: number): Uint8Array {
   return out;
 }
 
+/** Sends `data` on `conn`, half-closes, and returns everything that comes back. */
+export async function roundTripOn(conn: Deno.Conn, data: Uint8Array): Promise<Uint8Array> {
+  const [reply] = await Promise.all([readToEnd(conn), writeAll(conn, data).then(() => conn.closeWrite())]);
+  return reply;
+}
+
 /** Sends `data`, half-closes, and returns everything that comes back. */
 export async function echoRoundTrip(
   port: number,
@@ -110,8 +116,7 @@ export async function echoRoundTrip(
   hostname = "127.0.0.1",
 ): Promise<Uint8Array> {
   using conn = await Deno.connect({ hostname, port });
-  const [reply] = await Promise.all([readToEnd(conn), writeAll(conn, data).then(() => conn.closeWrite())]);
-  return reply;
+  return await roundTripOn(conn, data);
 }
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;

@@ -3,25 +3,22 @@
  * both ways, a dead target, guard rails, backpressure, usage errors, and socat/nc/openssl as peers.
  */
 import assert from "node:assert/strict";
-import { hasCommand, portOf, readToEnd, runCli, sha256, spawnCli, startServer } from "./_helpers.ts";
+import {
+  echoRoundTrip,
+  hasCommand,
+  portOf,
+  readToEnd,
+  runCli,
+  sha256,
+  spawnCli,
+  startServer,
+} from "./_helpers.ts";
 import { closeQuietly, writeAll } from "../lib/io.ts";
 import { checkRelayPair } from "../relay.ts";
 import { parseAddressSpec } from "../lib/addressspec.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-
-async function roundTrip(port: number, data: Uint8Array): Promise<Uint8Array> {
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-  try {
-    const writing = writeAll(conn, data).then(() => conn.closeWrite());
-    const back = await readToEnd(conn);
-    await writing;
-    return back;
-  } finally {
-    closeQuietly(conn);
-  }
-}
 
 Deno.test("relay: TCP to TCP, 8 MiB both ways exact, a line per pair and a summary at Ctrl-C", async () => {
   const echo = await startServer();
@@ -35,7 +32,7 @@ Deno.test("relay: TCP to TCP, 8 MiB both ways exact, a line per pair and a summa
     const data = crypto.getRandomValues(new Uint8Array(64 * 1024));
     const big = new Uint8Array(8 << 20);
     for (let i = 0; i < big.length; i += data.length) big.set(data, i);
-    const back = await roundTrip(port, big);
+    const back = await echoRoundTrip(port, big);
     assert.equal(await sha256(back), await sha256(big));
     const line = await relay.line(/ done/);
     assert.match(
@@ -65,7 +62,7 @@ Deno.test("relay: half-close carries each end of stream across, and the other di
   const relay = spawnCli(["relay", "127.0.0.1:0", `127.0.0.1:${(target.addr as Deno.NetAddr).port}`]);
   try {
     const port = Number(await portOf(relay));
-    const reply = await roundTrip(port, encoder.encode("x".repeat(100_000)));
+    const reply = await echoRoundTrip(port, encoder.encode("x".repeat(100_000)));
     assert.equal(decoder.decode(reply), "got 100000 bytes after your end of stream");
     await serving;
   } finally {
@@ -82,7 +79,7 @@ Deno.test("relay: a dead target closes that client with the reason logged, and t
   try {
     const port = Number(await portOf(relay));
     for (let i = 0; i < 2; i++) {
-      const back = await roundTrip(port, encoder.encode("anyone?"));
+      const back = await echoRoundTrip(port, encoder.encode("anyone?"));
       assert.equal(back.length, 0);
     }
     const line = await relay.line(/done \(/);
@@ -144,11 +141,11 @@ Deno.test("relay: TLS origination is verified: --pin lets it through, a wrong pi
   const unverified = spawnCli(["relay", "127.0.0.1:0", `tls://127.0.0.1:${tlsEcho.port}`]);
   try {
     assert.match(await good.line(/^Listening/), /\(relay to 127\.0\.0\.1:\d+ over TLS/);
-    const back = await roundTrip(Number(await portOf(good)), encoder.encode("plain in, TLS out"));
+    const back = await echoRoundTrip(Number(await portOf(good)), encoder.encode("plain in, TLS out"));
     assert.equal(decoder.decode(back), "plain in, TLS out");
-    assert.equal((await roundTrip(Number(await portOf(bad)), encoder.encode("x"))).length, 0);
+    assert.equal((await echoRoundTrip(Number(await portOf(bad)), encoder.encode("x"))).length, 0);
     assert.match(await bad.line(/done \(/), /not the pinned AA:AA/);
-    assert.equal((await roundTrip(Number(await portOf(unverified)), encoder.encode("x"))).length, 0);
+    assert.equal((await echoRoundTrip(Number(await portOf(unverified)), encoder.encode("x"))).length, 0);
     assert.match(await unverified.line(/done \(/), /TLS handshake with 127\.0\.0\.1:\d+ failed/);
   } finally {
     await Promise.all([good.stop(), bad.stop(), unverified.stop()]);
@@ -163,7 +160,7 @@ Deno.test("relay: a Unix socket exposed on TCP, and TCP reached through a Unix s
   const tcpEcho = await startServer();
   const fromUnix = spawnCli(["relay", `unix:${dir}/relay.sock`, `127.0.0.1:${tcpEcho.port}`]);
   try {
-    const back = await roundTrip(Number(await portOf(toUnix)), encoder.encode("over unix"));
+    const back = await echoRoundTrip(Number(await portOf(toUnix)), encoder.encode("over unix"));
     assert.equal(decoder.decode(back), "over unix");
     await fromUnix.line(/^Listening on unix:/);
     const conn = await Deno.connect({ transport: "unix", path: `${dir}/relay.sock` });
@@ -221,11 +218,11 @@ Deno.test("relay: --max-conns refuses one more client and --deny refuses a netwo
     const first = await Deno.connect({ hostname: "127.0.0.1", port });
     await writeAll(first, encoder.encode("first"));
     await relay.line(/connected in|connected \(1 online\)/);
-    const second = await roundTrip(port, encoder.encode("second"));
+    const second = await echoRoundTrip(port, encoder.encode("second"));
     assert.equal(second.length, 0);
     assert.match(await relay.line(/refused/), /refused: relay full \(1 client, --max-conns\)/);
     first.close();
-    assert.equal((await roundTrip(Number(await portOf(denied)), encoder.encode("x"))).length, 0);
+    assert.equal((await echoRoundTrip(Number(await portOf(denied)), encoder.encode("x"))).length, 0);
     assert.match(await denied.line(/refused/), /refused: denied by --deny 127\.0\.0\.0\/8/);
   } finally {
     await Promise.all([relay.stop(), denied.stop()]);

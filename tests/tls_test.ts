@@ -18,6 +18,27 @@ import {
 } from "./_helpers.ts";
 
 /** `sockkit server 0 --host 127.0.0.1 --tls --cert CERT --key KEY` as a child process. */
+/** Runs `openssl s_server ARGS -accept 0` until `fn` is done, giving it the port openssl printed. */
+async function withOpensslServer(args: string[], fn: (port: string) => Promise<void>): Promise<void> {
+  const child = new Deno.Command("openssl", {
+    args: ["s_server", "-accept", "0", ...args],
+    stdout: "piped",
+    stderr: "null",
+    stdin: "piped",
+  }).spawn();
+  try {
+    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    let out = "";
+    while (!/^ACCEPT .*:\d+$/m.test(out)) out += (await reader.read()).value ?? "";
+    reader.releaseLock();
+    await fn(/^ACCEPT .*:(\d+)$/m.exec(out)![1]);
+  } finally {
+    child.kill();
+    await child.status;
+    await child.stdout.cancel().catch(() => {});
+  }
+}
+
 function spawnTlsServer(cert: string, key: string) {
   return spawnCli(["server", "0", "--host", "127.0.0.1", "--tls", "--cert", cert, "--key", key]);
 }
@@ -616,27 +637,19 @@ Deno.test({
         }
         // The same certificate served by openssl s_server (-rev answers a line reversed).
         const leafOnly = cert === "chain.pem" ? "viaint.pem" : cert;
-        const openssl = new Deno.Command("openssl", {
-          args: ["s_server", "-accept", "0", "-rev", "-cert", `${dir}/${leafOnly}`, "-key", `${dir}/${key}`]
-            .concat(chain ? ["-cert_chain", `${dir}/${chain}`] : []),
-          stdout: "piped",
-          stderr: "null",
-          stdin: "piped",
-        }).spawn();
-        try {
-          const reader = openssl.stdout.pipeThrough(new TextDecoderStream()).getReader();
-          let out = "";
-          while (!/^ACCEPT .*:\d+$/m.test(out)) out += (await reader.read()).value ?? "";
-          reader.releaseLock();
-          const port = /^ACCEPT .*:(\d+)$/m.exec(out)![1];
+        const chainArgs = chain ? ["-cert_chain", `${dir}/${chain}`] : [];
+        await withOpensslServer([
+          "-rev",
+          "-cert",
+          `${dir}/${leafOnly}`,
+          "-key",
+          `${dir}/${key}`,
+          ...chainArgs,
+        ], async (port) => {
           const r = await runCli(["client", "localhost", port, "hi\n", "--tls", "--ca", `${dir}/ca.pem`]);
           assert.match(r.stdout + r.stderr, expected, `${kind}, openssl s_server`);
           assert.doesNotMatch(r.stderr, /invalid peer certificate|internal error/, kind);
-        } finally {
-          openssl.kill();
-          await openssl.status;
-          await openssl.stdout.cancel().catch(() => {});
-        }
+        });
       }
       const mismatch = await runCli([
         "server",
@@ -704,43 +717,25 @@ Deno.test({
   }`,
   ignore: !HAS_OPENSSL,
   async fn() {
-    const child = new Deno.Command("openssl", {
-      args: [
-        "s_server",
-        "-accept",
-        "0",
-        "-tls1_2",
-        "-Verify",
-        "1",
-        "-rev",
-        "-cert",
-        `${FIXTURES}server.pem`,
-        "-key",
-        `${FIXTURES}server-key.pem`,
-        "-CAfile",
-        `${FIXTURES}ca.pem`,
-      ],
-      stdout: "piped",
-      stderr: "null",
-      stdin: "piped",
-    }).spawn();
-    try {
-      const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-      let out = "";
-      while (!/^ACCEPT .*:\d+$/m.test(out)) out += (await reader.read()).value ?? "";
-      const port = /^ACCEPT .*:(\d+)$/m.exec(out)![1];
-      const r = await runCli(["client", "localhost", port, "--tls", "--ca", `${FIXTURES}ca.pem`]);
-      assert.equal(r.code, 1);
-      assert.match(
-        r.stderr,
-        /alert HandshakeFailure: a TLS 1\.2 server that requires a client certificate says this; give --cert FILE and --key FILE/,
-      );
-      reader.releaseLock();
-    } finally {
-      child.kill();
-      await child.status;
-      await child.stdout.cancel().catch(() => {});
-    }
+    const files = [
+      "-cert",
+      `${FIXTURES}server.pem`,
+      "-key",
+      `${FIXTURES}server-key.pem`,
+      "-CAfile",
+      `${FIXTURES}ca.pem`,
+    ];
+    await withOpensslServer(
+      ["-tls1_2", "-Verify", "1", "-rev", ...files],
+      async (port) => {
+        const r = await runCli(["client", "localhost", port, "--tls", "--ca", `${FIXTURES}ca.pem`]);
+        assert.equal(r.code, 1);
+        assert.match(
+          r.stderr,
+          /alert HandshakeFailure: a TLS 1\.2 server that requires a client certificate says this; give --cert FILE and --key FILE/,
+        );
+      },
+    );
   },
 });
 

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { parseCidr } from "../lib/cidr.ts";
 import { closeQuietly, writeAll } from "../lib/io.ts";
 import { connect, type Endpoint, type StreamEndpoint } from "../lib/transport.ts";
-import { readToEnd, startServer, type TestServer } from "./_helpers.ts";
+import { readToEnd, roundTripOn, startServer, type TestServer } from "./_helpers.ts";
 import type { ServerOptions } from "../server.ts";
 
 interface TransportCase {
@@ -88,15 +88,8 @@ async function exchange(ep: Endpoint, data: Uint8Array): Promise<Uint8Array> {
       closeQuietly(sock);
     }
   }
-  const conn = await connect(ep as StreamEndpoint);
-  try {
-    const writing = writeAll(conn, data).then(() => conn.closeWrite());
-    const back = await readToEnd(conn);
-    await writing;
-    return back;
-  } finally {
-    closeQuietly(conn);
-  }
+  using conn = await connect(ep as StreamEndpoint);
+  return await roundTripOn(conn, data);
 }
 
 async function withServer(

@@ -73,7 +73,7 @@ export async function runUdpRelay(
   emit({ type: "listening", address, mode: `UDP relay to ${targetName}` });
 
   const sessions = new Map<string, Session>();
-  const totals = { clients: 0, messages: 0, bytes: 0, refused: 0 };
+  const totals = { clients: 0, messages: 0, refused: 0 };
   const relayed = { up: 0, down: 0 };
   const refusedLine = limitedLog(REFUSAL_LINES_PER_SECOND, (message) => emit({ type: "warning", message }));
 
@@ -83,7 +83,6 @@ export async function runUdpRelay(
     closeQuietly(s.upstream);
     relayed.up += s.up;
     relayed.down += s.down;
-    totals.bytes += s.up + s.down;
     emit({
       type: "pair",
       id: s.id,
@@ -166,7 +165,13 @@ export async function runUdpRelay(
   }
   emit({ type: "stopping", active: sessions.size });
   for (const s of [...sessions.values()]) end(s, "relay shutting down");
-  const summary: ServerSummary = { address, ...totals, relayed, uptimeMs: performance.now() - startedAt };
+  const summary: ServerSummary = {
+    address,
+    ...totals,
+    bytes: relayed.up + relayed.down,
+    relayed,
+    uptimeMs: performance.now() - startedAt,
+  };
   emit({ type: "summary", ...summary });
   return summary;
 }
