@@ -13,6 +13,7 @@ import { RttAccumulator } from "./lib/stats.ts";
 import { LineEditor, type Terminal, textForTerminal, WholeLines } from "./lib/terminal.ts";
 import {
   connect,
+  type Connection,
   describeConnection,
   type Endpoint,
   endpointZone,
@@ -86,7 +87,7 @@ export async function runClient(opts: ClientOptions, ctx: RunClientContext = {})
   const tap = new WireTap(opts, emit, startedAt);
 
   // connect
-  let conn: Deno.Conn;
+  let conn: Connection;
   try {
     conn = await connectWithin(endpoint, timeoutMs, signal);
   } catch (err) {
@@ -120,7 +121,11 @@ export async function runClient(opts: ClientOptions, ctx: RunClientContext = {})
   }
 }
 
-async function connectWithin(ep: StreamEndpoint, timeoutMs: number, signal: AbortSignal): Promise<Deno.Conn> {
+async function connectWithin(
+  ep: StreamEndpoint,
+  timeoutMs: number,
+  signal: AbortSignal,
+): Promise<Connection> {
   try {
     return await connect(ep, AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]));
   } catch (err) {
@@ -139,7 +144,7 @@ async function connectWithin(ep: StreamEndpoint, timeoutMs: number, signal: Abor
 }
 
 /** How a TLS server was trusted, when not by its CA: `--insecure` (not verified), or the `--pin` it matched. */
-function tlsTrust(ep: StreamEndpoint, conn: Deno.Conn): { verified?: false; pinned?: string } {
+function tlsTrust(ep: StreamEndpoint, conn: Connection): { verified?: false; pinned?: string } {
   if (ep.transport !== "tls") return {};
   if (ep.tls?.insecure) return { verified: false };
   const pinned = (conn as { pinned?: string }).pinned;
@@ -150,7 +155,7 @@ type Counts = Omit<ClientSummary, "address" | "elapsedMs">;
 
 /** Once and repeat modes: send a message, wait for its complete echo, and again every interval. */
 async function exchange(
-  conn: Deno.Conn,
+  conn: Connection,
   opts: ClientOptions,
   timeoutMs: number,
   signal: AbortSignal,
@@ -224,7 +229,7 @@ function toClientError(err: unknown): SockkitError {
 }
 
 /** Reads everything the server sends into the tracker until the stream ends or the connection is closed. */
-async function receive(conn: Deno.Conn, replies: ReplyTracker): Promise<void> {
+async function receive(conn: Connection, replies: ReplyTracker): Promise<void> {
   const buf = new Uint8Array(PIPE_BUFFER_SIZE);
   try {
     while (true) {
@@ -239,7 +244,7 @@ async function receive(conn: Deno.Conn, replies: ReplyTracker): Promise<void> {
 
 /** Pipe mode: stdin to the socket (half-closing at its end) and the socket to stdout, until the server closes. */
 async function pipe(
-  conn: Deno.Conn,
+  conn: Connection,
   stdin: ByteReader,
   stdout: ByteWriter,
   signal: AbortSignal,
@@ -263,7 +268,7 @@ async function pipe(
  * the connection failed.
  */
 async function relay(
-  conn: Deno.Conn,
+  conn: Connection,
   signal: AbortSignal,
   counts: Counts,
   upload: (send: (data: Uint8Array) => Promise<void>) => Promise<void>,
@@ -306,7 +311,7 @@ async function relay(
  * as it comes and received lines are written untouched. Ends when the server closes the connection.
  */
 async function interactive(
-  conn: Deno.Conn,
+  conn: Connection,
   stdin: ByteReader,
   stdout: ByteWriter,
   terminal: Terminal | undefined,

@@ -16,6 +16,7 @@ import { type PairResult, relayPair } from "./lib/relay/pair.ts";
 import { runUdpRelay } from "./lib/relay/udp.ts";
 import {
   connect,
+  type Connection,
   type Endpoint,
   endpointZone,
   formatEndpoint,
@@ -115,7 +116,7 @@ export async function runRelay(opts: RelayOptions, ctx: RunRelayContext = {}): P
   const startedAt = performance.now();
   const tap = new WireTap(opts, emit, startedAt);
   const targetName = formatEndpoint(targetEp);
-  const targetNote = targetEp.transport === "tls" ? " over TLS" : "";
+  const targetNote = transportNote(targetEp) ? ` over ${transportNote(targetEp)}` : "";
 
   const listener = await listen(listenEp, emit);
   const address = listenerAddress(listener, listenEp);
@@ -133,14 +134,14 @@ export async function runRelay(opts: RelayOptions, ctx: RunRelayContext = {}): P
   signal.addEventListener("abort", stopAccepting, { once: true });
   if (signal.aborted) stopAccepting();
 
-  const servePair = async (accepted: Deno.Conn, id: number, peer: string) => {
+  const servePair = async (accepted: Connection, id: number, peer: string) => {
     const begun = performance.now();
     const control: { closeWith?: (reason: string) => void } = {};
     pairs.add(control);
     const client = tap.wrap(accepted, `client ${peer}`);
     let result: PairResult = { up: 0, down: 0 };
     try {
-      let upstream: Deno.Conn;
+      let upstream: Connection;
       const connecting = AbortSignal.any([
         AbortSignal.timeout(opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS),
         signal,

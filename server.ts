@@ -15,6 +15,7 @@ import { acceptLoop } from "./lib/accept.ts";
 import { type ModeName, MODES, type Session } from "./lib/modes/mod.ts";
 import { DEFAULT_MAX_QUEUE } from "./lib/queue.ts";
 import {
+  type Connection,
   type Endpoint,
   endpointZone,
   listen,
@@ -89,7 +90,7 @@ class Client implements Session {
   readonly startedAt = performance.now();
 
   constructor(
-    readonly conn: Deno.Conn,
+    readonly conn: Connection,
     readonly id: number,
     readonly peer: string,
     private readonly onMessage: (client: Client, bytes: number) => void,
@@ -318,7 +319,11 @@ export async function runServer(opts: ServerOptions, ctx: RunServerContext = {})
   };
 
   /** Closes a connection the guard rails turned away, after its one-line notice when there is one. */
-  const refuse = (conn: Deno.Conn, peer: string, { reason, notice }: { reason: string; notice?: string }) => {
+  const refuse = (
+    conn: Connection,
+    peer: string,
+    { reason, notice }: { reason: string; notice?: string },
+  ) => {
     totals.refused++;
     emit({ type: "refused", peer, reason });
     if (notice === undefined) return closeQuietly(conn);

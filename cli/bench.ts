@@ -18,6 +18,7 @@ import { UDP_MAX_PAYLOAD } from "../lib/udp.ts";
 import { UDP_HEADER_BYTES } from "../lib/bench/udp_load.ts";
 
 import {
+  addressHelp,
   choiceOption,
   durationOption,
   encoder,
@@ -54,6 +55,7 @@ function benchReporter(o: { json?: boolean; histogram?: boolean }) {
 export function addBenchCommand(program: Command, setExit: (code: number) => void): void {
   program
     .command("bench")
+    .addHelpText("after", addressHelp())
     .description("Load an echo server and report throughput, latency, fairness and errors")
     .configureOutput(usageOutput("sockkit bench"))
     .argument("[host]", "server host name or address (left out with --unix)")

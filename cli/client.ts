@@ -2,6 +2,7 @@
  * `sockkit client`: its options and action.
  * @module
  */
+import { transportOf } from "../lib/transports/mod.ts";
 import { Command } from "@commander-js/extra-typings";
 import { runClient } from "../client.ts";
 import { clientTarget } from "../lib/endpoints.ts";
@@ -10,6 +11,7 @@ import { clientReporter } from "../lib/reporter.ts";
 import { UDP_MAX_PAYLOAD } from "../lib/udp.ts";
 
 import {
+  addressHelp,
   alpnArg,
   countArg,
   durationOption,
@@ -27,6 +29,7 @@ import {
 export function addClientCommand(program: Command, setExit: (code: number) => void): void {
   program
     .command("client")
+    .addHelpText("after", addressHelp())
     .description("Connect to a server, send a message and print the reply")
     .configureOutput(usageOutput("sockkit client"))
     .argument("[host]", "server host name or address (left out with --unix)")
@@ -111,7 +114,7 @@ export function addClientCommand(program: Command, setExit: (code: number) => vo
         // The line of the reply it cost already says why a repeat run ended: say it once.
         if (summary.error && summary.error !== lostReason) throw new SockkitError(summary.error);
         // Over UDP loss is expected: the run fails only when no reply came back at all.
-        const failed = endpoint.transport === "udp"
+        const failed = transportOf(endpoint).capabilities.lossy
           ? summary.received === 0 || summary.error !== undefined
           : summary.lost > 0 || (summary.mismatched ?? 0) > 0;
         setExit(failed ? ExitCode.Failure : ExitCode.Ok);

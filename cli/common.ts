@@ -3,6 +3,7 @@
  * usage-error output, and the file-access drop once a server listens.
  * @module
  */
+import { transportOf, TRANSPORTS } from "../lib/transports/mod.ts";
 import { Option } from "@commander-js/extra-typings";
 import { parseHost, parsePort, parseUnixPath } from "../lib/address.ts";
 import { type Cidr, parseCidr } from "../lib/cidr.ts";
@@ -17,6 +18,14 @@ import { type ReporterOutput } from "../lib/reporter.ts";
 import { parseSize } from "../lib/size.ts";
 import type { Terminal } from "../lib/terminal.ts";
 import { UDP_MAX_PAYLOAD } from "../lib/udp.ts";
+
+/** The "Addresses:" part of a command's help, one line per registered transport, from its own declaration. */
+export function addressHelp(): string {
+  const lines = TRANSPORTS.map((t) =>
+    `  ${t.help}` + (t.options.length ? `\n      its options: ${t.options.join(", ")}` : "")
+  ).join("\n");
+  return `\nAddresses (every command takes the same spelling):\n${lines}`;
+}
 
 /** Encodes the lines printed. */
 export const encoder = new TextEncoder();
@@ -182,7 +191,7 @@ export function dropFileAccessOnceListening(
 ): EventSink<ServerEvent> {
   return (event) => {
     report(event);
-    if (event.type !== "listening" || endpoint.transport === "unix") return;
+    if (event.type !== "listening" || transportOf(endpoint).capabilities.keepsFileAccess) return;
     for (const name of ["read", "write"] as const) Deno.permissions.revokeSync({ name });
   };
 }

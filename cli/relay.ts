@@ -2,6 +2,7 @@
  * `sockkit relay`: its options and action.
  * @module
  */
+import { transportOf } from "../lib/transports/mod.ts";
 import { Command, Option } from "@commander-js/extra-typings";
 import { checkRelayPair, runRelay } from "../relay.ts";
 import { parseDuration } from "../lib/duration.ts";
@@ -10,6 +11,7 @@ import { ExitCode } from "../lib/errors.ts";
 import { INSECURE_WARNING, serverReporter } from "../lib/reporter.ts";
 
 import {
+  addressHelp,
   alpnArg,
   cidrListArg,
   dropFileAccessOnceListening,
@@ -26,6 +28,7 @@ import {
 export function addRelayCommand(program: Command, setExit: (code: number) => void): void {
   program
     .command("relay")
+    .addHelpText("after", addressHelp())
     .description("Relay every client of LISTEN to its own connection to TARGET, both ways, until Ctrl-C")
     .configureOutput(usageOutput("sockkit relay"))
     .argument(
@@ -78,7 +81,8 @@ export function addRelayCommand(program: Command, setExit: (code: number) => voi
       if (target.transport === "tls" && o.insecure) writeLine(Deno.stderr, INSECURE_WARNING);
       const { signal, dispose } = interruptSignal();
       // A Unix socket (either side) or a --ca read at each connect keep file access; otherwise it is dropped.
-      const keepFiles = listen.transport === "unix" || target.transport === "unix" || o.ca !== undefined;
+      const keepFiles = [listen, target].some((ep) => transportOf(ep).capabilities.keepsFileAccess) ||
+        o.ca !== undefined;
       const report = serverReporter(
         { ...o, announce: "port" in listen && listen.port === 0 },
         output(false),

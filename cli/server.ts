@@ -14,6 +14,7 @@ import { serverReporter } from "../lib/reporter.ts";
 import { UDP_MAX_PAYLOAD } from "../lib/udp.ts";
 
 import {
+  addressHelp,
   alpnArg,
   choiceOption,
   cidrListArg,
@@ -57,6 +58,7 @@ function hubSettings(
 export function addServerCommand(program: Command, setExit: (code: number) => void): void {
   program
     .command("server")
+    .addHelpText("after", addressHelp())
     .description(
       "Run a concurrent server (echo, chat, broadcast or discard) over TCP, TLS, Unix or UDP until Ctrl-C",
     )
@@ -167,7 +169,7 @@ export function addServerCommand(program: Command, setExit: (code: number) => vo
             onEvent: dropFileAccessOnceListening(
               endpoint,
               serverReporter(
-                { ...o, announce: endpoint.transport !== "unix" && endpoint.port === 0 },
+                { ...o, announce: "port" in endpoint && endpoint.port === 0 },
                 output(false),
               ),
             ),

@@ -6,7 +6,7 @@
 import type { EventSink, ServerEvent } from "./events.ts";
 import { networkReason } from "./errors.ts";
 import { isClosedError, sleep } from "./io.ts";
-import type { Listener } from "./transport.ts";
+import type { Connection, Listener } from "./transport.ts";
 
 /** Accept failures of one kind are reported at most this often. */
 const WARNING_INTERVAL_MS = 1000;
@@ -52,12 +52,12 @@ export async function acceptLoop(
   listener: Listener,
   signal: AbortSignal,
   emit: EventSink<ServerEvent>,
-  onConn: (conn: Deno.Conn) => void,
+  onConn: (conn: Connection) => void,
 ): Promise<void> {
   const warn = rateLimitedWarner(emit);
   let backoffMs = 10;
   while (!signal.aborted) {
-    let conn: Deno.Conn;
+    let conn: Connection;
     try {
       conn = await listener.accept();
     } catch (err) {

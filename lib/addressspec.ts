@@ -4,10 +4,12 @@
  * a listen address is expected (all interfaces, as `sockkit server PORT` listens).
  * @module
  */
-import { parseHost, parsePort, parseUnixPath } from "./address.ts";
+import { parsePort } from "./address.ts";
 import { UsageError } from "./errors.ts";
 import { escapeText } from "./format.ts";
-import type { Endpoint } from "./transport.ts";
+import type { Endpoint } from "./transport_types.ts";
+import { SpecError } from "./transports/hostport.ts";
+import { type Transport, transportForSpec, transportOf, TRANSPORTS } from "./transports/mod.ts";
 
 /** Whether the address is one to listen on (a bare port is allowed, port 0 picks one) or to connect to. */
 export type AddressRole = "listen" | "connect";
@@ -15,30 +17,23 @@ export type AddressRole = "listen" | "connect";
 /** The host a bare `PORT` listens on: every IPv4 interface, as the server's `--host` default. */
 export const DEFAULT_LISTEN_HOST = "0.0.0.0";
 
-const SCHEMES = ["tcp", "tls", "udp"] as const;
-
 function usage(spec: string, what: string, role: AddressRole): UsageError {
-  const forms = role === "listen"
-    ? "PORT, HOST:PORT, tcp://HOST:PORT, tls://HOST:PORT, udp://HOST:PORT or unix:PATH"
-    : "HOST:PORT, tcp://HOST:PORT, tls://HOST:PORT, udp://HOST:PORT or unix:PATH";
-  return new UsageError(`invalid address '${escapeText(spec)}': ${what}; expected ${forms}`);
+  const specs = TRANSPORTS.map((t) => t.name === "unix" ? "unix:PATH" : `${t.schemes[0]}HOST:PORT`).join(
+    ", ",
+  );
+  const forms = role === "listen" ? `PORT, HOST:PORT, ${specs}` : `HOST:PORT, ${specs}`;
+  return new UsageError(
+    `invalid address '${escapeText(spec)}': ${what}; expected ${forms.replace(/, ([^,]*)$/, " or $1")}`,
+  );
 }
 
-/** Splits `HOST:PORT` (IPv6 in brackets: `[::1]:80`) into its host and port. */
-function hostAndPort(rest: string, spec: string, role: AddressRole): { hostname: string; port: number } {
-  const m = /^\[([^\]]+)\]:([^:]*)$/.exec(rest) ?? /^([^:[\]]*):([^:]*)$/.exec(rest);
-  if (!m) {
-    const bareV6 = rest.split(":").length > 2 && !rest.startsWith("[");
-    throw usage(spec, bareV6 ? "put an IPv6 address in brackets, as in [::1]:1234" : "no port", role);
-  }
-  if (m[1] === "") throw usage(spec, "no host before the port", role);
-  let port: number;
+function parseWith(t: Transport, rest: string, spec: string, role: AddressRole): Endpoint {
   try {
-    port = parsePort(m[2], { allowZero: role === "listen" });
+    return t.parse(rest, spec, role);
   } catch (err) {
-    throw usage(spec, (err as Error).message, role);
+    if (err instanceof SpecError) throw usage(spec, err.message, role);
+    throw err;
   }
-  return { hostname: parseHost(m[1]), port };
 }
 
 /**
@@ -53,20 +48,10 @@ function hostAndPort(rest: string, spec: string, role: AddressRole): { hostname:
  * ```
  */
 export function parseAddressSpec(spec: string, role: AddressRole): Endpoint {
-  if (spec.startsWith("unix:")) {
-    const path = spec.slice(spec.startsWith("unix://") ? 7 : 5);
-    if (path === "") throw usage(spec, "no socket path after unix:", role);
-    return { transport: "unix", path: parseUnixPath(path) };
-  }
+  const known = transportForSpec(spec);
+  if (known) return parseWith(known.transport, known.rest, spec, role);
   const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(spec);
-  if (scheme) {
-    const name = scheme[1].toLowerCase();
-    if (!(SCHEMES as readonly string[]).includes(name)) {
-      throw usage(spec, `unknown scheme '${scheme[1]}://'`, role);
-    }
-    const rest = spec.slice(scheme[0].length).replace(/\/$/, "");
-    return { transport: name as (typeof SCHEMES)[number], ...hostAndPort(rest, spec, role) };
-  }
+  if (scheme) throw usage(spec, `unknown scheme '${scheme[1]}://'`, role);
   if (/^\d+$/.test(spec)) {
     if (role === "connect") {
       throw usage(spec, "a port alone says where to listen, not where to connect", role);
@@ -77,10 +62,10 @@ export function parseAddressSpec(spec: string, role: AddressRole): Endpoint {
       throw usage(spec, (err as Error).message, role);
     }
   }
-  return { transport: "tcp", ...hostAndPort(spec, spec, role) };
+  return parseWith(transportOf("tcp"), spec, spec, role);
 }
 
-/** True for the endpoints that carry a byte stream (TCP, TLS, Unix), false for datagrams (UDP). */
+/** True for the endpoints that carry a byte stream (TCP, TLS, Unix), false for messages (UDP datagrams). */
 export function isStream(ep: Endpoint): boolean {
-  return ep.transport !== "udp";
+  return transportOf(ep).capabilities.framing === "stream";
 }

@@ -3,6 +3,7 @@
  * `Endpoint` a command runs on, rejecting combinations that make no sense with a usage error.
  * @module
  */
+import { transportOf } from "./transports/mod.ts";
 import { parseHost, parsePort } from "./address.ts";
 import { parseAddressSpec } from "./addressspec.ts";
 import { UsageError } from "./errors.ts";
@@ -361,9 +362,11 @@ export function relayEndpoints(listenSpec: string, targetSpec: string, f: RelayF
       if (given !== undefined) throw new UsageError(`${flag} is for a TLS target (tls://HOST:PORT)`);
     }
   }
-  if (listen.transport === "udp" && (f.trace || f.hex)) {
+  if (!transportOf(listen).capabilities.traceable && (f.trace || f.hex)) {
     throw new UsageError(
-      `${f.trace ? "--trace" : "--hex"} follows stream connections: it does not work with UDP`,
+      `${f.trace ? "--trace" : "--hex"} follows stream connections: it does not work with ${
+        transportOf(listen).label
+      }`,
     );
   }
   if (listenTls) {

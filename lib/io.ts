@@ -1,3 +1,5 @@
+import type { Connection } from "./transport_types.ts";
+
 /** Anything bytes can be written to, a few at a time (a `Deno.Conn`, `Deno.stdout`, …). */
 export interface ByteWriter {
   write(p: Uint8Array): Promise<number>;
@@ -63,7 +65,7 @@ export function concatBytes(...parts: Uint8Array[]): Uint8Array {
 }
 
 /**
- * A `Deno.Conn` that forwards every call to the connection it wraps; a subclass overrides only what it
+ * A connection that forwards every call to the connection it wraps; a subclass overrides only what it
  * changes (how reads end, what is reported on each call).
  *
  * @example
@@ -78,20 +80,14 @@ export function concatBytes(...parts: Uint8Array[]): Uint8Array {
  * }
  * ```
  */
-export class ForwardingConn implements Deno.Conn {
-  constructor(protected readonly inner: Deno.Conn) {}
+export class ForwardingConn<C extends Connection = Connection> implements Connection {
+  constructor(protected readonly inner: C) {}
 
   get localAddr(): Deno.Addr {
     return this.inner.localAddr;
   }
   get remoteAddr(): Deno.Addr {
     return this.inner.remoteAddr;
-  }
-  get readable(): ReadableStream<Uint8Array<ArrayBuffer>> {
-    return this.inner.readable;
-  }
-  get writable(): WritableStream<Uint8Array<ArrayBufferLike>> {
-    return this.inner.writable;
   }
   read(p: Uint8Array): Promise<number | null> {
     return this.inner.read(p);
@@ -104,12 +100,6 @@ export class ForwardingConn implements Deno.Conn {
   }
   close(): void {
     this.inner.close();
-  }
-  ref(): void {
-    this.inner.ref();
-  }
-  unref(): void {
-    this.inner.unref();
   }
   [Symbol.dispose](): void {
     closeQuietly(this);

@@ -376,9 +376,22 @@ function sourceKey(addr: Deno.Addr): string {
  * (and some servers) do: `read()` reports that as the end of the stream, as it is for TCP, not as an error.
  * sockkit's server and client treat it the same way.
  */
-class LenientTlsConn extends ForwardingConn implements Deno.TlsConn {
+class LenientTlsConn extends ForwardingConn<Deno.TlsConn> implements Deno.TlsConn {
   constructor(private readonly tls: Deno.TlsConn) {
     super(tls);
+  }
+
+  get readable(): ReadableStream<Uint8Array<ArrayBuffer>> {
+    return this.tls.readable;
+  }
+  get writable(): WritableStream<Uint8Array<ArrayBufferLike>> {
+    return this.tls.writable;
+  }
+  ref(): void {
+    this.tls.ref();
+  }
+  unref(): void {
+    this.tls.unref();
   }
 
   override async read(p: Uint8Array): Promise<number | null> {

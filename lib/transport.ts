@@ -1,16 +1,16 @@
 /**
  * Transports: where a server listens and a client connects. The command line picks one endpoint at the
- * edge; servers and clients then listen/connect through this module and never look at which one it was.
+ * edge; servers and clients then listen/connect through this module, which asks the transport's own module
+ * (lib/transports/, listed in lib/transports/mod.ts), and never look at which one it was.
  * @module
  */
-import { formatAddr, formatHostPort, zoneOf } from "./address.ts";
-import { toNetworkError } from "./errors.ts";
+import { formatAddr, zoneOf } from "./address.ts";
 import type { EventSink, ServerEvent } from "./events.ts";
-import { connectTls, listenTls, tlsSummary } from "./tls.ts";
-import { connectUnix, listenUnix } from "./unix.ts";
-import type { Endpoint, Listener, StreamEndpoint, TransportName } from "./transport_types.ts";
+import { type Transport, transportOf, TRANSPORTS } from "./transports/mod.ts";
+import type { Connection, Endpoint, Listener, StreamEndpoint, TransportName } from "./transport_types.ts";
 
 export type {
+  Connection,
   Endpoint,
   Listener,
   StreamEndpoint,
@@ -21,22 +21,28 @@ export type {
   UnixEndpoint,
 } from "./transport_types.ts";
 
-/** How each transport is named in messages. */
-export const TRANSPORT_LABELS: Record<TransportName, string> = {
-  tcp: "TCP",
-  tls: "TLS",
-  unix: "Unix socket",
-  udp: "UDP",
-};
+/** How each transport is named in messages, from each transport's own declaration. */
+export const TRANSPORT_LABELS: Record<TransportName, string> = Object.fromEntries(
+  TRANSPORTS.map((t) => [t.name, t.label]),
+) as Record<TransportName, string>;
 
 /** How an endpoint is shown to people: `127.0.0.1:1234`, `[::1]:1234`, `unix:/tmp/s.sock`. */
 export function formatEndpoint(ep: Endpoint): string {
-  return ep.transport === "unix" ? `unix:${ep.path}` : formatHostPort(ep.hostname, ep.port);
+  return transportOf(ep).format(ep);
 }
 
 /** The transport named in the "Listening on" line when the address does not show it: TLS and UDP. */
 export function transportNote(ep: Endpoint): string | undefined {
-  return ep.transport === "tls" || ep.transport === "udp" ? TRANSPORT_LABELS[ep.transport] : undefined;
+  const t = transportOf(ep);
+  return t.namedInListening ? t.label : undefined;
+}
+
+function streamTransport(ep: Endpoint): Required<Pick<Transport, "listen" | "connect">> & Transport {
+  const t = transportOf(ep);
+  if (!t.listen || !t.connect) {
+    throw new Error(`${t.label} is not a stream transport: it has no listen/connect`);
+  }
+  return t as Required<Pick<Transport, "listen" | "connect">> & Transport;
 }
 
 /**
@@ -50,19 +56,8 @@ export function transportNote(ep: Endpoint): string | undefined {
  * const conn = await listener.accept();
  * ```
  */
-export async function listen(ep: StreamEndpoint, emit: EventSink<ServerEvent> = () => {}): Promise<Listener> {
-  switch (ep.transport) {
-    case "tcp":
-      try {
-        return Deno.listen({ hostname: ep.hostname, port: ep.port, transport: "tcp" });
-      } catch (err) {
-        throw toNetworkError(err, "listen", formatEndpoint(ep));
-      }
-    case "tls":
-      return await listenTls(ep, emit);
-    case "unix":
-      return await listenUnix(ep, emit);
-  }
+export function listen(ep: StreamEndpoint, emit: EventSink<ServerEvent> = () => {}): Promise<Listener> {
+  return streamTransport(ep).listen(ep, emit);
 }
 
 /**
@@ -70,26 +65,13 @@ export async function listen(ep: StreamEndpoint, emit: EventSink<ServerEvent> = 
  * part of connecting, so a certificate the client does not trust fails here. Throws a `SockkitError`
  * such as `cannot connect to 127.0.0.1:1: connection refused (…)`.
  */
-export async function connect(ep: StreamEndpoint, signal?: AbortSignal): Promise<Deno.Conn> {
-  switch (ep.transport) {
-    case "tcp":
-      try {
-        return await Deno.connect({ hostname: ep.hostname, port: ep.port, transport: "tcp", signal });
-      } catch (err) {
-        throw toNetworkError(err, "connect", formatEndpoint(ep));
-      }
-    case "tls":
-      return await connectTls(ep, signal);
-    case "unix":
-      return await connectUnix(ep, signal);
-  }
+export function connect(ep: StreamEndpoint, signal?: AbortSignal): Promise<Connection> {
+  return streamTransport(ep).connect(ep, signal);
 }
 
 /** What a client shows about a connection besides its address: `TLS, ALPN h2`; empty for plain TCP. */
-export async function describeConnection(ep: StreamEndpoint, conn: Deno.Conn): Promise<string | undefined> {
-  if (ep.transport === "tls") return await tlsSummary(conn as Deno.TlsConn);
-  if (ep.transport === "unix") return TRANSPORT_LABELS.unix;
-  return undefined;
+export async function describeConnection(ep: StreamEndpoint, conn: Connection): Promise<string | undefined> {
+  return await transportOf(ep).describe?.(conn);
 }
 
 /**

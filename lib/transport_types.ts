@@ -62,9 +62,28 @@ export type Endpoint = StreamEndpoint | UdpEndpoint;
 /** The name of a transport. */
 export type TransportName = Endpoint["transport"];
 
+/**
+ * One connection of a stream transport, as servers, clients, the relay and the load generator use it: the
+ * part of `Deno.Conn` they need, so a transport can hand over anything that does these few things.
+ */
+export interface Connection {
+  /** Reads into the caller's buffer: how many bytes, or null at end of stream. */
+  read(buf: Uint8Array): Promise<number | null>;
+  /** Writes some of `data` (maybe fewer bytes than given: see `writeAll` in lib/io.ts). */
+  write(data: Uint8Array): Promise<number>;
+  /** Ends the sending side; the peer reads end of stream, and this side can still read. */
+  closeWrite(): Promise<void>;
+  /** Closes both directions now. */
+  close(): void;
+  /** This side's address. */
+  readonly localAddr: Deno.Addr;
+  /** The peer's address (what the peer label is made from: lib/transport.ts `peerLabel`). */
+  readonly remoteAddr: Deno.Addr;
+}
+
 /** The server's half of a transport: bound and listening, accepting connections. */
 export interface Listener {
   readonly addr: Deno.Addr;
-  accept(): Promise<Deno.Conn>;
+  accept(): Promise<Connection>;
   close(): void;
 }

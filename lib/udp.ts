@@ -15,6 +15,7 @@ import { closeQuietly, isClosedError, sleep } from "./io.ts";
 import { limitedLog, TokenBucket, TokenBuckets } from "./ratelimit.ts";
 import { RttAccumulator } from "./stats.ts";
 import { listenerAddress, type UdpEndpoint } from "./transport.ts";
+import { udp, UDP_MODES } from "./transports/udp.ts";
 
 /** The largest UDP payload over IPv4 (65,535 − 8 bytes of UDP header − 20 of IP header). */
 export const UDP_MAX_PAYLOAD = 65_507;
@@ -33,7 +34,7 @@ export const MAX_UDP_SOURCES = 10_000;
 export const UDP_PEER_LINES_PER_SECOND = 10;
 
 /** The server modes that make sense for datagrams. */
-export const UDP_MODES = ["echo", "discard"] as const;
+export { UDP_MODES };
 
 /** What `runUdpServer` needs; `runServer` passes its options through. */
 export interface UdpServerOptions extends AccessRules {
@@ -271,7 +272,7 @@ export async function runUdpServer(
   const emit = ctx.onEvent ?? (() => {});
   const signal = ctx.signal ?? new AbortController().signal;
   const mode = opts.mode ?? "echo";
-  if (!(UDP_MODES as readonly string[]).includes(mode)) {
+  if (!udp.capabilities.modes.includes(mode)) {
     throw new UsageError(`--mode ${mode} does not work over UDP: use ${UDP_MODES.join(" or ")}`);
   }
   const ratePerSecond = opts.udp?.ratePerSecond ?? DEFAULT_UDP_RATE;

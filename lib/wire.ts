@@ -3,6 +3,7 @@ import { networkReason } from "./errors.ts";
 import { ForwardingConn } from "./io.ts";
 
 /** What to show of the wire: the socket calls (`--trace`), the bytes (`--hex`), or both. */
+import type { Connection } from "./transport_types.ts";
 export interface WireOptions {
   trace?: boolean;
   hex?: boolean;
@@ -58,7 +59,7 @@ export class WireTap {
   }
 
   /** The connection itself when nothing is reported, else one that reports what happens on it. */
-  wrap(conn: Deno.Conn, peer: string): Deno.Conn {
+  wrap(conn: Connection, peer: string): Connection {
     return this.enabled ? new TappedConn(conn, peer, this) : conn;
   }
 }
@@ -70,7 +71,7 @@ class TappedConn extends ForwardingConn {
   #closed = false;
 
   constructor(
-    inner: Deno.Conn,
+    inner: Connection,
     private readonly peer: string,
     private readonly tap: WireTap,
   ) {

@@ -2,6 +2,7 @@
 import { runServer, type ServerOptions } from "../server.ts";
 import type { ServerEvent, ServerSummary } from "../lib/events.ts";
 import { concatBytes, writeAll } from "../lib/io.ts";
+import type { Connection } from "../lib/transport_types.ts";
 import { RUNTIME_FLAGS } from "../tools/compile.ts";
 
 /** A server running in this process on 127.0.0.1 (or `hostname`), port 0. */
@@ -74,7 +75,7 @@ export async function readExactly(conn: Deno.Conn, n: number): Promise<Uint8Arra
 }
 
 /** Reads until the peer closes and returns everything. */
-export async function readToEnd(conn: Deno.Conn): Promise<Uint8Array> {
+export async function readToEnd(conn: Connection): Promise<Uint8Array> {
   const chunks: Uint8Array[] = [];
   const buf = new Uint8Array(64 * 1024);
   while (true) {
@@ -104,7 +105,7 @@ export function randomBytes(n: number): Uint8Array {
 }
 
 /** Sends `data` on `conn`, half-closes, and returns everything that comes back. */
-export async function roundTripOn(conn: Deno.Conn, data: Uint8Array): Promise<Uint8Array> {
+export async function roundTripOn(conn: Connection, data: Uint8Array): Promise<Uint8Array> {
   const [reply] = await Promise.all([readToEnd(conn), writeAll(conn, data).then(() => conn.closeWrite())]);
   return reply;
 }

@@ -1,40 +1,43 @@
 /**
- * One list of behaviours, run against every transport: a round trip, a large payload, half-close where the
- * transport can half-close, refusal by the guard rails, and a clean shutdown. Each transport says what it can
- * do in `TRANSPORTS`; a behaviour it cannot have is skipped for it, with the reason in the test name.
+ * One list of behaviours, run against every registered transport (lib/transports/mod.ts): a round trip, a
+ * large payload, half-close where the transport declares it, refusal by the guard rails, and a clean
+ * shutdown. What a transport can do comes from its own declaration; a behaviour it cannot have is skipped
+ * for it, with the reason in the test name. A transport registered without a case here fails the suite.
  */
 import assert from "node:assert/strict";
 import { parseCidr } from "../lib/cidr.ts";
 import { closeQuietly, writeAll } from "../lib/io.ts";
-import { connect, type Endpoint, type StreamEndpoint } from "../lib/transport.ts";
+import { connect, type Connection, type Endpoint, type StreamEndpoint } from "../lib/transport.ts";
 import { readToEnd, roundTripOn, startServer, type TestServer } from "./_helpers.ts";
 import type { ServerOptions } from "../server.ts";
+import type { TransportName } from "../lib/transport_types.ts";
+import { type Capabilities, transportOf, TRANSPORTS } from "../lib/transports/mod.ts";
 
 interface TransportCase {
+  /** The registered transport this case drives. */
+  transport: TransportName;
   name: string;
   /** Where the server listens (port 0 or a fresh path). */
   listen(dir: string): Endpoint;
   /** Where a client reaches the running server. */
   target(server: TestServer, dir: string): Endpoint;
-  framing: "stream" | "message";
-  halfClose: boolean;
   /** The largest payload one exchange carries. */
   large: number;
   /** Whether `--deny` applies (peers with an IP address). */
   ipPeers: boolean;
 }
 
-const TRANSPORTS: TransportCase[] = [
+const CASES: (TransportCase & Capabilities)[] = ([
   {
+    transport: "tcp",
     name: "TCP",
     listen: () => ({ transport: "tcp", hostname: "127.0.0.1", port: 0 }),
     target: (s) => ({ transport: "tcp", hostname: "127.0.0.1", port: s.port }),
-    framing: "stream",
-    halfClose: true,
     large: 8 << 20,
     ipPeers: true,
   },
   {
+    transport: "tls",
     name: "TLS",
     listen: () => ({ transport: "tls", hostname: "127.0.0.1", port: 0, tls: {} }),
     target: (s) => ({
@@ -43,30 +46,31 @@ const TRANSPORTS: TransportCase[] = [
       port: s.port,
       tls: { pins: [fingerprintOf(s)] },
     }),
-    framing: "stream",
-    halfClose: true,
     large: 8 << 20,
     ipPeers: true,
   },
   {
+    transport: "unix",
     name: "Unix socket",
     listen: (dir) => ({ transport: "unix", path: `${dir}/s.sock` }),
     target: (_s, dir) => ({ transport: "unix", path: `${dir}/s.sock` }),
-    framing: "stream",
-    halfClose: true,
     large: 8 << 20,
     ipPeers: false,
   },
   {
+    transport: "udp",
     name: "UDP",
     listen: () => ({ transport: "udp", hostname: "127.0.0.1", port: 0 }),
     target: (s) => ({ transport: "udp", hostname: "127.0.0.1", port: s.port }),
-    framing: "message",
-    halfClose: false,
     large: 60_000,
     ipPeers: true,
   },
-];
+] as TransportCase[]).map((c) => ({ ...c, ...transportOf(c.transport).capabilities }));
+
+Deno.test("transports: every registered transport has a case in this suite", () => {
+  assert.deepEqual(CASES.map((c) => c.transport).sort(), TRANSPORTS.map((t) => t.name).sort());
+  for (const c of CASES) assert.equal(c.name, transportOf(c.transport).label);
+});
 
 function fingerprintOf(server: TestServer): string {
   const cert = server.events.find((e) => e.type === "certificate");
@@ -88,8 +92,12 @@ async function exchange(ep: Endpoint, data: Uint8Array): Promise<Uint8Array> {
       closeQuietly(sock);
     }
   }
-  using conn = await connect(ep as StreamEndpoint);
-  return await roundTripOn(conn, data);
+  const conn = await connect(ep as StreamEndpoint);
+  try {
+    return await roundTripOn(conn, data);
+  } finally {
+    closeQuietly(conn);
+  }
 }
 
 async function withServer(
@@ -113,7 +121,7 @@ function pattern(n: number): Uint8Array {
   return out;
 }
 
-for (const t of TRANSPORTS) {
+for (const t of CASES) {
   Deno.test(`transports (${t.name}): a round trip comes back exact`, async () => {
     await withServer(t, {}, async (server, dir) => {
       const back = await exchange(t.target(server, dir), new TextEncoder().encode(`hello over ${t.name}`));
@@ -154,7 +162,7 @@ for (const t of TRANSPORTS) {
     const opts: Partial<ServerOptions> = t.ipPeers ? { deny: [parseCidr("127.0.0.0/8")] } : { maxConns: 1 };
     await withServer(t, opts, async (server, dir) => {
       const ep = t.target(server, dir);
-      let held: Deno.Conn | undefined;
+      let held: Connection | undefined;
       if (!t.ipPeers) {
         held = await connect(ep as StreamEndpoint);
         await server.waitFor((e) => e.type === "connect");

@@ -7,7 +7,7 @@
  */
 import { networkReason } from "../errors.ts";
 import { closeQuietly, isClosedError, sleep, writeAll } from "../io.ts";
-import { connect, type StreamEndpoint } from "../transport.ts";
+import { connect, type Connection, type StreamEndpoint } from "../transport.ts";
 import { LatencyHistogram } from "./histogram.ts";
 import { type LoadProgress, type LoadResult, LoadTally } from "./tally.ts";
 
@@ -104,7 +104,7 @@ class Flow {
   #writing: Promise<void> = Promise.resolve();
   #closed = false;
 
-  constructor(readonly conn: Deno.Conn, readonly payload: PayloadStream) {}
+  constructor(readonly conn: Connection, readonly payload: PayloadStream) {}
 
   get inFlight(): number {
     return this.times.length;
@@ -168,7 +168,7 @@ export class Load implements LoadDriver {
   #stoppedAt = 0;
   #drainTimer: ReturnType<typeof setTimeout> | undefined;
   /** Connect mode: the first connection, opened by `open()` to show the server is there. */
-  #firstConn: Deno.Conn | undefined;
+  #firstConn: Connection | undefined;
 
   constructor(spec: LoadSpec) {
     this.#spec = spec;
@@ -253,7 +253,7 @@ export class Load implements LoadDriver {
     return !this.#stopper.signal.aborted;
   }
 
-  async #connect(): Promise<Deno.Conn | undefined> {
+  async #connect(): Promise<Connection | undefined> {
     const startedAt = performance.now();
     try {
       const timeout = AbortSignal.timeout(this.#spec.timeoutMs);
@@ -408,7 +408,7 @@ export class Load implements LoadDriver {
     }
   }
 
-  #takeFirstConn(): Deno.Conn | undefined {
+  #takeFirstConn(): Connection | undefined {
     const conn = this.#firstConn;
     this.#firstConn = undefined;
     return conn;
@@ -433,7 +433,7 @@ export class Load implements LoadDriver {
 }
 
 /** Reads with a time limit; a silent server becomes an error instead of a hang. */
-async function readWithin(conn: Deno.Conn, buf: Uint8Array, timeoutMs: number): Promise<number | null> {
+async function readWithin(conn: Connection, buf: Uint8Array, timeoutMs: number): Promise<number | null> {
   let timedOut = false;
   const timer = setTimeout(() => {
     timedOut = true;

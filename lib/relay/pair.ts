@@ -11,6 +11,7 @@
  *   pipe): then both are closed.
  * @module
  */
+import type { Connection } from "../transport_types.ts";
 import { networkReason } from "../errors.ts";
 import { closeQuietly, isClosedError, writeAll } from "../io.ts";
 
@@ -30,7 +31,7 @@ export interface PairResult {
 }
 
 /** A shutdown of the sending side that tolerates a peer already gone. */
-async function shutdownWrite(conn: Deno.Conn): Promise<void> {
+async function shutdownWrite(conn: Connection): Promise<void> {
   try {
     await conn.closeWrite();
   } catch (err) {
@@ -39,7 +40,7 @@ async function shutdownWrite(conn: Deno.Conn): Promise<void> {
 }
 
 /** Copies `from` to `to` until end of stream, then shuts down `to`'s sending side. */
-async function copy(from: Deno.Conn, to: Deno.Conn, moved: (n: number) => void): Promise<void> {
+async function copy(from: Connection, to: Connection, moved: (n: number) => void): Promise<void> {
   let buf = new Uint8Array(RELAY_BUFFER_SIZE);
   for (;;) {
     const n = await from.read(buf);
@@ -62,8 +63,8 @@ async function copy(from: Deno.Conn, to: Deno.Conn, moved: (n: number) => void):
  * ```
  */
 export async function relayPair(
-  a: Deno.Conn,
-  b: Deno.Conn,
+  a: Connection,
+  b: Connection,
   onActivity: () => void = () => {},
   control: { closeWith?: (reason: string) => void } = {},
 ): Promise<PairResult> {

@@ -1,0 +1,46 @@
+/**
+ * The registry of transports: one line per transport. Commands find a transport here by its name or by the
+ * scheme of an address spec, and ask it what it can do; adding a transport is one module in this folder
+ * and one line below (plus its endpoint type in ../transport_types.ts).
+ * @module
+ */
+import type { Endpoint, TransportName } from "../transport_types.ts";
+import { tcp } from "./tcp.ts";
+import { tls } from "./tls.ts";
+import type { Transport } from "./transport.ts";
+import { udp } from "./udp.ts";
+import { unix } from "./unix.ts";
+
+export type { Capabilities, Connection, Framing, Listener, Transport } from "./transport.ts";
+
+/** Every transport, in the order help lists them. */
+export const TRANSPORTS: readonly Transport[] = [tcp, tls, udp, unix] as Transport[];
+
+const BY_NAME = new Map(TRANSPORTS.map((t) => [t.name, t]));
+
+/**
+ * The transport an endpoint (or a transport name) goes over.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * assert.equal(transportOf("unix").label, "Unix socket");
+ * assert.equal(transportOf({ transport: "udp", hostname: "::1", port: 9 }).capabilities.framing, "message");
+ * ```
+ */
+export function transportOf(ep: Endpoint | TransportName): Transport {
+  const t = BY_NAME.get(typeof ep === "string" ? ep : ep.transport);
+  if (!t) throw new Error(`no transport named '${typeof ep === "string" ? ep : ep.transport}'`);
+  return t;
+}
+
+/** The transport whose scheme starts `spec` (`tls://…`, `unix:…`), with what follows the scheme. */
+export function transportForSpec(spec: string): { transport: Transport; rest: string } | undefined {
+  const lower = spec.toLowerCase();
+  for (const transport of TRANSPORTS) {
+    for (const scheme of transport.schemes) {
+      if (lower.startsWith(scheme)) return { transport, rest: spec.slice(scheme.length) };
+    }
+  }
+  return undefined;
+}

@@ -1,0 +1,44 @@
+/**
+ * TCP: the plain byte stream of the socket formula, on `Deno.listen` and `Deno.connect`.
+ * @module
+ */
+import { formatHostPort } from "../address.ts";
+import { toNetworkError } from "../errors.ts";
+import type { TcpEndpoint } from "../transport_types.ts";
+import { parseHostPort } from "./hostport.ts";
+import type { Transport } from "./transport.ts";
+
+/** The TCP transport: `tcp://HOST:PORT`, and a bare `HOST:PORT` or `PORT`. */
+export const tcp: Transport<TcpEndpoint> = {
+  name: "tcp",
+  label: "TCP",
+  schemes: ["tcp://"],
+  help: "tcp://HOST:PORT (also HOST:PORT, and PORT where listening): a TCP byte stream",
+  capabilities: {
+    framing: "stream",
+    halfClose: true,
+    lossy: false,
+    keepsFileAccess: false,
+    modes: ["echo", "chat", "broadcast", "discard"],
+    traceable: true,
+  },
+  options: [],
+  namedInListening: false,
+  format: (ep) => formatHostPort(ep.hostname, ep.port),
+  parse: (rest, _spec, role) => ({ transport: "tcp", ...parseHostPort(rest.replace(/\/$/, ""), role) }),
+  // deno-lint-ignore require-await
+  async listen(ep) {
+    try {
+      return Deno.listen({ hostname: ep.hostname, port: ep.port, transport: "tcp" });
+    } catch (err) {
+      throw toNetworkError(err, "listen", tcp.format(ep));
+    }
+  },
+  async connect(ep, signal) {
+    try {
+      return await Deno.connect({ hostname: ep.hostname, port: ep.port, transport: "tcp", signal });
+    } catch (err) {
+      throw toNetworkError(err, "connect", tcp.format(ep));
+    }
+  },
+};

@@ -1,0 +1,33 @@
+/**
+ * TLS over TCP: certificates, verification, pinning and handshake errors live in ../tls.ts; this module
+ * declares the transport.
+ * @module
+ */
+import { formatHostPort } from "../address.ts";
+import { connectTls, listenTls, tlsSummary } from "../tls.ts";
+import type { TlsEndpoint } from "../transport_types.ts";
+import { parseHostPort } from "./hostport.ts";
+import type { Transport } from "./transport.ts";
+
+/** The TLS transport: `tls://HOST:PORT`. */
+export const tls: Transport<TlsEndpoint> = {
+  name: "tls",
+  label: "TLS",
+  schemes: ["tls://"],
+  help: "tls://HOST:PORT: TLS over TCP (server: --cert/--key or an ephemeral certificate)",
+  capabilities: {
+    framing: "stream",
+    halfClose: true,
+    lossy: false,
+    keepsFileAccess: false,
+    modes: ["echo", "chat", "broadcast", "discard"],
+    traceable: true,
+  },
+  options: ["--cert", "--key", "--write-cert", "--alpn", "--ca", "--servername", "--pin", "--insecure"],
+  namedInListening: true,
+  format: (ep) => formatHostPort(ep.hostname, ep.port),
+  parse: (rest, _spec, role) => ({ transport: "tls", ...parseHostPort(rest.replace(/\/$/, ""), role) }),
+  listen: (ep, emit) => listenTls(ep, emit),
+  connect: (ep, signal) => connectTls(ep, signal),
+  describe: (conn) => tlsSummary(conn as Deno.TlsConn),
+};

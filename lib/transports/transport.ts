@@ -1,0 +1,63 @@
+/**
+ * What a transport declares about itself, and the one small connection interface every stream transport
+ * hands to servers, clients, the relay and the load generator. Each transport is one module in this folder
+ * (tcp.ts, tls.ts, unix.ts, udp.ts) exporting a `Transport`; ./mod.ts lists them.
+ * @module
+ */
+import type { EventSink, ServerEvent } from "../events.ts";
+import type { Connection, Endpoint, Listener } from "../transport_types.ts";
+
+export type { Connection, Listener } from "../transport_types.ts";
+
+/** How a transport carries data: a byte stream (TCP, TLS, Unix) or separate messages (UDP datagrams). */
+export type Framing = "stream" | "message";
+
+/** What a transport can and cannot do; the commands check these instead of the transport's name. */
+export interface Capabilities {
+  /** A byte stream, or messages whose boundaries the peer sees. */
+  framing: Framing;
+  /** One side can finish sending and still receive (a TCP FIN). */
+  halfClose: boolean;
+  /** Data may be lost or reordered on the way, and nobody is told (UDP). */
+  lossy: boolean;
+  /** The server keeps read/write access to files after listening (a Unix socket's file is removed at exit). */
+  keepsFileAccess: boolean;
+  /** The server modes it serves. */
+  modes: readonly string[];
+  /** `--trace` and `--hex` can follow its connections. */
+  traceable: boolean;
+}
+
+/**
+ * One transport, declared once: its name and label, the address schemes that select it, what it can do,
+ * the command-line options it adds, and how to listen on and connect to its endpoints.
+ */
+export interface Transport<E extends Endpoint = Endpoint> {
+  /** The name endpoints carry (`tcp`). */
+  readonly name: E["transport"];
+  /** How messages name it (`TCP`, `Unix socket`). */
+  readonly label: string;
+  /** The address-spec prefixes that select it (`tcp://`, `unix:`); the first is the one shown in help. */
+  readonly schemes: readonly string[];
+  /** One line for `--help` and the README. */
+  readonly help: string;
+  /** What it can do. */
+  readonly capabilities: Capabilities;
+  /** The command-line options it adds, as the help shows them. */
+  readonly options: readonly string[];
+  /** True when the "Listening on" line should name it (the address alone does not show it). */
+  readonly namedInListening: boolean;
+  /** How an endpoint is shown to people: `127.0.0.1:1234`, `unix:/tmp/s.sock`. */
+  format(ep: E): string;
+  /**
+   * Parses what follows the scheme in an address spec (`HOST:PORT`, a path); throws a `SpecError` saying what
+   * is wrong, which the address-spec parser turns into a usage error listing the forms.
+   */
+  parse(rest: string, spec: string, role: "listen" | "connect"): E;
+  /** Binds and listens (stream transports). */
+  listen?(ep: E, emit: EventSink<ServerEvent>): Promise<Listener>;
+  /** Connects, giving up when `signal` aborts (stream transports). */
+  connect?(ep: E, signal?: AbortSignal): Promise<Connection>;
+  /** What a client shows about a connection besides its address (`TLS, ALPN h2`). */
+  describe?(conn: Connection): Promise<string | undefined>;
+}

@@ -1,0 +1,32 @@
+/**
+ * UDP datagrams: message framing, loss expected, no half-close. The server, client and load generator for
+ * UDP live in ../udp.ts and ../bench/udp_load.ts; this module declares the transport.
+ * @module
+ */
+import { formatHostPort } from "../address.ts";
+import type { UdpEndpoint } from "../transport_types.ts";
+import { parseHostPort } from "./hostport.ts";
+import type { Transport } from "./transport.ts";
+
+/** The modes a UDP server serves: those that need no stream (a reply per datagram, or none). */
+export const UDP_MODES = ["echo", "discard"] as const;
+
+/** The UDP transport: `udp://HOST:PORT` (needs `--unstable-net`). */
+export const udp: Transport<UdpEndpoint> = {
+  name: "udp",
+  label: "UDP",
+  schemes: ["udp://"],
+  help: "udp://HOST:PORT: UDP datagrams, one message each (echo and discard; rate-limited replies)",
+  capabilities: {
+    framing: "message",
+    halfClose: false,
+    lossy: true,
+    keepsFileAccess: false,
+    modes: UDP_MODES,
+    traceable: false,
+  },
+  options: ["--udp", "--udp-rate", "--max-datagram"],
+  namedInListening: true,
+  format: (ep) => formatHostPort(ep.hostname, ep.port),
+  parse: (rest, _spec, role) => ({ transport: "udp", ...parseHostPort(rest.replace(/\/$/, ""), role) }),
+};

@@ -1,0 +1,36 @@
+/**
+ * Unix domain stream sockets: stale-socket handling lives in ../unix.ts; this module declares the transport.
+ * @module
+ */
+import { parseUnixPath } from "../address.ts";
+import { connectUnix, listenUnix } from "../unix.ts";
+import type { UnixEndpoint } from "../transport_types.ts";
+import { SpecError } from "./hostport.ts";
+import type { Transport } from "./transport.ts";
+
+/** The Unix socket transport: `unix:PATH` (also `unix://PATH`). */
+export const unix: Transport<UnixEndpoint> = {
+  name: "unix",
+  label: "Unix socket",
+  schemes: ["unix:"],
+  help: "unix:PATH: a Unix domain stream socket (the server needs read/write access to PATH)",
+  capabilities: {
+    framing: "stream",
+    halfClose: true,
+    lossy: false,
+    keepsFileAccess: true,
+    modes: ["echo", "chat", "broadcast", "discard"],
+    traceable: true,
+  },
+  options: ["--unix"],
+  namedInListening: false,
+  format: (ep) => `unix:${ep.path}`,
+  parse(rest) {
+    const path = rest.startsWith("//") ? rest.slice(2) : rest;
+    if (path === "") throw new SpecError("no socket path after unix:");
+    return { transport: "unix", path: parseUnixPath(path) };
+  },
+  listen: (ep, emit) => listenUnix(ep, emit),
+  connect: (ep, signal) => connectUnix(ep, signal),
+  describe: () => Promise.resolve("Unix socket"),
+};
