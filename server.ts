@@ -23,7 +23,8 @@ import {
   peerLabel,
   transportNote,
 } from "./lib/transport.ts";
-import { runUdpServer, type UdpSettings } from "./lib/udp.ts";
+import type { UdpSettings } from "./lib/transport_types.ts";
+import { transportOf } from "./lib/transports/mod.ts";
 import { EventLoopTurns, READS_PER_TURN } from "./lib/turns.ts";
 import { WireTap } from "./lib/wire.ts";
 
@@ -95,7 +96,22 @@ class Client implements Session {
     readonly peer: string,
     private readonly onMessage: (client: Client, bytes: number) => void,
     private readonly turns: EventLoopTurns,
-  ) {}
+    private readonly canHalfClose = true,
+  ) {
+    if (conn.readMessage) this.readMessage = this.#readMessage;
+  }
+
+  /** Message transports (UDP): the next whole message, counted as one; the mode uses it when it is there. */
+  readMessage?: () => Promise<Uint8Array | null>;
+
+  readonly #readMessage = (): Promise<Uint8Array | null> => {
+    if (this.stopping) return Promise.resolve(null);
+    this.#reading = true;
+    return this.conn.readMessage!().then((data) => {
+      const n = this.#afterRead(data === null ? null : data.length);
+      return n === null ? null : data;
+    }, this.#afterFailedRead);
+  };
 
   // Hot path (read → count → mode → write). Kept lean: an idle client waits in read() with no async frame of
   // its own, and a busy one completes at most READS_PER_TURN reads before the event loop turns (lib/turns.ts).
@@ -198,7 +214,7 @@ class Client implements Session {
    * peer has not received yet.
    */
   async finish(failed: boolean): Promise<void> {
-    if (!failed && !this.#sawEnd && !this.#closed) {
+    if (!failed && !this.#sawEnd && !this.#closed && this.canHalfClose) {
       await this.#halfClose();
       await this.#drain();
     }
@@ -240,10 +256,16 @@ class Client implements Session {
  * ```
  */
 export async function runServer(opts: ServerOptions, ctx: RunServerContext = {}): Promise<ServerSummary> {
-  if (opts.endpoint.transport === "udp") return await runUdpServer({ ...opts, endpoint: opts.endpoint }, ctx);
   const emit = ctx.onEvent ?? (() => {});
   const signal = ctx.signal ?? new AbortController().signal;
   const modeName = opts.mode ?? "echo";
+  const transport = transportOf(opts.endpoint);
+  const { modes, peersExpire, halfClose } = transport.capabilities;
+  if (!modes.includes(modeName)) {
+    throw new UsageError(
+      `--mode ${modeName} does not work over ${transport.label}: use ${modes.join(" or ")}`,
+    );
+  }
   const hub = opts.hub ? await connectHub(opts.hub, modeName, emit) : undefined;
   const mode = MODES[modeName]({
     maxLine: opts.maxLine ?? DEFAULT_MAX_LINE,
@@ -255,10 +277,13 @@ export async function runServer(opts: ServerOptions, ctx: RunServerContext = {})
   const tap = new WireTap(opts, emit, startedAt);
 
   // bind + listen
-  const listener = await listen(opts.endpoint, emit).catch(async (err) => {
-    await hub?.close();
-    throw err;
-  });
+  const listener = await listen(opts.endpoint, emit, { idleTimeoutMs: opts.idleTimeoutMs, udp: opts.udp })
+    .catch(async (err) => {
+      await hub?.close();
+      throw err;
+    });
+  // The lines about clients coming and going, as the transport wants them (UDP limits them: a spoofer's flood).
+  const report = listener.reporter?.(emit) ?? emit;
   const address = listenerAddress(listener, opts.endpoint);
   tap.trace("bind", { address });
   tap.trace("listen", { address });
@@ -287,7 +312,7 @@ export async function runServer(opts: ServerOptions, ctx: RunServerContext = {})
       client.idle?.stop();
       await client.finish(failed);
       clients.delete(client);
-      emit({
+      report({
         type: "disconnect",
         id: client.id,
         peer: client.peer,
@@ -295,7 +320,7 @@ export async function runServer(opts: ServerOptions, ctx: RunServerContext = {})
         bytes: client.bytes,
         durationMs: performance.now() - client.startedAt,
         active: clients.size,
-        reason: client.closeReason ?? reason ?? client.writeFailure ??
+        reason: client.closeReason ?? reason ?? client.writeFailure ?? client.conn.endReason ??
           (client.stopping ? "server shutting down" : undefined),
       });
     }
@@ -325,7 +350,7 @@ export async function runServer(opts: ServerOptions, ctx: RunServerContext = {})
     { reason, notice }: { reason: string; notice?: string },
   ) => {
     totals.refused++;
-    emit({ type: "refused", peer, reason });
+    report({ type: "refused", peer, reason });
     if (notice === undefined) return closeQuietly(conn);
     const task = writeAll(conn, new TextEncoder().encode(notice)).catch(() => {}).finally(() => {
       closeQuietly(conn);
@@ -341,8 +366,9 @@ export async function runServer(opts: ServerOptions, ctx: RunServerContext = {})
     tap.trace("accept", { address, peer });
     const refusal = refusalOf(accepted.remoteAddr);
     if (refusal) return refuse(conn, peer, refusal);
-    const client = new Client(conn, ++totals.clients, peer, onMessage, turns);
-    const idleMs = opts.idleTimeoutMs;
+    const client = new Client(conn, ++totals.clients, peer, onMessage, turns, halfClose);
+    // A transport whose peers never close times silent ones out itself (the listener got --idle-timeout).
+    const idleMs = peersExpire ? undefined : opts.idleTimeoutMs;
     if (idleMs) {
       client.idle = new IdleTimer(idleMs, () => {
         // Blocked writing, the server reads nothing: a client that reads its echo, however slowly, is active
@@ -353,7 +379,7 @@ export async function runServer(opts: ServerOptions, ctx: RunServerContext = {})
       });
     }
     clients.add(client);
-    emit({ type: "connect", id: client.id, peer: client.peer, active: clients.size });
+    report({ type: "connect", id: client.id, peer: client.peer, active: clients.size });
     const task = serve(client).finally(() => running.delete(task));
     running.add(task);
   });
@@ -370,7 +396,12 @@ export async function runServer(opts: ServerOptions, ctx: RunServerContext = {})
   turns.close();
   await hub?.close();
 
-  const summary: ServerSummary = { address, ...totals, uptimeMs: performance.now() - startedAt };
+  const summary: ServerSummary = {
+    address,
+    ...totals,
+    uptimeMs: performance.now() - startedAt,
+    ...listener.finish?.(),
+  };
   emit({ type: "summary", ...summary });
   return summary;
 }

@@ -7,12 +7,20 @@
 import { formatAddr, zoneOf } from "./address.ts";
 import type { EventSink, ServerEvent } from "./events.ts";
 import { type Transport, transportOf, TRANSPORTS } from "./transports/mod.ts";
-import type { Connection, Endpoint, Listener, StreamEndpoint, TransportName } from "./transport_types.ts";
+import type {
+  Connection,
+  Endpoint,
+  Listener,
+  ListenSettings,
+  StreamEndpoint,
+  TransportName,
+} from "./transport_types.ts";
 
 export type {
   Connection,
   Endpoint,
   Listener,
+  ListenSettings,
   StreamEndpoint,
   TcpEndpoint,
   TlsEndpoint,
@@ -37,12 +45,10 @@ export function transportNote(ep: Endpoint): string | undefined {
   return t.namedInListening ? t.label : undefined;
 }
 
-function streamTransport(ep: Endpoint): Required<Pick<Transport, "listen" | "connect">> & Transport {
+function streamTransport(ep: Endpoint): Required<Pick<Transport, "connect">> & Transport {
   const t = transportOf(ep);
-  if (!t.listen || !t.connect) {
-    throw new Error(`${t.label} is not a stream transport: it has no listen/connect`);
-  }
-  return t as Required<Pick<Transport, "listen" | "connect">> & Transport;
+  if (!t.connect) throw new Error(`${t.label} has no stream connect: its client is its own`);
+  return t as Required<Pick<Transport, "connect">> & Transport;
 }
 
 /**
@@ -56,8 +62,12 @@ function streamTransport(ep: Endpoint): Required<Pick<Transport, "listen" | "con
  * const conn = await listener.accept();
  * ```
  */
-export function listen(ep: StreamEndpoint, emit: EventSink<ServerEvent> = () => {}): Promise<Listener> {
-  return streamTransport(ep).listen(ep, emit);
+export function listen(
+  ep: Endpoint,
+  emit: EventSink<ServerEvent> = () => {},
+  settings: ListenSettings = {},
+): Promise<Listener> {
+  return transportOf(ep).listen(ep, emit, settings);
 }
 
 /**

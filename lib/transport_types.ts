@@ -3,6 +3,8 @@
  * Kept apart from lib/transport.ts, which dispatches to the transports, so that they need not import it.
  * @module
  */
+import type { EventSink, ServerEvent, ServerSummary } from "./events.ts";
+
 /** Certificates and verification settings; each field says which side uses it. */
 export interface TlsSettings {
   /** Server: its certificate chain (PEM file). Client: a certificate to show servers that ask for one. */
@@ -46,7 +48,7 @@ export interface UnixEndpoint {
   path: string;
 }
 
-/** UDP datagrams to or from a host and port (served by lib/udp.ts, not by `listen`/`connect`). */
+/** UDP datagrams to or from a host and port (a listener sorts them by source into connections). */
 export interface UdpEndpoint {
   transport: "udp";
   hostname: string;
@@ -79,6 +81,29 @@ export interface Connection {
   readonly localAddr: Deno.Addr;
   /** The peer's address (what the peer label is made from: lib/transport.ts `peerLabel`). */
   readonly remoteAddr: Deno.Addr;
+  /** Message transports: the next whole message (a datagram), or null at the end. */
+  readMessage?(): Promise<Uint8Array | null>;
+  /** Why the transport itself ended the connection (a UDP peer gone silent), once it has. */
+  readonly endReason?: string;
+}
+
+/** UDP-only settings. */
+export interface UdpSettings {
+  /**
+   * Server: replies per second to any one source IP, or IPv6 /64, whatever its ports; the rest are dropped
+   * and logged (default 200, 0: no limit).
+   */
+  ratePerSecond?: number;
+  /** The largest datagram sent or accepted (default 65,507); a longer one received is reported as truncated. */
+  maxDatagram?: number;
+}
+
+/** Server settings a transport's listener may use (each takes what applies to it). */
+export interface ListenSettings {
+  /** A peer silent this long is gone, for transports whose peers never close (UDP; default 30 s there). */
+  idleTimeoutMs?: number;
+  /** UDP: the reply rate limit and the largest datagram. */
+  udp?: UdpSettings;
 }
 
 /** The server's half of a transport: bound and listening, accepting connections. */
@@ -86,4 +111,8 @@ export interface Listener {
   readonly addr: Deno.Addr;
   accept(): Promise<Connection>;
   close(): void;
+  /** How the lines about its peers are reported, when the transport limits them (UDP: a spoofer's flood). */
+  reporter?(emit: EventSink<ServerEvent>): EventSink<ServerEvent>;
+  /** Called once the server has stopped: reports what it held back, and adds to the summary (UDP drops). */
+  finish?(): Partial<ServerSummary>;
 }

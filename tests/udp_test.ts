@@ -3,7 +3,8 @@ import { runClient } from "../client.ts";
 import { SockkitError, UsageError } from "../lib/errors.ts";
 import type { ClientEvent, ServerSummary } from "../lib/events.ts";
 import { TokenBuckets } from "../lib/ratelimit.ts";
-import { runUdpServer, UDP_PEER_LINES_PER_SECOND } from "../lib/udp.ts";
+import { UDP_PEER_LINES_PER_SECOND } from "../lib/udp.ts";
+import { runServer } from "../server.ts";
 import type { UdpEndpoint } from "../lib/transport.ts";
 import { runCli, spawnCli, startServer } from "./_helpers.ts";
 import { IS_LINUX } from "./_proc.ts";
@@ -478,7 +479,7 @@ Deno.test("udp: discard mode counts datagrams and answers none", async () => {
     assert.deepEqual([summary.messages, summary.bytes, summary.dropped], [1, 13, 0]);
   }
   await assert.rejects(
-    () => runUdpServer({ endpoint: udpAt(0), mode: "chat" }),
+    () => runServer({ endpoint: udpAt(0), mode: "chat" }),
     (err) =>
       err instanceof UsageError && err.message === "--mode chat does not work over UDP: use echo or discard",
   );

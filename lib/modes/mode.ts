@@ -13,6 +13,11 @@ export interface Session {
   readonly closeReason?: string;
   /** Receives into `buf` (recv); null at end of stream. Counts one message per read that returns data. */
   read(buf: Uint8Array): Promise<number | null>;
+  /**
+   * Message transports (UDP) only: the next whole message (recv of one datagram), counted as one; null at the
+   * end. A mode that must keep message boundaries (echo) uses it when it is there.
+   */
+  readMessage?(): Promise<Uint8Array | null>;
   /** Sends all of `data` (send), resolving once every byte was handed to the OS. */
   write(data: Uint8Array): Promise<void>;
   /**

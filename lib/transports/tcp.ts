@@ -18,6 +18,7 @@ export const tcp: Transport<TcpEndpoint> = {
     framing: "stream",
     halfClose: true,
     lossy: false,
+    peersExpire: false,
     keepsFileAccess: false,
     modes: ["echo", "chat", "broadcast", "discard"],
     traceable: true,

@@ -19,6 +19,7 @@ export const tls: Transport<TlsEndpoint> = {
     framing: "stream",
     halfClose: true,
     lossy: false,
+    peersExpire: false,
     keepsFileAccess: false,
     modes: ["echo", "chat", "broadcast", "discard"],
     traceable: true,

@@ -5,7 +5,7 @@
  * @module
  */
 import type { EventSink, ServerEvent } from "../events.ts";
-import type { Connection, Endpoint, Listener } from "../transport_types.ts";
+import type { Connection, Endpoint, Listener, ListenSettings } from "../transport_types.ts";
 
 export type { Connection, Listener } from "../transport_types.ts";
 
@@ -20,6 +20,8 @@ export interface Capabilities {
   halfClose: boolean;
   /** Data may be lost or reordered on the way, and nobody is told (UDP). */
   lossy: boolean;
+  /** Peers never close: the listener times a silent one out itself (UDP), instead of the server's --idle-timeout. */
+  peersExpire: boolean;
   /** The server keeps read/write access to files after listening (a Unix socket's file is removed at exit). */
   keepsFileAccess: boolean;
   /** The server modes it serves. */
@@ -54,9 +56,9 @@ export interface Transport<E extends Endpoint = Endpoint> {
    * is wrong, which the address-spec parser turns into a usage error listing the forms.
    */
   parse(rest: string, spec: string, role: "listen" | "connect"): E;
-  /** Binds and listens (stream transports). */
-  listen?(ep: E, emit: EventSink<ServerEvent>): Promise<Listener>;
-  /** Connects, giving up when `signal` aborts (stream transports). */
+  /** Binds and listens; `settings` are the server's, each transport takes what applies to it. */
+  listen(ep: E, emit: EventSink<ServerEvent>, settings: ListenSettings): Promise<Listener>;
+  /** Connects, giving up when `signal` aborts (stream transports; UDP's client is lib/udp.ts). */
   connect?(ep: E, signal?: AbortSignal): Promise<Connection>;
   /** What a client shows about a connection besides its address (`TLS, ALPN h2`). */
   describe?(conn: Connection): Promise<string | undefined>;

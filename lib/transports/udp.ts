@@ -1,10 +1,12 @@
 /**
- * UDP datagrams: message framing, loss expected, no half-close. The server, client and load generator for
- * UDP live in ../udp.ts and ../bench/udp_load.ts; this module declares the transport.
+ * UDP datagrams: message framing, loss expected, no half-close. The listener (datagrams sorted by source into
+ * per-peer connections) is ../udp_listener.ts; the client and load generator are ../udp.ts and
+ * ../bench/udp_load.ts. This module declares the transport.
  * @module
  */
 import { formatHostPort } from "../address.ts";
 import type { UdpEndpoint } from "../transport_types.ts";
+import { listenUdp } from "../udp_listener.ts";
 import { parseHostPort } from "./hostport.ts";
 import type { Transport } from "./transport.ts";
 
@@ -21,6 +23,7 @@ export const udp: Transport<UdpEndpoint> = {
     framing: "message",
     halfClose: false,
     lossy: true,
+    peersExpire: true,
     keepsFileAccess: false,
     modes: UDP_MODES,
     traceable: false,
@@ -29,4 +32,6 @@ export const udp: Transport<UdpEndpoint> = {
   namedInListening: true,
   format: (ep) => formatHostPort(ep.hostname, ep.port),
   parse: (rest, _spec, role) => ({ transport: "udp", ...parseHostPort(rest.replace(/\/$/, ""), role) }),
+  // deno-lint-ignore require-await
+  listen: async (ep, emit, settings) => listenUdp(ep, emit, settings),
 };

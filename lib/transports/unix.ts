@@ -18,6 +18,7 @@ export const unix: Transport<UnixEndpoint> = {
     framing: "stream",
     halfClose: true,
     lossy: false,
+    peersExpire: false,
     keepsFileAccess: true,
     modes: ["echo", "chat", "broadcast", "discard"],
     traceable: true,
