@@ -89,6 +89,8 @@ class Client implements Session {
   #halfClosed?: Promise<void>;
   #closed = false;
   readonly startedAt = performance.now();
+  /** Its task: settles once it has been served and reported gone. */
+  done?: Promise<void>;
 
   constructor(
     readonly conn: Connection,
@@ -98,20 +100,20 @@ class Client implements Session {
     private readonly turns: EventLoopTurns,
     private readonly canHalfClose = true,
   ) {
-    if (conn.readMessage) this.readMessage = this.#readMessage;
+    if (conn.readMessage) this.readMessage = () => this.#readMessage();
   }
 
   /** Message transports (UDP): the next whole message, counted as one; the mode uses it when it is there. */
   readMessage?: () => Promise<Uint8Array | null>;
 
-  readonly #readMessage = (): Promise<Uint8Array | null> => {
+  #readMessage(): Promise<Uint8Array | null> {
     if (this.stopping) return Promise.resolve(null);
     this.#reading = true;
     return this.conn.readMessage!().then((data) => {
       const n = this.#afterRead(data === null ? null : data.length);
       return n === null ? null : data;
     }, this.#afterFailedRead);
-  };
+  }
 
   // Hot path (read → count → mode → write). Kept lean: an idle client waits in read() with no async frame of
   // its own, and a busy one completes at most READS_PER_TURN reads before the event loop turns (lib/turns.ts).
@@ -147,14 +149,18 @@ class Client implements Session {
 
   /** When a write last made progress (`performance.now()`), kept only with an idle timer. */
   lastWriteAt = 0;
-  /** The connection as written to: with an idle timer, it records each write's progress. */
-  readonly #writer: ByteWriter = {
-    write: (p) =>
-      this.conn.write(p).then((n) => {
-        this.lastWriteAt = performance.now();
-        return n;
-      }),
-  };
+  /** The connection as written to with an idle timer: it records each write's progress (made when needed). */
+  #progressWriter?: ByteWriter;
+
+  get #writer(): ByteWriter {
+    return this.#progressWriter ??= {
+      write: (p) =>
+        this.conn.write(p).then((n) => {
+          this.lastWriteAt = performance.now();
+          return n;
+        }),
+    };
+  }
 
   /** True while a write waits for the peer to make room (it is not reading what it is sent). */
   get writing(): boolean {
@@ -291,6 +297,7 @@ export async function runServer(opts: ServerOptions, ctx: RunServerContext = {})
 
   const clients = new Set<Client>();
   const turns = new EventLoopTurns();
+  // Refused connections still being told why (each client's own task is `client.done`).
   const running = new Set<Promise<void>>();
   const totals = { clients: 0, messages: 0, bytes: 0, refused: 0 };
   const onMessage = (c: Client, bytes: number) => {
@@ -380,8 +387,7 @@ export async function runServer(opts: ServerOptions, ctx: RunServerContext = {})
     }
     clients.add(client);
     report({ type: "connect", id: client.id, peer: client.peer, active: clients.size });
-    const task = serve(client).finally(() => running.delete(task));
-    running.add(task);
+    client.done = serve(client);
   });
   signal.removeEventListener("abort", stopAccepting);
 
@@ -389,7 +395,7 @@ export async function runServer(opts: ServerOptions, ctx: RunServerContext = {})
   emit({ type: "stopping", active: clients.size });
   for (const client of clients) client.stop();
   const grace = new AbortController();
-  const allDone = Promise.all(running).then(() => grace.abort());
+  const allDone = Promise.all([...running, ...[...clients].map((c) => c.done)]).then(() => grace.abort());
   await sleep(opts.graceMs ?? 2000, grace.signal);
   for (const client of clients) client.closeNow();
   await allDone;
