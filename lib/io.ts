@@ -115,3 +115,19 @@ export class ForwardingConn implements Deno.Conn {
     closeQuietly(this);
   }
 }
+
+/** A connection that can tell its peer why it is being closed (a WebSocket sends it as the close reason). */
+export interface ExplainedClose {
+  closeExplained(reason: string): void;
+}
+
+/** Closes `conn` once (see closeQuietly), telling the peer `reason` when the connection can carry one. */
+export function closeWithReason(conn: Deno.Conn, reason?: string): void {
+  const explained = conn as Partial<ExplainedClose> & Deno.Conn;
+  if (reason === undefined || typeof explained.closeExplained !== "function") return closeQuietly(conn);
+  try {
+    explained.closeExplained(reason);
+  } catch (err) {
+    if (!(err instanceof Deno.errors.BadResource)) throw err;
+  }
+}

@@ -67,4 +67,6 @@ export interface Listener {
   readonly addr: Deno.Addr;
   accept(): Promise<Deno.Conn>;
   close(): void;
+  /** TLS: handshakes that failed or timed out, each a connection never handed to `accept()`'s caller. */
+  readonly failedHandshakes?: number;
 }

@@ -12,6 +12,8 @@ import type { ClientEvent, ClientSummary, EventSink, ServerEvent, ServerSummary 
 import { escapeBytes, plural } from "./format.ts";
 import { accessRefusal, type AccessRules } from "./guards.ts";
 import { closeQuietly, isClosedError, sleep } from "./io.ts";
+import { ServerCounters } from "./metrics/counters.ts";
+import { type HttpAddress, type HttpListener, startHttpListeners } from "./web/http.ts";
 import { limitedLog, TokenBucket, TokenBuckets } from "./ratelimit.ts";
 import { RttAccumulator } from "./stats.ts";
 import { listenerAddress, type UdpEndpoint } from "./transport.ts";
@@ -43,6 +45,8 @@ export interface UdpServerOptions extends AccessRules {
   /** A peer silent this long is reported gone (default 30 s). */
   idleTimeoutMs?: number;
   udp?: UdpSettings;
+  /** Serve Prometheus metrics at `http://HOST:PORT/metrics` (`--metrics`). */
+  metrics?: HttpAddress;
 }
 
 /** UDP-only settings. */
@@ -166,12 +170,16 @@ class DropReport {
   #bySource = new Map<string, number>();
   #unnamed = 0;
   #lastAt = -Infinity;
-  total = 0;
 
-  constructor(private readonly emit: EventSink<ServerEvent>, private readonly ratePerSecond: number) {}
+  /** Each drop is counted in `counters.udpDropped` (the summary's and /metrics' count). */
+  constructor(
+    private readonly emit: EventSink<ServerEvent>,
+    private readonly ratePerSecond: number,
+    private readonly counters: { udpDropped: number },
+  ) {}
 
   record(source: string, now: number): void {
-    this.total++;
+    this.counters.udpDropped++;
     const count = this.#bySource.get(source);
     if (count !== undefined || this.#bySource.size < MAX_UDP_SOURCES) {
       this.#bySource.set(source, (count ?? 0) + 1);
@@ -280,16 +288,28 @@ export async function runUdpServer(
   const { hostname, port } = opts.endpoint;
   const startedAt = performance.now();
 
+  const counters = new ServerCounters();
   const conn = openDatagram(hostname, port, formatHostPort(hostname, port));
   const address = listenerAddress(conn, opts.endpoint);
+  let metrics: HttpListener | undefined;
+  try {
+    ({ metrics } = await startHttpListeners({ metrics: opts.metrics }, counters));
+  } catch (err) {
+    closeQuietly(conn);
+    throw err;
+  }
   emit({ type: "listening", address, mode, transport: "UDP" });
+  if (metrics) emit({ type: "http", serves: "metrics", url: `${metrics.url}/metrics` });
 
   const lines = new PeerLines(emit);
-  const peers = new PeerTable((event) => lines.line(event));
+  const peers = new PeerTable((event) => {
+    if (event.type === "connect") counters.connected("udp");
+    else if (event.type === "disconnect") counters.disconnected("udp");
+    lines.line(event);
+  });
   const limiter = ratePerSecond > 0 ? new TokenBuckets(ratePerSecond, MAX_UDP_SOURCES) : undefined;
-  const drops = new DropReport(emit, ratePerSecond);
+  const drops = new DropReport(emit, ratePerSecond, counters);
   const warn = limitedLog(5, (message) => emit({ type: "warning", message }));
-  const totals = { messages: 0, bytes: 0, refused: 0 };
   const tick = () => {
     const now = performance.now();
     peers.expire(now, idleMs);
@@ -319,7 +339,7 @@ export async function runUdpServer(
       const now = performance.now();
       const refusal = accessRefusal(from, opts);
       if (refusal) {
-        totals.refused++;
+        counters.refused.deny++;
         lines.line({ type: "refused", peer: formatAddr(from, zone), reason: refusal }, now);
         continue;
       }
@@ -333,8 +353,8 @@ export async function runUdpServer(
       }
       peer.messages++;
       peer.bytes += data.length;
-      totals.messages++;
-      totals.bytes += data.length;
+      counters.messagesReceived++;
+      counters.receivedBytes += data.length;
       emit({ type: "message", id: peer.id, peer: peer.label, count: peer.messages, bytes: data.length });
       if (mode !== "echo") continue;
       const source = limiter && sourceNetwork((from as Deno.NetAddr).hostname);
@@ -343,7 +363,7 @@ export async function runUdpServer(
         continue;
       }
       try {
-        await conn.send(data, from);
+        counters.sentBytes += await conn.send(data, from);
       } catch (err) {
         if (signal.aborted || isClosedError(err)) break;
         warn(`cannot reply to ${peer.label}: ${networkReason(err)}`);
@@ -360,12 +380,15 @@ export async function runUdpServer(
   peers.clear("server shutting down", end);
   lines.flush(end);
   drops.flush(end);
+  await metrics?.shutdown();
   const summary: ServerSummary = {
     address,
-    clients: peers.seen,
-    ...totals,
+    clients: counters.connectionsTotal,
+    messages: counters.messagesReceived,
+    bytes: counters.receivedBytes,
+    refused: counters.refused.deny,
     uptimeMs: end - startedAt,
-    dropped: drops.total,
+    dropped: counters.udpDropped,
   };
   emit({ type: "summary", ...summary });
   return summary;
