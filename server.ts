@@ -10,7 +10,15 @@ import type { HubSettings } from "./lib/hub/url.ts";
 import { plural } from "./lib/format.ts";
 import { DEFAULT_MAX_LINE } from "./lib/framing.ts";
 import { accessRefusal, idleReason, IdleTimer, notReadingReason } from "./lib/guards.ts";
-import { type ByteWriter, closeQuietly, closeWithReason, isClosedError, sleep, writeAll } from "./lib/io.ts";
+import {
+  type ByteWriter,
+  closeQuietly,
+  closeWithReason,
+  closeWriteWithReason,
+  isClosedError,
+  sleep,
+  writeAll,
+} from "./lib/io.ts";
 import { acceptLoop } from "./lib/accept.ts";
 import { type ConnectionTransport, type RefusalKind, ServerCounters } from "./lib/metrics/counters.ts";
 import { type HttpAddress, type HttpListener, startHttpListeners } from "./lib/web/http.ts";
@@ -196,7 +204,8 @@ class Client implements Session {
   }
 
   #halfClose(): Promise<void> {
-    this.#halfClosed ??= this.conn.closeWrite().catch(() => {});
+    this.#halfClosed ??= closeWriteWithReason(this.conn, this.stopping ? "server shutting down" : undefined)
+      .catch(() => {});
     return this.#halfClosed;
   }
 

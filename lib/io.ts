@@ -118,7 +118,17 @@ export class ForwardingConn implements Deno.Conn {
 
 /** A connection that can tell its peer why it is being closed (a WebSocket sends it as the close reason). */
 export interface ExplainedClose {
+  /** Closes now, telling the peer why. */
   closeExplained(reason: string): void;
+  /** Shuts down the sending side, telling the peer why. */
+  closeWriteExplained(reason: string): Promise<void>;
+}
+
+/** Shuts down `conn`'s sending side, telling the peer `reason` when the connection can carry one. */
+export function closeWriteWithReason(conn: Deno.Conn, reason?: string): Promise<void> {
+  const explained = conn as Partial<ExplainedClose> & Deno.Conn;
+  if (reason === undefined || typeof explained.closeWriteExplained !== "function") return conn.closeWrite();
+  return explained.closeWriteExplained(reason);
 }
 
 /** Closes `conn` once (see closeQuietly), telling the peer `reason` when the connection can carry one. */

@@ -158,9 +158,14 @@ export class WebSocketConn implements Deno.Conn {
 
   /** Starts the close handshake; what the peer still sends can be read until it answers. */
   closeWrite(): Promise<void> {
+    return this.closeWriteExplained("");
+  }
+
+  /** Starts the close handshake with `reason` (code 1000: a goodbye, not an error). */
+  closeWriteExplained(reason: string): Promise<void> {
     if (this.#pending.length > 0) this.#send(this.#pending);
     this.#pending = new Uint8Array(0);
-    this.#closeSocket(1000, "");
+    this.#closeSocket(1000, reason);
     return Promise.resolve();
   }
 

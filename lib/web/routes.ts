@@ -114,7 +114,8 @@ function upgrade(request: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>, ro
     return text(403, `${problem}: a page may only connect to the server it came from\n`);
   }
   // Deno pings an idle WebSocket and closes it when no pong comes back (idleTimeout, 120 s by default)
+  const remoteAddr = info.remoteAddr; // read before the upgrade: the request is gone after it
   const { socket, response } = Deno.upgradeWebSocket(request);
-  room.admit(new WebSocketConn(socket, info.remoteAddr, room.localAddr, room.maxInbox));
+  room.admit(new WebSocketConn(socket, remoteAddr, room.localAddr, room.maxInbox));
   return response;
 }
