@@ -269,3 +269,25 @@ Deno.test("metrics: the CLI prints where /metrics is, and refuses a bad --metric
   const done = await server.stop();
   assert.equal(done.code, 0, done.stderr);
 });
+
+Deno.test("metrics: a Unix socket server counts its clients under transport=unix", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "sockkit-metrics-" });
+  const path = `${dir}/s.sock`;
+  const server = await startServer({
+    endpoint: { transport: "unix", path },
+    mode: "discard",
+    metrics: LOCAL,
+  });
+  try {
+    using conn = await Deno.connect({ transport: "unix", path });
+    await writeAll(conn, new TextEncoder().encode("twelve bytes"));
+    const url = await httpUrl(server, "metrics");
+    const m = await scrapeUntil(url, (m) => m.get("sockkit_received_bytes_total") === 12);
+    assert.equal(m.get('sockkit_connections_active{transport="unix"}'), 1);
+    assert.equal(m.get('sockkit_connections_active{transport="tcp"}'), 0);
+    assert.equal(m.get("sockkit_received_bytes_total"), 12);
+  } finally {
+    await server.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
