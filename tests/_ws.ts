@@ -112,3 +112,51 @@ export async function rawUpgrade(
   }
   return { status: head.split("\r\n")[0], conn };
 }
+
+/**
+ * Reads a server's WebSocket frames from `conn` (after `rawUpgrade`) until a close frame or the end of the
+ * stream (bounded: 10 s), and returns the close frame's code and reason, or undefined when none came.
+ */
+export async function readUntilClose(conn: Deno.Conn): Promise<{ code: number; reason: string } | undefined> {
+  const timer = setTimeout(() => conn.close(), READ_LIMIT_MS);
+  let data = new Uint8Array(0);
+  const buf = new Uint8Array(256 * 1024);
+  const need = async (n: number) => {
+    while (data.length < n) {
+      const got = await conn.read(buf).catch(() => null);
+      if (got === null) return false;
+      const next = new Uint8Array(data.length + got);
+      next.set(data);
+      next.set(buf.subarray(0, got), data.length);
+      data = next;
+    }
+    return true;
+  };
+  try {
+    for (;;) {
+      if (!await need(2)) return undefined;
+      let len = data[1] & 0x7f;
+      let head = 2;
+      if (len === 126) {
+        if (!await need(4)) return undefined;
+        len = (data[2] << 8) | data[3];
+        head = 4;
+      } else if (len === 127) {
+        if (!await need(10)) return undefined;
+        len = Number(new DataView(data.buffer, data.byteOffset + 2, 8).getBigUint64(0));
+        head = 10;
+      }
+      if (!await need(head + len)) return undefined;
+      const payload = data.subarray(head, head + len);
+      if ((data[0] & 0x0f) === 0x8) {
+        return {
+          code: payload.length >= 2 ? (payload[0] << 8) | payload[1] : 1005,
+          reason: new TextDecoder().decode(payload.subarray(2)),
+        };
+      }
+      data = data.slice(head + len);
+    }
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -4,7 +4,7 @@ import { writeAll } from "../lib/io.ts";
 import { readToEnd, runCli, spawnCli, startServer, type TestServer } from "./_helpers.ts";
 import { httpUrl, scrape, scrapeUntil } from "./_metrics.ts";
 import { LinePeer } from "./_peer.ts";
-import { rawUpgrade, WsPeer } from "./_ws.ts";
+import { rawUpgrade, readUntilClose, WsPeer } from "./_ws.ts";
 
 const LOCAL = { hostname: "127.0.0.1", port: 0 };
 
@@ -165,6 +165,11 @@ Deno.test("web: a browser that does not read is cut off as too slow (--max-queue
     assert.equal(m.get('sockkit_connections_active{transport="ws"}'), 1, "the reading browser stays");
     await sender.send("still here\n");
     assert.equal(await reader.until(/^still/), "still here");
+    assert.deepEqual(
+      await readUntilClose(stuck.conn),
+      { code: 1008, reason: "too slow: more than 256.0 KiB waiting to be sent" },
+      "what was sent before the cut-off arrives, then the close frame says why (the page shows it)",
+    );
     reader.close();
   } finally {
     stuck.conn.close();
