@@ -10,8 +10,19 @@ import type { HubSettings } from "./lib/hub/url.ts";
 import { plural } from "./lib/format.ts";
 import { DEFAULT_MAX_LINE } from "./lib/framing.ts";
 import { accessRefusal, idleReason, IdleTimer, notReadingReason } from "./lib/guards.ts";
-import { type ByteWriter, closeQuietly, isClosedError, sleep, writeAll } from "./lib/io.ts";
+import {
+  type ByteWriter,
+  closeQuietly,
+  closeWithReason,
+  closeWriteWithReason,
+  isClosedError,
+  sleep,
+  writeAll,
+} from "./lib/io.ts";
 import { acceptLoop } from "./lib/accept.ts";
+import { type ConnectionTransport, type RefusalKind, ServerCounters } from "./lib/metrics/counters.ts";
+import { type HttpAddress, type HttpListener, startHttpListeners } from "./lib/web/http.ts";
+import type { WebRoom } from "./lib/web/routes.ts";
 import { type ModeName, MODES, type Session } from "./lib/modes/mod.ts";
 import { DEFAULT_MAX_QUEUE } from "./lib/queue.ts";
 import {
@@ -59,6 +70,10 @@ export interface ServerOptions {
   udp?: UdpSettings;
   /** Chat and broadcast: share the room with the other instances on this Redis (`--hub`, `--room`). */
   hub?: HubSettings;
+  /** Serve Prometheus metrics at `http://HOST:PORT/metrics` (`--metrics`). */
+  metrics?: HttpAddress;
+  /** Chat and broadcast: serve the chat page, its WebSocket and `/metrics` here (`--web`). */
+  web?: HttpAddress;
 }
 
 /** How the server is driven: stopped by `signal`, observed through `onEvent`. */
@@ -96,8 +111,10 @@ class Client implements Session {
     readonly conn: Connection,
     readonly id: number,
     readonly peer: string,
+    readonly transport: ConnectionTransport,
     private readonly onMessage: (client: Client, bytes: number) => void,
     private readonly turns: EventLoopTurns,
+    private readonly counters: ServerCounters,
     private readonly canHalfClose = true,
   ) {
     if (conn.readMessage) this.readMessage = () => this.#readMessage();
@@ -172,6 +189,7 @@ class Client implements Session {
     this.#writing++;
     try {
       await writeAll(this.idle ? this.#writer : this.conn, data);
+      this.counters.sentBytes += data.length;
     } catch (err) {
       if (!isClosedError(err)) this.writeFailure ??= networkReason(err);
       throw err;
@@ -209,7 +227,8 @@ class Client implements Session {
   }
 
   #halfClose(): Promise<void> {
-    this.#halfClosed ??= this.conn.closeWrite().catch(() => {});
+    this.#halfClosed ??= closeWriteWithReason(this.conn, this.stopping ? "server shutting down" : undefined)
+      .catch(() => {});
     return this.#halfClosed;
   }
 
@@ -238,11 +257,11 @@ class Client implements Session {
     }
   }
 
-  /** Closes the socket at once, whatever is in flight. */
+  /** Closes the socket at once, whatever is in flight (a WebSocket is told why, when the server knows). */
   closeNow(): void {
     if (this.#closed) return;
     this.#closed = true;
-    closeQuietly(this.conn);
+    closeWithReason(this.conn, this.closeReason ?? (this.stopping ? "server shutting down" : undefined));
   }
 }
 
@@ -265,45 +284,81 @@ export async function runServer(opts: ServerOptions, ctx: RunServerContext = {})
   const emit = ctx.onEvent ?? (() => {});
   const signal = ctx.signal ?? new AbortController().signal;
   const modeName = opts.mode ?? "echo";
-  const transport = transportOf(opts.endpoint);
-  const { modes, peersExpire, halfClose } = transport.capabilities;
+  const declared = transportOf(opts.endpoint);
+  const { modes, peersExpire, halfClose } = declared.capabilities;
   if (!modes.includes(modeName)) {
     throw new UsageError(
-      `--mode ${modeName} does not work over ${transport.label}: use ${modes.join(" or ")}`,
+      `--mode ${modeName} does not work over ${declared.label}: use ${modes.join(" or ")}`,
     );
   }
+  if (opts.web && modeName !== "chat" && modeName !== "broadcast") throw webModeError(modeName);
   const hub = opts.hub ? await connectHub(opts.hub, modeName, emit) : undefined;
+  const counters = new ServerCounters();
+  const maxLine = opts.maxLine ?? DEFAULT_MAX_LINE;
   const mode = MODES[modeName]({
-    maxLine: opts.maxLine ?? DEFAULT_MAX_LINE,
+    maxLine,
     maxQueue: opts.maxQueue ?? DEFAULT_MAX_QUEUE,
     emit,
     hub,
+    counters,
   });
   const startedAt = performance.now();
   const tap = new WireTap(opts, emit, startedAt);
 
   // bind + listen
-  const listener = await listen(opts.endpoint, emit, { idleTimeoutMs: opts.idleTimeoutMs, udp: opts.udp })
-    .catch(async (err) => {
-      await hub?.close();
-      throw err;
-    });
+  const listener = await listen(opts.endpoint, emit, {
+    idleTimeoutMs: opts.idleTimeoutMs,
+    udp: opts.udp,
+    counters,
+  }).catch(async (err) => {
+    await hub?.close();
+    throw err;
+  });
+  counters.countHandshakesOf(listener);
   // The lines about clients coming and going, as the transport wants them (UDP limits them: a spoofer's flood).
   const report = listener.reporter?.(emit) ?? emit;
   const address = listenerAddress(listener, opts.endpoint);
+  const transport: ConnectionTransport = opts.endpoint.transport;
+  // the browsers' door into the room (--web): admitted as the listener's clients are, below
+  const webRoom: WebRoom & { localAddr: Deno.NetAddr } = {
+    mode: modeName === "broadcast" ? "broadcast" : "chat",
+    rules: opts,
+    get stopping() {
+      return signal.aborted;
+    },
+    localAddr: { transport: "tcp", hostname: "0.0.0.0", port: 0 },
+    maxInbox: Math.max(2 * maxLine, 1024 * 1024),
+    refuse: (peer, kind, reason) => {
+      counters.refused[kind]++;
+      emit({ type: "refused", peer, reason });
+    },
+    admit: (conn) => admit(conn, "ws", `${peerLabel(conn.remoteAddr, 0)} (web)`),
+  };
+  let http: { web?: HttpListener; metrics?: HttpListener };
+  try {
+    http = await startHttpListeners(opts, counters, webRoom);
+  } catch (err) {
+    closeQuietly(listener);
+    await hub?.close();
+    throw err;
+  }
   tap.trace("bind", { address });
   tap.trace("listen", { address });
   emit({ type: "listening", address, mode: modeName, transport: transportNote(opts.endpoint) });
+  if (http.web) {
+    webRoom.localAddr = http.web.addr;
+    emit({ type: "http", serves: "web", url: `${http.web.url}/` });
+  }
+  if (http.metrics) emit({ type: "http", serves: "metrics", url: `${http.metrics.url}/metrics` });
 
   const clients = new Set<Client>();
   const turns = new EventLoopTurns();
   // Refused connections still being told why (each client's own task is `client.done`).
   const running = new Set<Promise<void>>();
-  const totals = { clients: 0, messages: 0, bytes: 0, refused: 0 };
   const onMessage = (c: Client, bytes: number) => {
     c.idle?.touch();
-    totals.messages++;
-    totals.bytes += bytes;
+    counters.messagesReceived++;
+    counters.receivedBytes += bytes;
     emit({ type: "message", id: c.id, peer: c.peer, count: c.messages, bytes });
   };
 
@@ -319,6 +374,7 @@ export async function runServer(opts: ServerOptions, ctx: RunServerContext = {})
       client.idle?.stop();
       await client.finish(failed);
       clients.delete(client);
+      counters.disconnected(client.transport);
       report({
         type: "disconnect",
         id: client.id,
@@ -338,12 +394,13 @@ export async function runServer(opts: ServerOptions, ctx: RunServerContext = {})
   if (signal.aborted) stopAccepting();
 
   /** Why the guard rails turn a new connection away (and the line it is sent first), or undefined. */
-  const refusalOf = (addr: Deno.Addr): { reason: string; notice?: string } | undefined => {
+  const refusalOf = (addr: Deno.Addr): Refusal | undefined => {
     const denied = accessRefusal(addr, opts);
-    if (denied) return { reason: denied };
+    if (denied) return { kind: "deny", reason: denied };
     if (opts.maxConns !== undefined && clients.size >= opts.maxConns) {
       const limit = plural(opts.maxConns, "client");
       return {
+        kind: "max-conns",
         reason: `server full (${limit}, --max-conns)`,
         notice: `server full (${limit}), try again later\n`,
       };
@@ -351,44 +408,57 @@ export async function runServer(opts: ServerOptions, ctx: RunServerContext = {})
   };
 
   /** Closes a connection the guard rails turned away, after its one-line notice when there is one. */
-  const refuse = (
-    conn: Connection,
-    peer: string,
-    { reason, notice }: { reason: string; notice?: string },
-  ) => {
-    totals.refused++;
+  const refuse = (conn: Connection, peer: string, { kind, reason, notice }: Refusal) => {
+    counters.refused[kind]++;
     report({ type: "refused", peer, reason });
-    if (notice === undefined) return closeQuietly(conn);
+    if (notice === undefined) return closeWithReason(conn, reason);
     const task = writeAll(conn, new TextEncoder().encode(notice)).catch(() => {}).finally(() => {
-      closeQuietly(conn);
+      closeWithReason(conn, reason);
       running.delete(task);
     });
     running.add(task);
   };
 
-  // accept, one task per client
-  await acceptLoop(listener, signal, emit, (accepted) => {
-    const peer = peerLabel(accepted.remoteAddr, totals.clients + 1, endpointZone(opts.endpoint));
+  /** Serves one connection (accepted here, or a WebSocket from --web) as a client, guard rails first. */
+  const admit = (accepted: Connection, via: ConnectionTransport, label?: string) => {
+    const peer = label ??
+      peerLabel(accepted.remoteAddr, counters.connectionsTotal + 1, endpointZone(opts.endpoint));
     const conn = tap.wrap(accepted, peer);
     tap.trace("accept", { address, peer });
     const refusal = refusalOf(accepted.remoteAddr);
     if (refusal) return refuse(conn, peer, refusal);
-    const client = new Client(conn, ++totals.clients, peer, onMessage, turns, halfClose);
+    counters.connected(via);
+    // What the listener's transport declares; a browser's WebSocket (--web) is a stream that can say goodbye.
+    const own = via === transport;
+    const client = new Client(
+      conn,
+      counters.connectionsTotal,
+      peer,
+      via,
+      onMessage,
+      turns,
+      counters,
+      own ? halfClose : true,
+    );
     // A transport whose peers never close times silent ones out itself (the listener got --idle-timeout).
-    const idleMs = peersExpire ? undefined : opts.idleTimeoutMs;
+    const idleMs = own && peersExpire ? undefined : opts.idleTimeoutMs;
     if (idleMs) {
       client.idle = new IdleTimer(idleMs, () => {
         // Blocked writing, the server reads nothing: a client that reads its echo, however slowly, is active
         // (and in echo mode, what is written is its own echo: that counts until it is all sent).
         const writtenLately = performance.now() - client.lastWriteAt < idleMs;
         if (writtenLately && (client.writing || modeName === "echo")) return "active";
+        counters.refused[client.writing ? "too-slow" : "idle"]++;
         client.close(client.writing ? notReadingReason(idleMs) : idleReason(idleMs));
       });
     }
     clients.add(client);
     report({ type: "connect", id: client.id, peer: client.peer, active: clients.size });
     client.done = serve(client);
-  });
+  };
+
+  // accept, one task per client
+  await acceptLoop(listener, signal, emit, (accepted) => admit(accepted, transport));
   signal.removeEventListener("abort", stopAccepting);
 
   // shutdown: idle clients close now, busy ones get the grace period
@@ -400,16 +470,34 @@ export async function runServer(opts: ServerOptions, ctx: RunServerContext = {})
   for (const client of clients) client.closeNow();
   await allDone;
   turns.close();
+  await Promise.all([http.web?.shutdown(), http.metrics?.shutdown()]);
   await hub?.close();
 
   const summary: ServerSummary = {
     address,
-    ...totals,
+    clients: counters.connectionsTotal,
+    messages: counters.messagesReceived,
+    bytes: counters.receivedBytes,
+    refused: counters.refusedAtAccept,
     uptimeMs: performance.now() - startedAt,
     ...listener.finish?.(),
   };
   emit({ type: "summary", ...summary });
   return summary;
+}
+
+/** Why the guard rails turn a connection away, the line it is sent first, and how /metrics counts it. */
+interface Refusal {
+  kind: RefusalKind;
+  reason: string;
+  notice?: string;
+}
+
+/** `--web` serves a room: any other mode is a usage error. */
+function webModeError(mode: string): UsageError {
+  return new UsageError(
+    `--web serves a chat page, which needs a room: add --mode chat or --mode broadcast (not --mode ${mode})`,
+  );
 }
 
 /** Connects the room to the other instances over Redis (the client is loaded only when --hub is given). */

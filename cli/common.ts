@@ -14,6 +14,7 @@ import { UsageError } from "../lib/errors.ts";
 import type { EventSink, ServerEvent } from "../lib/events.ts";
 import { escapeText } from "../lib/format.ts";
 import type { Endpoint } from "../lib/transport.ts";
+import type { HttpAddress } from "../lib/web/http.ts";
 import { type ReporterOutput } from "../lib/reporter.ts";
 import { parseSize } from "../lib/size.ts";
 import type { Terminal } from "../lib/terminal.ts";
@@ -153,6 +154,23 @@ export function usageOutput(command: string) {
     },
   };
 }
+/** A parser for an option that takes where an HTTP listener binds: `HOST:PORT`, `[::1]:PORT` or a bare `PORT`. */
+export function httpAddressArg(option: string) {
+  return (value: string): HttpAddress => {
+    const spelled = /^\d+$/.test(value) ? `127.0.0.1:${value}` : value;
+    const m = /^\[([^\]]+)\]:(\d{1,5})$/.exec(spelled) ?? /^([^:[\]/]+):(\d{1,5})$/.exec(spelled);
+    const port = m ? Number(m[2]) : NaN;
+    if (!m || port > 65535) {
+      throw new UsageError(
+        `invalid ${option} '${
+          escapeText(value)
+        }': expected HOST:PORT, such as 127.0.0.1:9464, [::1]:9464 or 0.0.0.0:9464`,
+      );
+    }
+    return { hostname: parseHost(m[1]), port };
+  };
+}
+
 /** A parser for an option that takes a whole number of 1 or more. */
 export function wholeNumberArg(option: string) {
   return (value: string): number => {

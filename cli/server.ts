@@ -21,6 +21,7 @@ import {
   dropFileAccessOnceListening,
   durationOption,
   hostArg,
+  httpAddressArg,
   interruptSignal,
   maxDatagramArg,
   output,
@@ -52,6 +53,18 @@ function hubSettings(
     throw new UsageError("--hub works with chat and broadcast, which --udp does not serve");
   }
   return parseHubUrl(o.hub, o.room);
+}
+
+/** `--web` serves a room's page: it needs chat or broadcast, which UDP does not serve. */
+function webCheck(mode: string, endpoint: Endpoint): void {
+  if (mode !== "chat" && mode !== "broadcast") {
+    throw new UsageError(
+      `--web serves a chat page, which needs a room: add --mode chat or --mode broadcast (not --mode ${mode})`,
+    );
+  }
+  if (endpoint.transport === "udp") {
+    throw new UsageError("--web works with chat and broadcast, which --udp does not serve");
+  }
 }
 
 /** `sockkit server [PORT]`: its options and action. */
@@ -131,6 +144,16 @@ export function addServerCommand(program: Command, setExit: (code: number) => vo
       "chat/broadcast: share the room with other instances over Redis: redis://[user:password@]HOST:PORT[/DB] or rediss://",
     )
     .option("--room <name>", `with --hub: the room to join (default ${DEFAULT_ROOM})`)
+    .option(
+      "--metrics <host:port>",
+      "serve Prometheus metrics at http://HOST:PORT/metrics (e.g. 127.0.0.1:9464)",
+      httpAddressArg("--metrics"),
+    )
+    .option(
+      "--web <host:port>",
+      "chat/broadcast: serve a chat page for browsers at http://HOST:PORT/ (its WebSocket /ws, and /metrics)",
+      httpAddressArg("--web"),
+    )
     .option("--trace", "narrate every socket call: bind, listen, accept, recv, send, close")
     .option("--hex", "show the bytes received and sent as a hex dump")
     .option("-v, --verbose", "also print a line per message received")
@@ -146,6 +169,7 @@ export function addServerCommand(program: Command, setExit: (code: number) => vo
         addressGiven: cmd.args.length > 0 || cmd.getOptionValueSource("host") === "cli",
       });
       const hub = hubSettings(o, endpoint);
+      if (o.web) webCheck(o.mode, endpoint);
       const { signal, dispose } = interruptSignal();
       try {
         await runServer(
@@ -163,6 +187,8 @@ export function addServerCommand(program: Command, setExit: (code: number) => vo
             hex: o.hex,
             udp: { ratePerSecond: o.udpRate, maxDatagram: o.maxDatagram },
             hub,
+            metrics: o.metrics,
+            web: o.web,
           },
           {
             signal,

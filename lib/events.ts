@@ -32,10 +32,19 @@ export type ServerEvent =
   | { type: "stopping"; active: number }
   | ({ type: "summary" } & ServerSummary)
   | { type: "refused"; peer: string; reason: string }
+  | HttpEvent
   | RelayEvent
   | ModeEvent
   | HubEvent
   | WireEvent;
+
+/** An HTTP listener is up: the chat page (`--web`, also serving `/ws` and `/metrics`) or `/metrics` alone. */
+export interface HttpEvent {
+  type: "http";
+  serves: "web" | "metrics";
+  /** Where to point a browser or Prometheus: `http://127.0.0.1:8080/`, `http://127.0.0.1:9464/metrics`. */
+  url: string;
+}
 
 /** What the relay reports about each pair: its target connected, and the pair done. */
 export type RelayEvent =

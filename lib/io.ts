@@ -105,3 +105,29 @@ export class ForwardingConn<C extends Connection = Connection> implements Connec
     closeQuietly(this);
   }
 }
+
+/** A connection that can tell its peer why it is being closed (a WebSocket sends it as the close reason). */
+export interface ExplainedClose {
+  /** Closes now, telling the peer why. */
+  closeExplained(reason: string): void;
+  /** Shuts down the sending side, telling the peer why. */
+  closeWriteExplained(reason: string): Promise<void>;
+}
+
+/** Shuts down `conn`'s sending side, telling the peer `reason` when the connection can carry one. */
+export function closeWriteWithReason(conn: Connection, reason?: string): Promise<void> {
+  const explained = conn as Partial<ExplainedClose> & Connection;
+  if (reason === undefined || typeof explained.closeWriteExplained !== "function") return conn.closeWrite();
+  return explained.closeWriteExplained(reason);
+}
+
+/** Closes `conn` once (see closeQuietly), telling the peer `reason` when the connection can carry one. */
+export function closeWithReason(conn: Connection, reason?: string): void {
+  const explained = conn as Partial<ExplainedClose> & Connection;
+  if (reason === undefined || typeof explained.closeExplained !== "function") return closeQuietly(conn);
+  try {
+    explained.closeExplained(reason);
+  } catch (err) {
+    if (!(err instanceof Deno.errors.BadResource)) throw err;
+  }
+}

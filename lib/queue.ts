@@ -25,9 +25,11 @@ export class OutboundQueue {
   #closed = false;
   #writer: Promise<void> | undefined;
 
+  /** `meter.queuedBytes` follows what waits here, summed with every other queue that shares the meter. */
   constructor(
     private readonly write: (data: Uint8Array) => Promise<void>,
     readonly maxBytes: number = DEFAULT_MAX_QUEUE,
+    private readonly meter: { queuedBytes: number } = { queuedBytes: 0 },
   ) {}
 
   /** Bytes queued and not yet handed to the OS (including the write in progress). */
@@ -41,6 +43,7 @@ export class OutboundQueue {
     if (this.#bytes > 0 && this.#bytes + data.length > this.maxBytes) return false;
     this.#chunks.push(data);
     this.#bytes += data.length;
+    this.meter.queuedBytes += data.length;
     this.#writer ??= this.#drain();
     return true;
   }
@@ -55,6 +58,7 @@ export class OutboundQueue {
     this.#closed = true;
     this.#chunks = [];
     this.#head = 0;
+    this.meter.queuedBytes -= this.#bytes;
     this.#bytes = 0;
   }
 
@@ -63,7 +67,10 @@ export class OutboundQueue {
       while (!this.#closed && this.#head < this.#chunks.length) {
         const data = this.#take();
         await this.write(data);
-        if (!this.#closed) this.#bytes -= data.length;
+        if (!this.#closed) {
+          this.#bytes -= data.length;
+          this.meter.queuedBytes -= data.length;
+        }
       }
     } catch {
       this.close();

@@ -34,6 +34,10 @@ export function formatServerEvent(event: ServerEvent, opts: ReporterOptions = {}
       }); Ctrl-C to stop`;
     case "certificate":
       return formatCertificate(event);
+    case "http":
+      return event.serves === "web"
+        ? `Chat page on ${event.url} (its WebSocket at /ws, metrics at /metrics)`
+        : `Metrics on ${event.url}`;
     case "connect":
       return `${event.peer} connected (${event.active} online)`;
     case "message":
@@ -188,7 +192,7 @@ export function serverReporter(opts: ReporterOptions, out: ReporterOutput): (eve
       return out.warn(opts.json ? jsonLine(event) : formatServerEvent(event)!);
     }
     if (opts.quiet && !isWireEvent(event)) {
-      if (event.type === "listening" && opts.announce) {
+      if ((event.type === "listening" || event.type === "http") && opts.announce) {
         out.warn(opts.json ? jsonLine(event) : formatServerEvent(event)!);
       }
       return;

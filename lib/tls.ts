@@ -213,6 +213,7 @@ interface AcceptWaiter {
  */
 class HandshakingListener implements Listener {
   readonly addr: Deno.Addr;
+  failedHandshakes = 0;
   /** Handshakes in progress, oldest first, with when each began and why it was dropped early, if it was. */
   #pending = new Map<Deno.TlsConn, { since: number; source: string; dropped?: string }>();
   #bySource = new Map<string, Set<Deno.TlsConn>>();
@@ -350,6 +351,7 @@ class HandshakingListener implements Listener {
         (timedOut
           ? `no complete handshake within ${this.timeoutMs} ms (a plain TCP client, or a stalled one)`
           : explainServerHandshakeError(err));
+      this.failedHandshakes++;
       this.onFailure(formatAddr(conn.remoteAddr), reason);
     } finally {
       clearTimeout(timer);

@@ -104,6 +104,11 @@ export interface ListenSettings {
   idleTimeoutMs?: number;
   /** UDP: the reply rate limit and the largest datagram. */
   udp?: UdpSettings;
+  /**
+   * The server's counters, for what a listener drops itself (UDP replies over the rate limit: counted as
+   * dropped, and not as sent, although the mode's write of them succeeded).
+   */
+  counters?: { udpDropped: number; sentBytes: number };
 }
 
 /** The server's half of a transport: bound and listening, accepting connections. */
@@ -115,4 +120,6 @@ export interface Listener {
   reporter?(emit: EventSink<ServerEvent>): EventSink<ServerEvent>;
   /** Called once the server has stopped: reports what it held back, and adds to the summary (UDP drops). */
   finish?(): Partial<ServerSummary>;
+  /** TLS: handshakes that failed or timed out, each a connection never handed to `accept()`'s caller. */
+  readonly failedHandshakes?: number;
 }

@@ -65,12 +65,16 @@ class DropReport {
   #bySource = new Map<string, number>();
   #unnamed = 0;
   #lastAt = -Infinity;
-  total = 0;
 
-  constructor(private readonly emit: EventSink<ServerEvent>, private readonly ratePerSecond: number) {}
+  /** Each drop is counted in `counters.udpDropped` (the summary's and /metrics' count). */
+  constructor(
+    private readonly emit: EventSink<ServerEvent>,
+    private readonly ratePerSecond: number,
+    private readonly counters: { udpDropped: number },
+  ) {}
 
   record(source: string, now: number): void {
-    this.total++;
+    this.counters.udpDropped++;
     const count = this.#bySource.get(source);
     if (count !== undefined || this.#bySource.size < MAX_UDP_SOURCES) {
       this.#bySource.set(source, (count ?? 0) + 1);
@@ -252,13 +256,18 @@ class DatagramListener implements Listener {
   constructor(
     socket: Deno.DatagramConn,
     private readonly emit: EventSink<ServerEvent>,
-    private readonly settings: { ratePerSecond: number; maxDatagram: number; idleMs: number },
+    private readonly settings: {
+      ratePerSecond: number;
+      maxDatagram: number;
+      idleMs: number;
+      counters: { udpDropped: number; sentBytes: number };
+    },
   ) {
     this.#socket = socket;
     this.addr = socket.addr as Deno.NetAddr;
     const { ratePerSecond, idleMs } = settings;
     this.#limiter = ratePerSecond > 0 ? new TokenBuckets(ratePerSecond, MAX_UDP_SOURCES) : undefined;
-    this.#drops = new DropReport(emit, ratePerSecond);
+    this.#drops = new DropReport(emit, ratePerSecond, settings.counters);
     this.#lines = new PeerLines(emit);
     this.#warn = limitedLog(5, (message) => emit({ type: "warning", message }));
     this.#sweeper = setInterval(() => this.#tick(), Math.max(10, Math.min(1000, idleMs / 4)));
@@ -299,14 +308,17 @@ class DatagramListener implements Listener {
     const now = performance.now();
     this.#lines.flush(now);
     this.#drops.flush(now);
-    return { dropped: this.#drops.total };
+    return { dropped: this.settings.counters.udpDropped };
   }
 
   /** Sends a reply to `peer`, within its source's budget. A failed send is logged; the peer stays. */
   async reply(peer: DatagramPeer, data: Uint8Array): Promise<void> {
     const now = performance.now();
     const source = this.#limiter && sourceNetwork(peer.remoteAddr.hostname);
-    if (source && !this.#limiter!.take(source, now)) return this.#drops.record(source, now);
+    if (source && !this.#limiter!.take(source, now)) {
+      this.settings.counters.sentBytes -= data.length; // the server counts what its modes write: not this one
+      return this.#drops.record(source, now);
+    }
     try {
       await this.#socket.send(data, peer.remoteAddr);
     } catch (err) {
@@ -403,5 +415,6 @@ export function listenUdp(
     ratePerSecond: settings.udp?.ratePerSecond ?? DEFAULT_UDP_RATE,
     maxDatagram: settings.udp?.maxDatagram ?? UDP_MAX_PAYLOAD,
     idleMs: settings.idleTimeoutMs ?? DEFAULT_UDP_IDLE_MS,
+    counters: settings.counters ?? { udpDropped: 0, sentBytes: 0 },
   });
 }

@@ -10,7 +10,7 @@ const BROADCAST_BUFFER_SIZE = 16 * 1024;
  * clients send also reaches the clients of every other instance in the room, the same way.
  */
 export function broadcast(ctx: ModeContext): Mode {
-  const room = new Room(ctx.maxQueue);
+  const room = new Room(ctx.maxQueue, {}, ctx.counters);
   // what other instances of the room (--hub) publish reaches every member here, like a local member's bytes
   ctx.hub?.listen({ message: (data) => room.send(data.slice()) });
   return (session: Session) =>

@@ -37,7 +37,7 @@ export function chat(ctx: ModeContext): Mode {
       hub.publish(encoder.encode(`* ${member.name} left (server shutting down)`));
       hub.release(nameKey(member.name));
     },
-  });
+  }, ctx.counters);
   hub.listen({
     // what another instance relays was made screen-safe there, as its own members' lines are here
     message: (text, instance) => {

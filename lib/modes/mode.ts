@@ -1,5 +1,6 @@
 import type { EventSink, ModeEvent } from "../events.ts";
 import type { Hub } from "../hub/hub.ts";
+import type { FanOutCounters } from "../metrics/counters.ts";
 
 /** What a mode may do with the connection it was given; the server counts and reports through it. */
 export interface Session {
@@ -46,6 +47,8 @@ export interface ModeContext {
   emit: EventSink<ModeEvent>;
   /** Where a fan-out room meets the same room on other server instances (`--hub`); default: nowhere. */
   hub?: Hub;
+  /** Where fan-out modes count the bytes they queue and the clients they cut off (default: nowhere). */
+  counters?: FanOutCounters;
 }
 
 /** Makes a mode once per server run; modes that share state between clients (a chat room) keep it here. */

@@ -1,6 +1,7 @@
 import { networkReason } from "../errors.ts";
 import { formatBytes } from "../format.ts";
 import { OutboundQueue } from "../queue.ts";
+import type { FanOutCounters } from "../metrics/counters.ts";
 import type { Session } from "./mode.ts";
 
 /** One client in a room: its session, its outbound queue, and what chat knows about it. */
@@ -14,8 +15,8 @@ export class Member {
   /** False until the member is to hear the room (chat: once it was welcomed); `send` passes it by till then. */
   hearing = true;
 
-  constructor(readonly session: Session, maxQueue: number) {
-    this.queue = new OutboundQueue((data) => session.write(data), maxQueue);
+  constructor(readonly session: Session, maxQueue: number, counters?: FanOutCounters) {
+    this.queue = new OutboundQueue((data) => session.write(data), maxQueue, counters);
   }
 }
 
@@ -47,7 +48,12 @@ export interface RoomHooks {
 export class Room {
   readonly #members = new Set<Member>();
 
-  constructor(readonly maxQueue: number, private readonly hooks: RoomHooks = {}) {}
+  /** `counters`: where the bytes queued and the clients cut off for being too slow are counted. */
+  constructor(
+    readonly maxQueue: number,
+    private readonly hooks: RoomHooks = {},
+    private readonly counters?: FanOutCounters,
+  ) {}
 
   /** The members, in the order they joined. */
   get members(): Iterable<Member> {
@@ -69,7 +75,7 @@ export class Room {
    * queued for the member is written. At shutdown the member's queue is flushed before it is closed.
    */
   async serve(session: Session, loop: (member: Member) => Promise<void>): Promise<void> {
-    const member = new Member(session, this.maxQueue);
+    const member = new Member(session, this.maxQueue, this.counters);
     this.#members.add(member);
     let closing: Promise<void> | undefined;
     session.onStop = () => {
@@ -119,6 +125,7 @@ export class Room {
   #dropSlow(member: Member): void {
     const reason = `too slow: more than ${formatBytes(this.maxQueue)} waiting to be sent`;
     member.queue.close();
+    if (this.counters) this.counters.slowConsumerDisconnects++;
     member.session.close(reason);
     this.leave(member, reason);
   }

@@ -1,0 +1,223 @@
+/**
+ * A WebSocket as the byte connection a server mode reads and writes: each text message in is one line
+ * (its text and a `\n`), each line out is one text message (without its line ending). Writes wait while
+ * more than `HIGH_WATER` bytes are buffered for the browser, so a mode's per-client queue fills, and its
+ * `--max-queue` cut-off applies to a slow browser exactly as to a slow TCP client.
+ * @module
+ */
+import { concatBytes, sleep } from "../io.ts";
+
+/** A write returns once the WebSocket buffers no more than this many bytes for the peer. */
+export const HIGH_WATER = 64 * 1024;
+/** How often a blocked write looks at `bufferedAmount` again (a WebSocket has no "drained" event). */
+const DRAIN_POLL_MS = 5;
+/** An unfinished line (no `\n` yet) this long is sent as a message of its own instead of waiting. */
+const MAX_PENDING_LINE = 64 * 1024;
+/** How long a close waits for what was sent to reach the peer before it closes the socket anyway. */
+const CLOSE_FLUSH_MS = 2000;
+/** The longest close reason the protocol allows, in UTF-8 bytes. */
+const MAX_REASON_BYTES = 123;
+
+const encoder = new TextEncoder();
+const NEWLINE = encoder.encode("\n");
+
+/** The close code for a reason the server gives: 1008 (policy violation) for the guard rails, else 1000. */
+function closeCodeFor(reason: string): number {
+  if (/^server full/.test(reason)) return 1013;
+  if (/^(too slow|idle timeout|denied|not in the --allow)/.test(reason)) return 1008;
+  return 1000;
+}
+
+/** `reason`, cut to what a close frame can carry. */
+function fitReason(reason: string): string {
+  let text = reason;
+  while (encoder.encode(text).length > MAX_REASON_BYTES) text = text.slice(0, -2) + "…";
+  return text;
+}
+
+/** What the peer's side of the connection looks like once it is gone. */
+function goneError(): Error {
+  return new Deno.errors.BrokenPipe("the browser closed the WebSocket");
+}
+
+/**
+ * A `Deno.Conn` over a server-side WebSocket (from `Deno.upgradeWebSocket`). `closeWrite` starts the close
+ * handshake (reads end once the peer answers it); `close` ends it at once, after what was sent is flushed.
+ *
+ * @example
+ * ```ts ignore
+ * const { socket, response } = Deno.upgradeWebSocket(request);
+ * serveClient(new WebSocketConn(socket, info.remoteAddr, server.addr));
+ * return response;
+ * ```
+ */
+export class WebSocketConn implements Deno.Conn {
+  #inbox: Uint8Array[] = [];
+  #inboxBytes = 0;
+  #reader?: { buf: Uint8Array; resolve(n: number | null): void; reject(err: unknown): void };
+  #pending: Uint8Array = new Uint8Array(0);
+  #opened: Promise<boolean>;
+  #peerGone = false;
+  #closed = false;
+
+  /** `maxInbox`: bytes received and not yet read past which the peer is cut off (it sends too fast). */
+  constructor(
+    private readonly socket: WebSocket,
+    readonly remoteAddr: Deno.NetAddr,
+    readonly localAddr: Deno.NetAddr,
+    private readonly maxInbox: number = 1024 * 1024,
+  ) {
+    socket.binaryType = "arraybuffer";
+    this.#opened = new Promise((resolve) => {
+      socket.addEventListener("open", () => resolve(true), { once: true });
+      socket.addEventListener("close", () => resolve(false), { once: true });
+    });
+    socket.addEventListener("message", (e) => this.#receive(e.data));
+    socket.addEventListener("close", () => {
+      this.#peerGone = true;
+      this.#wake();
+    });
+  }
+
+  #receive(data: string | ArrayBuffer): void {
+    if (this.#closed) return;
+    const bytes = typeof data === "string" ? encoder.encode(data + "\n") : new Uint8Array(data);
+    if (bytes.length === 0) return;
+    this.#inbox.push(bytes);
+    this.#inboxBytes += bytes.length;
+    if (this.#inboxBytes > this.maxInbox) {
+      this.#inbox = [];
+      this.#inboxBytes = 0;
+      this.#closeSocket(1008, "sending faster than the server reads");
+      this.#peerGone = true;
+    }
+    this.#wake();
+  }
+
+  /** Hands the reader waiting in `read` what arrived, or the end of the stream. */
+  #wake(): void {
+    const reader = this.#reader;
+    if (!reader) return;
+    if (this.#inbox.length > 0) {
+      this.#reader = undefined;
+      reader.resolve(this.#take(reader.buf));
+    } else if (this.#peerGone) {
+      this.#reader = undefined;
+      reader.resolve(null);
+    }
+  }
+
+  /** Copies the oldest message (or as much of it as fits) into `buf`. */
+  #take(buf: Uint8Array): number {
+    const first = this.#inbox[0];
+    const n = Math.min(buf.length, first.length);
+    buf.set(first.subarray(0, n));
+    if (n === first.length) this.#inbox.shift();
+    else this.#inbox[0] = first.subarray(n);
+    this.#inboxBytes -= n;
+    return n;
+  }
+
+  /** One message (or the part of one that fits in `buf`) per read; null once the peer closed. */
+  read(buf: Uint8Array): Promise<number | null> {
+    if (this.#closed) return Promise.reject(new Deno.errors.BadResource("the WebSocket is closed"));
+    if (this.#inbox.length > 0) return Promise.resolve(this.#take(buf));
+    if (this.#peerGone) return Promise.resolve(null);
+    return new Promise((resolve, reject) => {
+      this.#reader = { buf, resolve, reject };
+    });
+  }
+
+  /** Sends each complete line of `data` as a text message, then waits while the peer is behind. */
+  async write(data: Uint8Array): Promise<number> {
+    if (this.#closed) throw new Deno.errors.BadResource("the WebSocket is closed");
+    if (!await this.#opened || this.#peerGone) throw goneError();
+    const bytes = this.#pending.length > 0 ? concatBytes(this.#pending, data) : data;
+    let start = 0;
+    for (let i = bytes.indexOf(NEWLINE[0]); i !== -1; i = bytes.indexOf(NEWLINE[0], start)) {
+      const end = i > start && bytes[i - 1] === 0x0d ? i - 1 : i;
+      this.#send(bytes.subarray(start, end));
+      start = i + 1;
+    }
+    this.#pending = bytes.slice(start);
+    if (this.#pending.length >= MAX_PENDING_LINE) {
+      this.#send(this.#pending);
+      this.#pending = new Uint8Array(0);
+    }
+    while (this.socket.bufferedAmount > HIGH_WATER) {
+      await sleep(DRAIN_POLL_MS);
+      if (this.#closed) throw new Deno.errors.BadResource("the WebSocket is closed");
+      if (this.#peerGone) throw goneError();
+    }
+    return data.length;
+  }
+
+  #send(line: Uint8Array): void {
+    if (this.socket.readyState === WebSocket.OPEN) this.socket.send(new TextDecoder().decode(line));
+  }
+
+  /** Starts the close handshake; what the peer still sends can be read until it answers. */
+  closeWrite(): Promise<void> {
+    return this.closeWriteExplained("");
+  }
+
+  /** Starts the close handshake with `reason` (code 1000: a goodbye, not an error). */
+  closeWriteExplained(reason: string): Promise<void> {
+    if (this.#pending.length > 0) this.#send(this.#pending);
+    this.#pending = new Uint8Array(0);
+    this.#closeSocket(1000, reason);
+    return Promise.resolve();
+  }
+
+  /** Closes now (after flushing what was sent), with close code 1000. */
+  close(): void {
+    this.closeExplained("");
+  }
+
+  /** Closes now, sending `reason` as the close reason (1013 for server full, 1008 for the guard rails). */
+  closeExplained(reason: string): void {
+    if (this.#closed) throw new Deno.errors.BadResource("the WebSocket is closed");
+    this.#closed = true;
+    this.#inbox = [];
+    const reader = this.#reader;
+    this.#reader = undefined;
+    reader?.reject(new Deno.errors.BadResource("the WebSocket is closed"));
+    this.#closeSocket(closeCodeFor(reason), reason);
+  }
+
+  /** Sends the close frame once what was sent before it is on its way (within CLOSE_FLUSH_MS). */
+  #closeSocket(code: number, reason: string): void {
+    const socket = this.socket;
+    if (socket.readyState === WebSocket.CLOSING || socket.readyState === WebSocket.CLOSED) return;
+    if (socket.readyState === WebSocket.CONNECTING) {
+      void this.#opened.then((open) => open && socket.close(code, fitReason(reason)));
+      return;
+    }
+    const giveUpAt = performance.now() + CLOSE_FLUSH_MS;
+    const attempt = () => {
+      if (socket.readyState !== WebSocket.OPEN) return;
+      if (socket.bufferedAmount > 0 && performance.now() < giveUpAt) {
+        return void setTimeout(attempt, DRAIN_POLL_MS);
+      }
+      socket.close(code, fitReason(reason));
+    };
+    attempt();
+  }
+
+  /** A WebSocket is always readable through `read`; the stream views are not offered. */
+  get readable(): ReadableStream<Uint8Array<ArrayBuffer>> {
+    throw new Deno.errors.NotSupported("read a WebSocketConn with read()");
+  }
+  /** See `readable`. */
+  get writable(): WritableStream<Uint8Array<ArrayBufferLike>> {
+    throw new Deno.errors.NotSupported("write a WebSocketConn with write()");
+  }
+  /** Nothing to do: the HTTP server keeps the process alive. */
+  ref(): void {}
+  /** Nothing to do: the HTTP server keeps the process alive. */
+  unref(): void {}
+  /** Closes it (see close), once. */
+  [Symbol.dispose](): void {
+    if (!this.#closed) this.close();
+  }
+}

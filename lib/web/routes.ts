@@ -1,0 +1,121 @@
+/**
+ * What the `--web` and `--metrics` listener answers: `/metrics` (Prometheus text), and with a room `/` (the
+ * chat page), `/chat.js`, `/chat.css` and `/ws` (the page's WebSocket, served by the room's mode as one more
+ * client). `/ws` is refused (403) to peers the guard rails refuse and to pages of another origin.
+ * @module
+ */
+import { formatAddr } from "../address.ts";
+import { accessRefusal, type AccessRules } from "../guards.ts";
+import type { RefusalKind, ServerCounters } from "../metrics/counters.ts";
+import { METRICS_CONTENT_TYPE, metricsRegistry } from "../metrics/prometheus.ts";
+import { WebSocketConn } from "./conn.ts";
+import { CHAT_CSS, CHAT_JS, chatPage } from "./page.ts";
+
+/** The room a `--web` listener lets browsers into. */
+export interface WebRoom {
+  /** The server's mode: what the page shows. */
+  mode: "chat" | "broadcast";
+  /** Who may connect (`--allow`, `--deny`), checked before the upgrade. */
+  rules: AccessRules;
+  /** True once the server is stopping: no one new joins. */
+  readonly stopping: boolean;
+  /** The address the listener is bound to (the WebSockets' local address). */
+  readonly localAddr: Deno.NetAddr;
+  /** Bytes a browser may send ahead of what the server has read before it is cut off. */
+  maxInbox: number;
+  /** Counts and logs a WebSocket turned away before it joined. */
+  refuse(peer: string, kind: RefusalKind, reason: string): void;
+  /** Serves one WebSocket as a client of the room, with the server's guard rails. */
+  admit(conn: WebSocketConn): void;
+}
+
+/** Security headers for everything served: nothing from elsewhere, no framing, no sniffing. */
+const HEADERS = {
+  "content-security-policy":
+    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+  "x-content-type-options": "nosniff",
+  "referrer-policy": "no-referrer",
+  "cache-control": "no-store",
+};
+
+function text(status: number, body: string, type = "text/plain; charset=utf-8"): Response {
+  return new Response(body, { status, headers: { ...HEADERS, "content-type": type } });
+}
+
+/**
+ * Why a WebSocket request's `Origin` is refused, or undefined: a page may only connect to the host it came
+ * from (cross-site WebSocket hijacking); a request without `Origin` comes from no page and is let in.
+ */
+export function originProblem(request: Request): string | undefined {
+  const origin = request.headers.get("origin");
+  if (origin === null) return undefined;
+  const host = request.headers.get("host")?.toLowerCase();
+  let originHost: string | undefined;
+  try {
+    originHost = new URL(origin).host.toLowerCase();
+  } catch {
+    // "null" (a sandboxed page, a file) or garbage: no host to match
+  }
+  if (originHost !== undefined && originHost === host) return undefined;
+  return `Origin ${origin.slice(0, 100)} does not match Host ${host ?? "(none)"}`;
+}
+
+/**
+ * The request handler: `/metrics` from `counters`; with `room`, also the chat page and its WebSocket.
+ *
+ * @example
+ * ```ts ignore
+ * listenHttp({ hostname: "127.0.0.1", port: 9464 }, httpHandler(counters), "--metrics");
+ * ```
+ */
+export function httpHandler(
+  counters: ServerCounters,
+  room?: WebRoom,
+): (request: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>) => Promise<Response> | Response {
+  const registry = metricsRegistry(counters);
+  return async (request, info) => {
+    const path = new URL(request.url).pathname;
+    if (request.method !== "GET" && request.method !== "HEAD") return text(405, "only GET is served\n");
+    if (path === "/metrics") {
+      return new Response(await registry.metrics(), { headers: { "content-type": METRICS_CONTENT_TYPE } });
+    }
+    if (!room) return text(404, "not found: this listener serves /metrics\n");
+    if (accessRefusal(info.remoteAddr, room.rules) && path !== "/ws") return text(403, "forbidden\n");
+    switch (path) {
+      case "/":
+        return text(200, chatPage(room.mode), "text/html; charset=utf-8");
+      case "/chat.js":
+        return text(200, CHAT_JS, "text/javascript; charset=utf-8");
+      case "/chat.css":
+        return text(200, CHAT_CSS, "text/css; charset=utf-8");
+      case "/ws":
+        return upgrade(request, info, room);
+      default:
+        return text(404, "not found\n");
+    }
+  };
+}
+
+/** `/ws`: checks who asks and from which page, then hands the WebSocket to the room. */
+function upgrade(request: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>, room: WebRoom): Response {
+  const peer = `${formatAddr(info.remoteAddr)} (web)`;
+  if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
+    return text(426, "this is the chat page's WebSocket: open / in a browser\n");
+  }
+  if (room.stopping) return text(503, "server shutting down\n");
+  const denied = accessRefusal(info.remoteAddr, room.rules);
+  if (denied) {
+    room.refuse(peer, "deny", denied);
+    return text(403, `${denied}\n`);
+  }
+  const problem = originProblem(request);
+  if (problem) {
+    room.refuse(peer, "handshake", `${problem} (cross-site WebSocket refused)`);
+    return text(403, `${problem}: a page may only connect to the server it came from\n`);
+  }
+  // Deno pings an idle WebSocket and closes it when no pong comes back (idleTimeout, 120 s by default)
+  const remoteAddr = info.remoteAddr; // read before the upgrade: the request is gone after it
+  const { socket, response } = Deno.upgradeWebSocket(request);
+  room.admit(new WebSocketConn(socket, remoteAddr, room.localAddr, room.maxInbox));
+  return response;
+}
