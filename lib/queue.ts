@@ -28,6 +28,8 @@ export class OutboundQueue {
   constructor(
     private readonly write: (data: Uint8Array) => Promise<void>,
     readonly maxBytes: number = DEFAULT_MAX_QUEUE,
+    /** `coalesce: false` writes each chunk on its own (a message transport: one chunk, one message). */
+    private readonly options: { coalesce?: boolean } = {},
   ) {}
 
   /** Bytes queued and not yet handed to the OS (including the write in progress). */
@@ -77,7 +79,9 @@ export class OutboundQueue {
     const chunks = this.#chunks;
     let end = this.#head + 1;
     let size = chunks[this.#head].length;
-    while (end < chunks.length && size + chunks[end].length <= COALESCE_BYTES) size += chunks[end++].length;
+    while (
+      this.options.coalesce !== false && end < chunks.length && size + chunks[end].length <= COALESCE_BYTES
+    ) size += chunks[end++].length;
     const data = end === this.#head + 1 ? chunks[this.#head] : concatBytes(...chunks.slice(this.#head, end));
     this.#head = end;
     if (this.#head === chunks.length) {

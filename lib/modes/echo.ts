@@ -30,6 +30,7 @@ function returnLargeBuffer(buf: Uint8Array): void {
  * than 512 bytes, then handed back to a small shared pool.
  */
 export async function echo(session: Session): Promise<void> {
+  if (session.readMessage && session.writeMessage) return await echoMessages(session);
   const small = new Uint8Array(ECHO_SMALL_BUFFER_SIZE);
   let buf: Uint8Array = small;
   try {
@@ -46,5 +47,14 @@ export async function echo(session: Session): Promise<void> {
     }
   } finally {
     if (buf !== small) returnLargeBuffer(buf);
+  }
+}
+
+/** Echo over a message transport: each message is sent back whole, text as text and binary as binary. */
+async function echoMessages(session: Session): Promise<void> {
+  while (!session.stopping) {
+    const message = await session.readMessage!();
+    if (message === null) return;
+    await session.writeMessage!(message);
   }
 }
