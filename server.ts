@@ -12,7 +12,7 @@ import { DEFAULT_MAX_LINE } from "./lib/framing.ts";
 import { accessRefusal, idleReason, IdleTimer, notReadingReason } from "./lib/guards.ts";
 import { type ByteWriter, closeQuietly, isClosedError, sleep, writeAll } from "./lib/io.ts";
 import { acceptLoop } from "./lib/accept.ts";
-import { type ModeName, MODES, type Session } from "./lib/modes/mod.ts";
+import { type Message, type ModeName, MODES, type Session } from "./lib/modes/mod.ts";
 import { DEFAULT_MAX_QUEUE } from "./lib/queue.ts";
 import {
   type Endpoint,
@@ -25,6 +25,7 @@ import {
 import { runUdpServer, type UdpSettings } from "./lib/udp.ts";
 import { EventLoopTurns, READS_PER_TURN } from "./lib/turns.ts";
 import { WireTap } from "./lib/wire.ts";
+import { isWsConn } from "./lib/ws/conn.ts";
 
 /** What `runServer` needs; main.ts fills in the defaults. */
 export interface ServerOptions {
@@ -88,13 +89,38 @@ class Client implements Session {
   #closed = false;
   readonly startedAt = performance.now();
 
+  /** WebSocket: whole messages (see Session); absent over TCP, TLS and Unix sockets. */
+  readMessage?: () => Promise<Message | null>;
+  writeMessage?: (message: Message) => Promise<void>;
+
   constructor(
     readonly conn: Deno.Conn,
     readonly id: number,
     readonly peer: string,
     private readonly onMessage: (client: Client, bytes: number) => void,
     private readonly turns: EventLoopTurns,
-  ) {}
+  ) {
+    if (isWsConn(conn)) {
+      this.readMessage = async () => {
+        if (this.stopping) return null;
+        this.#reading = true;
+        let message: Message | null;
+        try {
+          message = await conn.receive();
+        } finally {
+          this.#reading = false;
+        }
+        if (message === null) this.#sawEnd = true;
+        if (message === null || this.stopping) return null;
+        this.messages++;
+        this.bytes += message.data.length;
+        this.onMessage(this, message.data.length);
+        return message;
+      };
+      this.writeMessage = (message) =>
+        this.#send(() => conn.send(message).then(() => void (this.lastWriteAt = performance.now())));
+    }
+  }
 
   // Hot path (read → count → mode → write). Kept lean: an idle client waits in read() with no async frame of
   // its own, and a busy one completes at most READS_PER_TURN reads before the event loop turns (lib/turns.ts).
@@ -144,11 +170,15 @@ class Client implements Session {
     return this.#writing > 0;
   }
 
-  async write(data: Uint8Array): Promise<void> {
+  write(data: Uint8Array): Promise<void> {
+    return this.#send(() => writeAll(this.idle ? this.#writer : this.conn, data));
+  }
+
+  async #send(op: () => Promise<void>): Promise<void> {
     if (this.#halfClosed) throw new Deno.errors.BadResource("the server is closing this connection");
     this.#writing++;
     try {
-      await writeAll(this.idle ? this.#writer : this.conn, data);
+      await op();
     } catch (err) {
       if (!isClosedError(err)) this.writeFailure ??= networkReason(err);
       throw err;
@@ -186,7 +216,11 @@ class Client implements Session {
   }
 
   #halfClose(): Promise<void> {
-    this.#halfClosed ??= this.conn.closeWrite().catch(() => {});
+    // a WebSocket says goodbye with a close frame: 1001 going away while the server shuts down
+    const ws = isWsConn(this.conn) ? this.conn : undefined;
+    this.#halfClosed ??=
+      (ws && this.stopping ? Promise.resolve(ws.closeFor("server shutting down")) : this.conn.closeWrite())
+        .catch(() => {});
     return this.#halfClosed;
   }
 
@@ -219,7 +253,9 @@ class Client implements Session {
   closeNow(): void {
     if (this.#closed) return;
     this.#closed = true;
-    closeQuietly(this.conn);
+    // a WebSocket is told why, with a close code (lib/ws/close.ts)
+    if (isWsConn(this.conn)) this.conn.closeFor(this.closeReason);
+    else closeQuietly(this.conn);
   }
 }
 
@@ -253,8 +289,22 @@ export async function runServer(opts: ServerOptions, ctx: RunServerContext = {})
   const startedAt = performance.now();
   const tap = new WireTap(opts, emit, startedAt);
 
-  // bind + listen
-  const listener = await listen(opts.endpoint, emit).catch(async (err) => {
+  // bind + listen (a WebSocket listener asks the guard rails before each upgrade: refusalOf, below)
+  const admission = {
+    check: (addr: Deno.Addr) => {
+      const refusal = refusalOf(addr);
+      return refusal && { ...refusal, status: refusal.notice ? 503 : 403, notice: refusal.notice?.trim() };
+    },
+    refused: (addr: Deno.Addr, reason: string) => {
+      totals.refused++;
+      emit({
+        type: "refused",
+        peer: peerLabel(addr, totals.clients + 1, endpointZone(opts.endpoint)),
+        reason,
+      });
+    },
+  };
+  const listener = await listen(opts.endpoint, emit, admission).catch(async (err) => {
     await hub?.close();
     throw err;
   });
@@ -321,6 +371,7 @@ export async function runServer(opts: ServerOptions, ctx: RunServerContext = {})
   const refuse = (conn: Deno.Conn, peer: string, { reason, notice }: { reason: string; notice?: string }) => {
     totals.refused++;
     emit({ type: "refused", peer, reason });
+    if (isWsConn(conn)) return conn.closeFor(reason);
     if (notice === undefined) return closeQuietly(conn);
     const task = writeAll(conn, new TextEncoder().encode(notice)).catch(() => {}).finally(() => {
       closeQuietly(conn);

@@ -1,6 +1,7 @@
 /**
  * Address specs: one spelling for an endpoint wherever a command takes an address. `tcp://HOST:PORT`,
- * `tls://HOST:PORT`, `udp://HOST:PORT`, `unix:PATH`; a bare `HOST:PORT` is TCP, and so is a bare `PORT` where
+ * `tls://HOST:PORT`, `udp://HOST:PORT`, `unix:PATH`, `ws://HOST:PORT/PATH` and `wss://HOST:PORT/PATH` (the path
+ * defaults to `/`); a bare `HOST:PORT` is TCP, and so is a bare `PORT` where
  * a listen address is expected (all interfaces, as `sockkit server PORT` listens).
  * @module
  */
@@ -15,12 +16,12 @@ export type AddressRole = "listen" | "connect";
 /** The host a bare `PORT` listens on: every IPv4 interface, as the server's `--host` default. */
 export const DEFAULT_LISTEN_HOST = "0.0.0.0";
 
-const SCHEMES = ["tcp", "tls", "udp"] as const;
+const SCHEMES = ["tcp", "tls", "udp", "ws", "wss"] as const;
 
 function usage(spec: string, what: string, role: AddressRole): UsageError {
   const forms = role === "listen"
-    ? "PORT, HOST:PORT, tcp://HOST:PORT, tls://HOST:PORT, udp://HOST:PORT or unix:PATH"
-    : "HOST:PORT, tcp://HOST:PORT, tls://HOST:PORT, udp://HOST:PORT or unix:PATH";
+    ? "PORT, HOST:PORT, tcp://HOST:PORT, tls://HOST:PORT, udp://HOST:PORT, ws://HOST:PORT/PATH, wss://… or unix:PATH"
+    : "HOST:PORT, tcp://HOST:PORT, tls://HOST:PORT, udp://HOST:PORT, ws://HOST:PORT/PATH, wss://… or unix:PATH";
   return new UsageError(`invalid address '${escapeText(spec)}': ${what}; expected ${forms}`);
 }
 
@@ -64,8 +65,9 @@ export function parseAddressSpec(spec: string, role: AddressRole): Endpoint {
     if (!(SCHEMES as readonly string[]).includes(name)) {
       throw usage(spec, `unknown scheme '${scheme[1]}://'`, role);
     }
+    if (name === "ws" || name === "wss") return wsEndpoint(spec.slice(scheme[0].length), name, spec, role);
     const rest = spec.slice(scheme[0].length).replace(/\/$/, "");
-    return { transport: name as (typeof SCHEMES)[number], ...hostAndPort(rest, spec, role) };
+    return { transport: name as "tcp" | "tls" | "udp", ...hostAndPort(rest, spec, role) };
   }
   if (/^\d+$/.test(spec)) {
     if (role === "connect") {
@@ -78,6 +80,19 @@ export function parseAddressSpec(spec: string, role: AddressRole): Endpoint {
     }
   }
   return { transport: "tcp", ...hostAndPort(spec, spec, role) };
+}
+
+/** `ws://HOST:PORT/PATH` after its scheme: the path (default `/`) is where upgrades are accepted or asked for. */
+function wsEndpoint(rest: string, scheme: "ws" | "wss", spec: string, role: AddressRole): Endpoint {
+  const slash = rest.indexOf("/");
+  const authority = slash === -1 ? rest : rest.slice(0, slash);
+  const path = slash === -1 ? "/" : rest.slice(slash);
+  if (/[?#]/.test(path)) {
+    throw usage(spec, "a query or fragment (? or #) has no place in a WebSocket address", role);
+  }
+  if (/[^\x21-\x7e]/.test(path)) throw usage(spec, "the path has spaces or control characters", role);
+  if (authority.includes("@")) throw usage(spec, "user names and passwords are not supported", role);
+  return { transport: "ws", ...hostAndPort(authority, spec, role), path, secure: scheme === "wss" };
 }
 
 /** True for the endpoints that carry a byte stream (TCP, TLS, Unix), false for datagrams (UDP). */

@@ -9,6 +9,7 @@ import type { EventSink, ServerEvent } from "./events.ts";
 import { connectTls, listenTls, tlsSummary } from "./tls.ts";
 import { connectUnix, listenUnix } from "./unix.ts";
 import type { Endpoint, Listener, StreamEndpoint, TransportName } from "./transport_types.ts";
+import type { Admission } from "./ws/listener.ts";
 
 export type {
   Endpoint,
@@ -19,6 +20,7 @@ export type {
   TransportName,
   UdpEndpoint,
   UnixEndpoint,
+  WsEndpoint,
 } from "./transport_types.ts";
 
 /** How each transport is named in messages. */
@@ -27,10 +29,14 @@ export const TRANSPORT_LABELS: Record<TransportName, string> = {
   tls: "TLS",
   unix: "Unix socket",
   udp: "UDP",
+  ws: "WebSocket",
 };
 
 /** How an endpoint is shown to people: `127.0.0.1:1234`, `[::1]:1234`, `unix:/tmp/s.sock`. */
 export function formatEndpoint(ep: Endpoint): string {
+  if (ep.transport === "ws") {
+    return `${ep.secure ? "wss" : "ws"}://${formatHostPort(ep.hostname, ep.port)}${ep.path}`;
+  }
   return ep.transport === "unix" ? `unix:${ep.path}` : formatHostPort(ep.hostname, ep.port);
 }
 
@@ -50,7 +56,12 @@ export function transportNote(ep: Endpoint): string | undefined {
  * const conn = await listener.accept();
  * ```
  */
-export async function listen(ep: StreamEndpoint, emit: EventSink<ServerEvent> = () => {}): Promise<Listener> {
+export async function listen(
+  ep: StreamEndpoint,
+  emit: EventSink<ServerEvent> = () => {},
+  /** WebSocket: the guard rails' decision before an upgrade (refused with an HTTP status). */
+  admission?: Admission,
+): Promise<Listener> {
   switch (ep.transport) {
     case "tcp":
       try {
@@ -62,6 +73,10 @@ export async function listen(ep: StreamEndpoint, emit: EventSink<ServerEvent> = 
       return await listenTls(ep, emit);
     case "unix":
       return await listenUnix(ep, emit);
+    case "ws": {
+      const { listenWs } = await import("./ws/listener.ts");
+      return await listenWs(ep, emit, admission);
+    }
   }
 }
 
@@ -82,6 +97,10 @@ export async function connect(ep: StreamEndpoint, signal?: AbortSignal): Promise
       return await connectTls(ep, signal);
     case "unix":
       return await connectUnix(ep, signal);
+    case "ws": {
+      const { connectWs } = await import("./ws/connect.ts");
+      return await connectWs(ep, { signal });
+    }
   }
 }
 
@@ -89,6 +108,7 @@ export async function connect(ep: StreamEndpoint, signal?: AbortSignal): Promise
 export async function describeConnection(ep: StreamEndpoint, conn: Deno.Conn): Promise<string | undefined> {
   if (ep.transport === "tls") return await tlsSummary(conn as Deno.TlsConn);
   if (ep.transport === "unix") return TRANSPORT_LABELS.unix;
+  if (ep.transport === "ws") return ep.secure ? "WebSocket over TLS" : "WebSocket";
   return undefined;
 }
 
@@ -97,7 +117,8 @@ export async function describeConnection(ep: StreamEndpoint, conn: Deno.Conn): P
  * drops the zone of a link-local address (`fe80::1%eth0`); it is taken back from the endpoint asked for.
  */
 export function listenerAddress(listener: { readonly addr: Deno.Addr }, ep?: Endpoint): string {
-  return formatAddr(listener.addr, endpointZone(ep));
+  const addr = formatAddr(listener.addr, endpointZone(ep));
+  return ep?.transport === "ws" ? `${ep.secure ? "wss" : "ws"}://${addr}${ep.path}` : addr;
 }
 
 /** The zone of the address an endpoint names (`%eth0` of `fe80::1%eth0`), or undefined. */

@@ -53,8 +53,35 @@ export interface UdpEndpoint {
   port: number;
 }
 
-/** The endpoints that carry a byte stream: what `listen` and `connect` accept. */
-export type StreamEndpoint = TcpEndpoint | TlsEndpoint | UnixEndpoint;
+/** What a WebSocket server does beyond its address (lib/ws/): keep-alive, limits, subprotocol, origins. */
+export interface WsSettings {
+  /** Seconds without a message before a ping; a peer that does not answer it within as long is closed. */
+  pingIntervalS?: number;
+  /** The largest message accepted, in bytes; a larger one closes the connection with code 1009. */
+  maxMessage?: number;
+  /** The most bytes queued for (or from) one client before it waits or is cut off (`--max-queue`). */
+  maxQueue?: number;
+  /** The subprotocol agreed to when a client asks for it (`--subprotocol`). */
+  subprotocol?: string;
+  /** Origins let in besides the server's own (`--allow-origin`); `*` lets in any. */
+  allowOrigins?: string[];
+}
+
+/** A WebSocket (`ws://HOST:PORT/PATH`), or over TLS (`wss://`, `secure`, with `tls`); served by lib/ws/. */
+export interface WsEndpoint {
+  transport: "ws";
+  hostname: string;
+  port: number;
+  /** Where upgrades are accepted (server) or asked for (client): `/` or `/chat`. */
+  path: string;
+  /** `wss://`: TLS underneath, with `tls` as for `tls://`. */
+  secure: boolean;
+  tls?: TlsSettings;
+  ws?: WsSettings;
+}
+
+/** The endpoints that carry a byte stream (WebSocket: messages, read as bytes): what `listen` and `connect` accept. */
+export type StreamEndpoint = TcpEndpoint | TlsEndpoint | UnixEndpoint | WsEndpoint;
 
 /** Where to listen or connect, over any transport. */
 export type Endpoint = StreamEndpoint | UdpEndpoint;
