@@ -184,6 +184,7 @@ export async function listenWs(
         throw err;
       }
       certEvent.writtenTo = writeTo;
+      certEvent.trustWith = `--ca ${writeTo}`;
     }
     emit(certEvent);
   }
