@@ -329,7 +329,7 @@ Deno.test({
   async fn() {
     const server = await spawnServer({
       listen: "ws://127.0.0.1:0/",
-      args: ["--max-queue", "256KiB", "--max-message", "256KiB"],
+      args: ["--max-queue", "128KiB", "--max-message", "128KiB"],
       keep: (e) => e.type === "disconnect",
     });
     const url = `ws://127.0.0.1:${server.port}/`;

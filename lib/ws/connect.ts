@@ -65,6 +65,10 @@ function handshakeReason(message: string): string {
   if (/refused|tcp connect error/i.test(message)) {
     return "connection refused (is the server running, on this port?)";
   }
+  if (/altnames|NotValidForName/i.test(message)) {
+    return `TLS: the server's certificate is not for this name (${message.replace(/^.*?: /, "")}); ` +
+      "connect by a name it has, or give --servername NAME";
+  }
   if (/certificate|UnknownIssuer|self.signed|InvalidCertificate|NotValidForName/i.test(message)) {
     return `TLS: the server's certificate is not trusted (${message.replace(/^.*?: /, "")}); ` +
       "give --ca FILE, --pin FINGERPRINT or --insecure";
