@@ -104,6 +104,7 @@ export class WsConn implements Deno.Conn {
   #partial?: Uint8Array;
   #failure?: Error;
   #closing = false;
+  #pendingClose?: { code: number; reason: string };
   #lastActivity = performance.now();
   #closeTimer?: ReturnType<typeof setTimeout>;
   #settle!: (info: CloseInfo) => void;
@@ -172,6 +173,7 @@ export class WsConn implements Deno.Conn {
     this.received.messages++;
     this.received.bytes += size;
     if (size > this.#maxMessage) {
+      // closed once the messages before it are handled (their replies go out first); the rest is dropped
       return this.#fail(
         CLOSE_TOO_BIG,
         `a message of ${size} bytes is over --max-message (${this.#maxMessage} bytes)`,
@@ -183,6 +185,7 @@ export class WsConn implements Deno.Conn {
       return this.#fail(
         CLOSE_POLICY,
         `too slow: more than ${formatBytes(cap)} of its messages waiting (it does not read what it is sent)`,
+        true,
       );
     }
     this.#inbox.push(message);
@@ -190,12 +193,19 @@ export class WsConn implements Deno.Conn {
     this.#wake();
   }
 
-  /** Closes with `code` and makes the next read fail with `reason` (what the server log shows). */
-  #fail(code: number, reason: string): void {
+  /**
+   * Makes reads fail with `reason` (what the server log shows) and closes with `code`: at once and dropping
+   * what is unread when `now`, else once the messages already received have been read.
+   */
+  #fail(code: number, reason: string, now = false): void {
     this.#failure = new Error(reason);
-    this.#inbox = [];
-    this.#inboxBytes = 0;
-    this.#close(code, reason);
+    if (now) {
+      this.#inbox = [];
+      this.#inboxBytes = 0;
+      this.#close(code, reason);
+    } else {
+      this.#pendingClose = { code, reason };
+    }
     this.#wake();
   }
 
@@ -213,7 +223,10 @@ export class WsConn implements Deno.Conn {
         this.#inboxBytes -= message.data.length;
         return message;
       }
-      if (this.#failure) throw this.#failure;
+      if (this.#failure) {
+        if (this.#pendingClose) this.#close(this.#pendingClose.code, this.#pendingClose.reason);
+        throw this.#failure;
+      }
       if (this.closed) return null;
       await new Promise<void>((resolve) => (this.#waiter = resolve));
     }
