@@ -47,6 +47,10 @@ export interface ClientOptions {
   hex?: boolean;
   /** UDP: the largest datagram sent or received. */
   udp?: UdpSettings;
+  /** WebSocket: send binary messages (`--binary`), not text. */
+  binary?: boolean;
+  /** WebSocket: offer this subprotocol (`--subprotocol`). */
+  subprotocol?: string;
 }
 
 /** How the client is driven: stopped by `signal`, observed through `onEvent`, with pipe mode's streams. */
@@ -77,6 +81,10 @@ const PIPE_BUFFER_SIZE = 64 * 1024;
  */
 export async function runClient(opts: ClientOptions, ctx: RunClientContext = {}): Promise<ClientSummary> {
   if (opts.endpoint.transport === "udp") return await runUdpClient({ ...opts, endpoint: opts.endpoint }, ctx);
+  if (opts.endpoint.transport === "ws") {
+    const { runWsClient } = await import("./lib/ws/client.ts");
+    return await runWsClient({ ...opts, endpoint: opts.endpoint }, ctx);
+  }
   const endpoint = opts.endpoint;
   const emit = ctx.onEvent ?? (() => {});
   const signal = ctx.signal ?? new AbortController().signal;

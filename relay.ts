@@ -117,8 +117,25 @@ export async function runRelay(opts: RelayOptions, ctx: RunRelayContext = {}): P
   const tap = new WireTap(opts, emit, startedAt);
   const targetName = formatEndpoint(targetEp);
   const targetNote = transportNote(targetEp) ? ` over ${transportNote(targetEp)}` : "";
+  /** Why the guard rails turn a client away, or undefined. */
+  const refusalOf = (addr: Deno.Addr): string | undefined =>
+    accessRefusal(addr, opts) ??
+      (opts.maxConns !== undefined && pairs.size >= opts.maxConns
+        ? `relay full (${plural(opts.maxConns, "client")}, --max-conns)`
+        : undefined);
 
-  const listener = await listen(listenEp, emit);
+  // a WebSocket listener refuses what the guard rails refuse with an HTTP status, before the upgrade
+  const admission = {
+    check: (addr: Deno.Addr) => {
+      const reason = refusalOf(addr);
+      return reason === undefined ? undefined : { reason, status: /full/.test(reason) ? 503 : 403 };
+    },
+    refused: (addr: Deno.Addr, reason: string) => {
+      totals.refused++;
+      emit({ type: "refused", peer: peerLabel(addr, totals.clients + 1, endpointZone(listenEp)), reason });
+    },
+  };
+  const listener = await listen(listenEp, emit, { admission });
   const address = listenerAddress(listener, listenEp);
   tap.trace("bind", { address });
   tap.trace("listen", { address });
@@ -187,10 +204,7 @@ export async function runRelay(opts: RelayOptions, ctx: RunRelayContext = {}): P
     const id = totals.clients + 1;
     const peer = peerLabel(accepted.remoteAddr, id, endpointZone(listenEp));
     tap.trace("accept", { address, peer });
-    const refusal = accessRefusal(accepted.remoteAddr, opts) ??
-      (opts.maxConns !== undefined && pairs.size >= opts.maxConns
-        ? `relay full (${plural(opts.maxConns, "client")}, --max-conns)`
-        : undefined);
+    const refusal = refusalOf(accepted.remoteAddr);
     if (refusal) {
       totals.refused++;
       emit({ type: "refused", peer, reason: refusal });

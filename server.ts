@@ -23,7 +23,7 @@ import { acceptLoop } from "./lib/accept.ts";
 import { type ConnectionTransport, type RefusalKind, ServerCounters } from "./lib/metrics/counters.ts";
 import { type HttpAddress, type HttpListener, startHttpListeners } from "./lib/web/http.ts";
 import type { WebRoom } from "./lib/web/routes.ts";
-import { type ModeName, MODES, type Session } from "./lib/modes/mod.ts";
+import { type Message, type ModeName, MODES, type Session } from "./lib/modes/mod.ts";
 import { DEFAULT_MAX_QUEUE } from "./lib/queue.ts";
 import {
   type Connection,
@@ -117,18 +117,31 @@ class Client implements Session {
     private readonly counters: ServerCounters,
     private readonly canHalfClose = true,
   ) {
-    if (conn.readMessage) this.readMessage = () => this.#readMessage();
+    // A message transport (UDP, WebSocket): modes read and write whole messages (see Session).
+    if (conn.readMessage && conn.writeMessage) {
+      const writeMessage = conn.writeMessage.bind(conn);
+      this.readMessage = () => this.#readMessage();
+      this.writeMessage = (message) =>
+        this.#send(() =>
+          writeMessage(message).then(() => {
+            this.lastWriteAt = performance.now();
+            this.counters.sentBytes += message.data.length;
+          })
+        );
+    }
   }
 
-  /** Message transports (UDP): the next whole message, counted as one; the mode uses it when it is there. */
-  readMessage?: () => Promise<Uint8Array | null>;
+  /** Message transports: the next whole message, counted as one (see Session). */
+  readMessage?: () => Promise<Message | null>;
+  /** Message transports: sends one whole message (see Session). */
+  writeMessage?: (message: Message) => Promise<void>;
 
-  #readMessage(): Promise<Uint8Array | null> {
+  #readMessage(): Promise<Message | null> {
     if (this.stopping) return Promise.resolve(null);
     this.#reading = true;
-    return this.conn.readMessage!().then((data) => {
-      const n = this.#afterRead(data === null ? null : data.length);
-      return n === null ? null : data;
+    return this.conn.readMessage!().then((message) => {
+      const n = this.#afterRead(message === null ? null : message.data.length);
+      return n === null ? null : message;
     }, this.#afterFailedRead);
   }
 
@@ -184,12 +197,19 @@ class Client implements Session {
     return this.#writing > 0;
   }
 
-  async write(data: Uint8Array): Promise<void> {
+  write(data: Uint8Array): Promise<void> {
+    return this.#send(() =>
+      writeAll(this.idle ? this.#writer : this.conn, data).then(() => {
+        this.counters.sentBytes += data.length;
+      })
+    );
+  }
+
+  async #send(op: () => Promise<void>): Promise<void> {
     if (this.#halfClosed) throw new Deno.errors.BadResource("the server is closing this connection");
     this.#writing++;
     try {
-      await writeAll(this.idle ? this.#writer : this.conn, data);
-      this.counters.sentBytes += data.length;
+      await op();
     } catch (err) {
       if (!isClosedError(err)) this.writeFailure ??= networkReason(err);
       throw err;
@@ -227,6 +247,7 @@ class Client implements Session {
   }
 
   #halfClose(): Promise<void> {
+    // a goodbye at shutdown says why when the connection can (a WebSocket close frame: 1001 going away)
     this.#halfClosed ??= closeWriteWithReason(this.conn, this.stopping ? "server shutting down" : undefined)
       .catch(() => {});
     return this.#halfClosed;
@@ -305,11 +326,26 @@ export async function runServer(opts: ServerOptions, ctx: RunServerContext = {})
   const startedAt = performance.now();
   const tap = new WireTap(opts, emit, startedAt);
 
-  // bind + listen
+  // bind + listen (a WebSocket listener asks the guard rails before each upgrade: refusalOf, below)
+  const admission = {
+    check: (addr: Deno.Addr) => {
+      const refusal = refusalOf(addr);
+      return refusal && { ...refusal, status: refusal.notice ? 503 : 403, notice: refusal.notice?.trim() };
+    },
+    refused: (addr: Deno.Addr, reason: string) => {
+      counters.refused[refusalOf(addr)?.kind ?? "deny"]++; // else a page from another origin: also a policy
+      report({
+        type: "refused",
+        peer: peerLabel(addr, counters.connectionsTotal + 1, endpointZone(opts.endpoint)),
+        reason,
+      });
+    },
+  };
   const listener = await listen(opts.endpoint, emit, {
     idleTimeoutMs: opts.idleTimeoutMs,
     udp: opts.udp,
     counters,
+    admission,
   }).catch(async (err) => {
     await hub?.close();
     throw err;

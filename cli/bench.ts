@@ -121,6 +121,13 @@ export function addBenchCommand(program: Command, setExit: (code: number) => voi
       checkBenchOptions(o);
       if (o.udp) checkUdpBenchOptions(o);
       const { endpoint } = clientTarget([host, port], o, "bench");
+      if (endpoint.transport === "ws" && o.mode === "stream") {
+        // a WebSocket server cannot stop reading (lib/ws/conn.ts): a sender that never waits is cut off
+        throw new UsageError(
+          "--mode stream never waits for the echo: over ws://, where the server cannot push back, it is cut off " +
+            "as too slow; use ping-pong (the default, with --pipeline for more in flight)",
+        );
+      }
       if (o.insecure) writeLine(Deno.stderr, INSECURE_WARNING);
       const { signal, dispose } = interruptSignal();
       try {

@@ -24,6 +24,7 @@ import {
   unixArg,
   usageOutput,
 } from "./common.ts";
+import { subprotocolArg } from "./ws.ts";
 
 /** `sockkit client HOST PORT [MESSAGE]`: its options and action. */
 export function addClientCommand(program: Command, setExit: (code: number) => void): void {
@@ -61,6 +62,12 @@ export function addClientCommand(program: Command, setExit: (code: number) => vo
       `with --udp: the largest datagram sent or received (default ${UDP_MAX_PAYLOAD})`,
       maxDatagramArg,
     )
+    .option("--binary", "ws://: send binary messages (pipe mode: each stdin chunk as one), not text")
+    .option(
+      "--subprotocol <name>",
+      "ws://: ask for this subprotocol; fail if the server does not agree",
+      subprotocolArg,
+    )
     .option("-r, --repeat", "send the message every --interval until Ctrl-C or --count")
     .option("-c, --count <n>", "with --repeat: stop after n messages (implies --repeat)", countArg)
     .addOption(durationOption("-i, --interval <duration>", "with --repeat: time between messages", "1s"))
@@ -73,6 +80,14 @@ export function addClientCommand(program: Command, setExit: (code: number) => vo
     .option("--json", "print one JSON object per event")
     .action(async (host, port, arg3, o) => {
       const { endpoint, message } = clientTarget([host, port, arg3], o);
+      if (endpoint.transport !== "ws") {
+        if (o.binary) {
+          throw new UsageError("--binary is for WebSocket messages: connect to ws://HOST:PORT/PATH");
+        }
+        if (o.subprotocol) {
+          throw new UsageError("--subprotocol is for WebSocket: connect to ws://HOST:PORT/PATH");
+        }
+      }
       const pipe = message === "-";
       if (message === "") throw new UsageError("the message is empty: give some text, or - to send stdin");
       if (pipe && (o.repeat || o.count)) {
@@ -101,6 +116,8 @@ export function addClientCommand(program: Command, setExit: (code: number) => vo
             trace: o.trace,
             hex: o.hex,
             udp: { maxDatagram: o.maxDatagram },
+            binary: o.binary,
+            subprotocol: o.subprotocol,
           },
           {
             signal,

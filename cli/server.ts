@@ -32,6 +32,7 @@ import {
   usageOutput,
   wholeNumberArg,
 } from "./common.ts";
+import { allowOriginArg, applyWsOptions, subprotocolArg } from "./ws.ts";
 
 /** `--hub` and `--room`, checked against the mode and transport they are given with. */
 function hubSettings(
@@ -78,7 +79,7 @@ export function addServerCommand(program: Command, setExit: (code: number) => vo
     .configureOutput(usageOutput("sockkit server"))
     .argument(
       "[port]",
-      "port to listen on (0 picks a free port), or an address: tcp://, tls://, udp://HOST:PORT, unix:PATH",
+      "port to listen on (0 picks a free port), or an address: tcp://, tls://, udp://HOST:PORT, unix:PATH, ws://HOST:PORT/PATH, wss://…",
       (v: string) => (looksLikeSpec(v) ? v : portArg(v)),
       1234 as number | string,
     )
@@ -154,6 +155,26 @@ export function addServerCommand(program: Command, setExit: (code: number) => vo
       "chat/broadcast: serve a chat page for browsers at http://HOST:PORT/ (its WebSocket /ws, and /metrics)",
       httpAddressArg("--web"),
     )
+    .addOption(
+      durationOption(
+        "--ping-interval <duration>",
+        "ws://: ping a client silent this long; close it when no pong comes within as long (whole seconds)",
+        "30s",
+      ),
+    )
+    .addOption(
+      sizeOption("--max-message <size>", "ws://: the largest message; a larger one closes with 1009", "1MiB"),
+    )
+    .option(
+      "--subprotocol <name>",
+      "ws://: agree to this subprotocol when a client asks for it",
+      subprotocolArg,
+    )
+    .option(
+      "--allow-origin <origin>",
+      "ws://: also let in browser pages from this origin, e.g. https://app.example (repeatable; * for any)",
+      allowOriginArg,
+    )
     .option("--trace", "narrate every socket call: bind, listen, accept, recv, send, close")
     .option("--hex", "show the bytes received and sent as a hex dump")
     .option("-v, --verbose", "also print a line per message received")
@@ -168,6 +189,7 @@ export function addServerCommand(program: Command, setExit: (code: number) => vo
         hostGiven: cmd.getOptionValueSource("host") === "cli",
         addressGiven: cmd.args.length > 0 || cmd.getOptionValueSource("host") === "cli",
       });
+      applyWsOptions(endpoint, o, cmd);
       const hub = hubSettings(o, endpoint);
       if (o.web) webCheck(o.mode, endpoint);
       const { signal, dispose } = interruptSignal();

@@ -1,6 +1,7 @@
 /**
  * Address specs: one spelling for an endpoint wherever a command takes an address. `tcp://HOST:PORT`,
- * `tls://HOST:PORT`, `udp://HOST:PORT`, `unix:PATH`; a bare `HOST:PORT` is TCP, and so is a bare `PORT` where
+ * `tls://HOST:PORT`, `udp://HOST:PORT`, `unix:PATH`, `ws://HOST:PORT/PATH` and `wss://HOST:PORT/PATH` (the path
+ * defaults to `/`); a bare `HOST:PORT` is TCP, and so is a bare `PORT` where
  * a listen address is expected (all interfaces, as `sockkit server PORT` listens).
  * @module
  */
@@ -18,9 +19,7 @@ export type AddressRole = "listen" | "connect";
 export const DEFAULT_LISTEN_HOST = "0.0.0.0";
 
 function usage(spec: string, what: string, role: AddressRole): UsageError {
-  const specs = TRANSPORTS.map((t) => t.name === "unix" ? "unix:PATH" : `${t.schemes[0]}HOST:PORT`).join(
-    ", ",
-  );
+  const specs = TRANSPORTS.map((t) => t.spec).join(", ");
   const forms = role === "listen" ? `PORT, HOST:PORT, ${specs}` : `HOST:PORT, ${specs}`;
   return new UsageError(
     `invalid address '${escapeText(spec)}': ${what}; expected ${forms.replace(/, ([^,]*)$/, " or $1")}`,
@@ -65,7 +64,10 @@ export function parseAddressSpec(spec: string, role: AddressRole): Endpoint {
   return parseWith(transportOf("tcp"), spec, spec, role);
 }
 
-/** True for the endpoints that carry a byte stream (TCP, TLS, Unix), false for messages (UDP datagrams). */
+/**
+ * True for the endpoints that carry everything sent, in order (TCP, TLS, Unix sockets, WebSocket), false for
+ * datagrams (UDP), which may be lost: the relay does not join the two kinds.
+ */
 export function isStream(ep: Endpoint): boolean {
-  return transportOf(ep).capabilities.framing === "stream";
+  return !transportOf(ep).capabilities.lossy;
 }

@@ -20,6 +20,8 @@ export interface TransportFlags {
   /** `--trace` and `--hex` follow stream connections, so they are refused with `--udp`. */
   trace?: boolean;
   hex?: boolean;
+  /** Set by a `ws://` or `wss://` address (`secure`): the path upgrades are accepted at or asked for. */
+  ws?: { path: string; secure: boolean };
 }
 
 /** The server's flags: where to bind, and the server-only TLS and UDP options. */
@@ -73,6 +75,13 @@ function foldSpec<F extends TransportFlags>(spec: string, role: "listen" | "conn
   if (ep.transport !== "tls" && f.tls) throw clash("--tls");
   if (ep.transport !== "udp" && f.udp) throw clash("--udp");
   if (ep.transport === "unix") return { flags: { ...f, unix: ep.path } };
+  if (ep.transport === "ws") {
+    return {
+      flags: { ...f, ws: { path: ep.path, secure: ep.secure }, tls: ep.secure || undefined },
+      hostname: ep.hostname,
+      port: ep.port,
+    };
+  }
   return {
     flags: { ...f, tls: ep.transport === "tls" || undefined, udp: ep.transport === "udp" || undefined },
     hostname: ep.hostname,
@@ -80,7 +89,19 @@ function foldSpec<F extends TransportFlags>(spec: string, role: "listen" | "conn
   };
 }
 
+/** What a WebSocket address does not take: `--trace`/`--hex` (messages, not socket calls), `--alpn`. */
+function rejectWsCombinations(f: TransportFlags): void {
+  if (!f.ws) return;
+  if (f.trace || f.hex) {
+    throw new UsageError(
+      `${f.trace ? "--trace" : "--hex"} follows socket calls: it does not work with ws:// or wss:// (try -v)`,
+    );
+  }
+  if (f.alpn) throw new UsageError("--alpn does not apply to wss://: a WebSocket upgrade runs over HTTP/1.1");
+}
+
 function rejectCombinations(f: TransportFlags): void {
+  rejectWsCombinations(f);
   if (f.udp && (f.trace || f.hex)) {
     throw new UsageError(
       `${f.trace ? "--trace" : "--hex"} follows stream connections: it does not work with --udp`,
@@ -124,14 +145,15 @@ function requireTlsOptions(
     }
     return;
   }
-  requireFlag(f.pin?.length ? f.pin : undefined, "--pin", "--tls");
-  requireFlag(f.insecure, "--insecure", "--tls");
-  requireFlag(f.cert, "--cert", "--tls");
-  requireFlag(f.key, "--key", "--tls");
-  requireFlag(f.alpn, "--alpn", "--tls");
-  requireFlag(f.writeCert, "--write-cert", "--tls");
-  requireFlag(f.ca, "--ca", "--tls");
-  requireFlag(f.servername, "--servername", "--tls");
+  const tls = f.ws ? "a wss:// address (ws:// has no TLS)" : "--tls";
+  requireFlag(f.pin?.length ? f.pin : undefined, "--pin", tls);
+  requireFlag(f.insecure, "--insecure", tls);
+  requireFlag(f.cert, "--cert", tls);
+  requireFlag(f.key, "--key", tls);
+  requireFlag(f.alpn, "--alpn", tls);
+  requireFlag(f.writeCert, "--write-cert", tls);
+  requireFlag(f.ca, "--ca", tls);
+  requireFlag(f.servername, "--servername", tls);
 }
 
 function requireCertAndKey(f: TransportFlags): void {
@@ -178,6 +200,24 @@ export function serverEndpoint(f: ServerFlags & { spec?: string }): Endpoint {
       throw new UsageError("--max-conns counts connections: it does not work with --udp");
     }
     return { transport: "udp", hostname: f.host, port: f.port };
+  }
+  if (f.ws) {
+    if (f.ws.secure) {
+      requireCertAndKey(f);
+      if (f.writeCert !== undefined && f.cert !== undefined) {
+        throw new UsageError(
+          "--write-cert writes the generated certificate: with --cert there is none to write",
+        );
+      }
+    }
+    return {
+      transport: "ws",
+      hostname: f.host,
+      port: f.port,
+      path: f.ws.path,
+      secure: f.ws.secure,
+      ...(f.ws.secure && { tls: { certFile: f.cert, keyFile: f.key, writeCertFile: f.writeCert } }),
+    };
   }
   if (f.tls) {
     requireCertAndKey(f);
@@ -257,6 +297,28 @@ export function clientTarget(
   }
   const port = parsePort(second, { allowZero: false });
   if (f.udp) return { endpoint: { transport: "udp", hostname, port }, message: third };
+  if (f.ws) {
+    if (f.cert !== undefined || f.key !== undefined) {
+      throw new UsageError("--cert and --key (a client certificate) do not work with wss://");
+    }
+    const tls = {
+      caFile: f.ca,
+      serverName: f.servername,
+      ...(f.pin?.length && { pins: f.pin }),
+      ...(f.insecure && { insecure: true }),
+    };
+    return {
+      endpoint: {
+        transport: "ws",
+        hostname,
+        port,
+        path: f.ws.path,
+        secure: f.ws.secure,
+        ...(f.ws.secure && { tls }),
+      },
+      message: third,
+    };
+  }
   if (f.tls) {
     requireCertAndKey(f);
     if (f.cert !== undefined && f.servername !== undefined) {
@@ -340,8 +402,8 @@ export function relayEndpoints(listenSpec: string, targetSpec: string, f: RelayF
 } {
   const listen = parseAddressSpec(listenSpec, "listen");
   const target = parseAddressSpec(targetSpec, "connect");
-  const listenTls = listen.transport === "tls";
-  const targetTls = target.transport === "tls";
+  const listenTls = listen.transport === "tls" || (listen.transport === "ws" && listen.secure);
+  const targetTls = target.transport === "tls" || (target.transport === "ws" && target.secure);
   if (!listenTls) {
     for (
       const [flag, given] of [["--cert", f.cert], ["--key", f.key], ["--write-cert", f.writeCert], [
@@ -369,7 +431,10 @@ export function relayEndpoints(listenSpec: string, targetSpec: string, f: RelayF
       }`,
     );
   }
-  if (listenTls) {
+  if (listenTls && listen.transport === "ws" && f.alpn) {
+    throw new UsageError("--alpn does not apply to wss://: a WebSocket upgrade runs over HTTP/1.1");
+  }
+  if (listenTls && (listen.transport === "tls" || listen.transport === "ws")) {
     requireCertAndKey(f);
     if (f.writeCert !== undefined && f.cert !== undefined) {
       throw new UsageError(
@@ -378,7 +443,7 @@ export function relayEndpoints(listenSpec: string, targetSpec: string, f: RelayF
     }
     listen.tls = { certFile: f.cert, keyFile: f.key, alpn: f.alpn, writeCertFile: f.writeCert };
   }
-  if (targetTls) {
+  if (targetTls && (target.transport === "tls" || target.transport === "ws")) {
     requireTlsOptions({
       ...f,
       cert: undefined,

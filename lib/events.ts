@@ -15,6 +15,8 @@ export type ServerEvent =
     file?: string;
     /** Where `--write-cert` wrote a generated certificate. */
     writtenTo?: string;
+    /** The client flags that trust a written certificate, when not `--tls --ca FILE` (wss://: `--ca FILE`). */
+    trustWith?: string;
   }
   | { type: "connect"; id: number; peer: string; active: number }
   | { type: "message"; id: number; peer: string; count: number; bytes: number }

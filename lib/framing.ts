@@ -126,3 +126,25 @@ export class LineReader {
     this.#end = from + n;
   }
 }
+
+/**
+ * Lines from a message transport (WebSocket): each message is one line, whatever it holds (one trailing
+ * `\n` or `\r\n` is dropped; line breaks inside stay in the line, for the mode to show escaped). A message
+ * over `maxLine` bytes is refused as `tooLong`, as LineReader refuses a long line.
+ */
+export class MessageLines {
+  constructor(
+    private readonly source: { readMessage(): Promise<{ data: Uint8Array } | null> },
+    readonly maxLine: number,
+  ) {}
+
+  /** The next line, or null when the connection ended. */
+  async next(): Promise<LineResult | null> {
+    const message = await this.source.readMessage();
+    if (message === null) return null;
+    let line = message.data;
+    if (line.length > this.maxLine) return { kind: "tooLong", maxLine: this.maxLine };
+    if (line.at(-1) === LF) line = line.subarray(0, line.at(-2) === CR ? -2 : -1);
+    return { kind: "line", line, eol: "" };
+  }
+}

@@ -30,6 +30,8 @@ export class OutboundQueue {
     private readonly write: (data: Uint8Array) => Promise<void>,
     readonly maxBytes: number = DEFAULT_MAX_QUEUE,
     private readonly meter: { queuedBytes: number } = { queuedBytes: 0 },
+    /** `coalesce: false` writes each chunk on its own (a message transport: one chunk, one message). */
+    private readonly options: { coalesce?: boolean } = {},
   ) {}
 
   /** Bytes queued and not yet handed to the OS (including the write in progress). */
@@ -84,7 +86,9 @@ export class OutboundQueue {
     const chunks = this.#chunks;
     let end = this.#head + 1;
     let size = chunks[this.#head].length;
-    while (end < chunks.length && size + chunks[end].length <= COALESCE_BYTES) size += chunks[end++].length;
+    while (
+      this.options.coalesce !== false && end < chunks.length && size + chunks[end].length <= COALESCE_BYTES
+    ) size += chunks[end++].length;
     const data = end === this.#head + 1 ? chunks[this.#head] : concatBytes(...chunks.slice(this.#head, end));
     this.#head = end;
     if (this.#head === chunks.length) {

@@ -97,7 +97,9 @@ function formatCertificate(event: Extract<ServerEvent, { type: "certificate" }>)
   const lines = [`TLS ${what}`, `SHA-256 fingerprint ${event.fingerprint}`];
   if (event.writtenTo) {
     lines.push(
-      `Certificate written to ${event.writtenTo}: clients trust it with --tls --ca ${event.writtenTo}`,
+      `Certificate written to ${event.writtenTo}: clients trust it with ${
+        event.trustWith ?? `--tls --ca ${event.writtenTo}`
+      }`,
     );
   }
   return lines.join("\n");

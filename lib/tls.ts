@@ -84,7 +84,8 @@ export function ephemeralNames(hostname: string): string[] {
   return names;
 }
 
-interface ServerCertificate {
+/** A server's certificate and key (PEM) and the event that reports it. */
+export interface ServerCertificate {
   cert: string;
   key: string;
   event: Extract<ServerEvent, { type: "certificate" }>;
@@ -124,7 +125,13 @@ function fileErrorReason(err: unknown, notFound: string, permissionFlag: string)
   return err instanceof Error ? err.message : String(err);
 }
 
-async function writeCertificate(path: string, pem: string): Promise<void> {
+/** The certificate for `--cert`/`--key`, or an ephemeral one for `hostname` (for servers other than tls://). */
+export function serverCertificate(s: TlsSettings, hostname: string): Promise<ServerCertificate> {
+  return s.certFile || s.keyFile ? loadServerCertificate(s) : generateServerCertificate(hostname);
+}
+
+/** Writes a generated certificate for `--write-cert`; a failure is one line naming the file. */
+export async function writeCertificate(path: string, pem: string): Promise<void> {
   try {
     await Deno.writeTextFile(path, pem);
   } catch (err) {

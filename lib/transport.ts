@@ -27,6 +27,7 @@ export type {
   TransportName,
   UdpEndpoint,
   UnixEndpoint,
+  WsEndpoint,
 } from "./transport_types.ts";
 
 /** How each transport is named in messages, from each transport's own declaration. */
@@ -81,7 +82,7 @@ export function connect(ep: StreamEndpoint, signal?: AbortSignal): Promise<Conne
 
 /** What a client shows about a connection besides its address: `TLS, ALPN h2`; empty for plain TCP. */
 export async function describeConnection(ep: StreamEndpoint, conn: Connection): Promise<string | undefined> {
-  return await transportOf(ep).describe?.(conn);
+  return await transportOf(ep).describe?.(conn, ep);
 }
 
 /**
@@ -89,7 +90,9 @@ export async function describeConnection(ep: StreamEndpoint, conn: Connection): 
  * drops the zone of a link-local address (`fe80::1%eth0`); it is taken back from the endpoint asked for.
  */
 export function listenerAddress(listener: { readonly addr: Deno.Addr }, ep?: Endpoint): string {
-  return formatAddr(listener.addr, endpointZone(ep));
+  const addr = formatAddr(listener.addr, endpointZone(ep));
+  const t = ep && transportOf(ep);
+  return t?.listeningAddress ? t.listeningAddress(addr, ep!) : addr;
 }
 
 /** The zone of the address an endpoint names (`%eth0` of `fe80::1%eth0`), or undefined. */

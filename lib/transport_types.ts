@@ -55,14 +55,47 @@ export interface UdpEndpoint {
   port: number;
 }
 
-/** The endpoints that carry a byte stream: what `listen` and `connect` accept. */
-export type StreamEndpoint = TcpEndpoint | TlsEndpoint | UnixEndpoint;
+/** What a WebSocket server does beyond its address (lib/ws/): keep-alive, limits, subprotocol, origins. */
+export interface WsSettings {
+  /** Seconds without a message before a ping; a peer that does not answer it within as long is closed. */
+  pingIntervalS?: number;
+  /** The largest message accepted, in bytes; a larger one closes the connection with code 1009. */
+  maxMessage?: number;
+  /** The most bytes queued for (or from) one client before it waits or is cut off (`--max-queue`). */
+  maxQueue?: number;
+  /** The subprotocol agreed to when a client asks for it (`--subprotocol`). */
+  subprotocol?: string;
+  /** Origins let in besides the server's own (`--allow-origin`); `*` lets in any. */
+  allowOrigins?: string[];
+}
+
+/** A WebSocket (`ws://HOST:PORT/PATH`), or over TLS (`wss://`, `secure`, with `tls`); served by lib/ws/. */
+export interface WsEndpoint {
+  transport: "ws";
+  hostname: string;
+  port: number;
+  /** Where upgrades are accepted (server) or asked for (client): `/` or `/chat`. */
+  path: string;
+  /** `wss://`: TLS underneath, with `tls` as for `tls://`. */
+  secure: boolean;
+  tls?: TlsSettings;
+  ws?: WsSettings;
+}
+
+/** The endpoints that carry a byte stream (WebSocket: messages, read as bytes): what `listen` and `connect` accept. */
+export type StreamEndpoint = TcpEndpoint | TlsEndpoint | UnixEndpoint | WsEndpoint;
 
 /** Where to listen or connect, over any transport. */
 export type Endpoint = StreamEndpoint | UdpEndpoint;
 
 /** The name of a transport. */
 export type TransportName = Endpoint["transport"];
+
+/** One whole message of a message transport: its bytes, and whether it is text (UTF-8; WebSocket only). */
+export interface Message {
+  data: Uint8Array;
+  text: boolean;
+}
 
 /**
  * One connection of a stream transport, as servers, clients, the relay and the load generator use it: the
@@ -81,8 +114,10 @@ export interface Connection {
   readonly localAddr: Deno.Addr;
   /** The peer's address (what the peer label is made from: lib/transport.ts `peerLabel`). */
   readonly remoteAddr: Deno.Addr;
-  /** Message transports: the next whole message (a datagram), or null at the end. */
-  readMessage?(): Promise<Uint8Array | null>;
+  /** Message transports (UDP, WebSocket): the next whole message, or null at the end. */
+  readMessage?(): Promise<Message | null>;
+  /** Message transports: sends one whole message (a datagram, a WebSocket message of its type). */
+  writeMessage?(message: Message): Promise<void>;
   /** Why the transport itself ended the connection (a UDP peer gone silent), once it has. */
   readonly endReason?: string;
 }
@@ -109,6 +144,25 @@ export interface ListenSettings {
    * dropped, and not as sent, although the mode's write of them succeeded).
    */
   counters?: { udpDropped: number; sentBytes: number };
+  /** WebSocket: the guard rails' decision before an upgrade (refused with an HTTP status). */
+  admission?: Admission;
+}
+
+/** A refusal by the guard rails before a WebSocket upgrade: the reason logged, and what the client gets. */
+export interface Refusal {
+  reason: string;
+  /** 403 for `--deny`/`--allow`, 503 for `--max-conns`. */
+  status?: number;
+  /** The one line the client is told (default: the reason). */
+  notice?: string;
+}
+
+/** What the server or relay decides before a WebSocket upgrade, and hears about what was refused. */
+export interface Admission {
+  /** Why a peer is turned away now, or undefined to let it in. */
+  check?(addr: Deno.Addr): Refusal | undefined;
+  /** A request was refused before its upgrade (counted and logged by the caller). */
+  refused?(peer: Deno.Addr, reason: string): void;
 }
 
 /** The server's half of a transport: bound and listening, accepting connections. */

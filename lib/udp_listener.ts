@@ -17,7 +17,7 @@ import type { EventSink, ServerEvent, ServerSummary } from "./events.ts";
 import { plural } from "./format.ts";
 import { closeQuietly, isClosedError, sleep } from "./io.ts";
 import { limitedLog, TokenBucket, TokenBuckets } from "./ratelimit.ts";
-import type { Connection, Listener, ListenSettings, UdpEndpoint } from "./transport_types.ts";
+import type { Connection, Listener, ListenSettings, Message, UdpEndpoint } from "./transport_types.ts";
 
 /** The largest UDP payload over IPv4 (65,535 − 8 bytes of UDP header − 20 of IP header). */
 export const UDP_MAX_PAYLOAD = 65_507;
@@ -185,8 +185,17 @@ class DatagramPeer implements Connection {
     this.listener.queued += data.length;
   }
 
-  /** The next datagram, whole; null once the peer has ended. */
-  readMessage(): Promise<Uint8Array | null> {
+  /** The next datagram, as a (binary) message; null once the peer has ended. */
+  readMessage(): Promise<Message | null> {
+    return this.#nextDatagram().then((data) => data && { data, text: false });
+  }
+
+  /** Sends one datagram. */
+  async writeMessage(message: Message): Promise<void> {
+    await this.write(message.data);
+  }
+
+  #nextDatagram(): Promise<Uint8Array | null> {
     const next = this.#queue.shift();
     if (next) {
       this.listener.queued -= next.length;
@@ -199,7 +208,7 @@ class DatagramPeer implements Connection {
 
   /** Copies the next datagram into `buf` (what does not fit is lost, as with `recv` on a UDP socket). */
   async read(buf: Uint8Array): Promise<number | null> {
-    const data = await this.readMessage();
+    const data = await this.#nextDatagram();
     if (data === null) return null;
     const n = Math.min(data.length, buf.length);
     buf.set(data.subarray(0, n));

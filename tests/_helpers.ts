@@ -48,7 +48,8 @@ export async function startServer(
   done.catch(() => {});
   const listening = await Promise.race([waitFor((e) => e.type === "listening"), done]);
   if (!("type" in listening) || listening.type !== "listening") throw new Error("server did not start");
-  const port = Number(listening.address.slice(listening.address.lastIndexOf(":") + 1));
+  // HOST:PORT, [::1]:PORT or ws://HOST:PORT/PATH (a Unix socket has no port: NaN)
+  const port = Number(/:(\d+)(?:\/[^:]*)?$/.exec(listening.address)?.[1]);
   return {
     port,
     hostname,

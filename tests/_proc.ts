@@ -129,6 +129,8 @@ export async function forEachLine(stream: ReadableStream<Uint8Array>, onLine: (l
 export interface ServerProcessOptions {
   /** Extra arguments after `server 0 --host 127.0.0.1 --json`. */
   args?: string[];
+  /** Listen here instead of `0 --host 127.0.0.1` (an address spec such as `ws://127.0.0.1:0/`). */
+  listen?: string;
   /** `ulimit -n` for the server: a number, or "max" for the hard limit (default: inherited). */
   fdLimit?: number | "max";
   /** Which events to keep in `events` besides listening and summary (default all); all are counted. */
@@ -170,7 +172,12 @@ export async function spawnServer(opts: ServerProcessOptions = {}): Promise<Serv
     denoRun(
       MAIN,
       [...SERVER_FLAGS, ...(opts.v8Flags?.length ? [`--v8-flags=${opts.v8Flags.join(",")}`] : [])],
-      ["server", "0", "--host", "127.0.0.1", "--json", ...(opts.args ?? [])],
+      [
+        "server",
+        ...(opts.listen ? [opts.listen] : ["0", "--host", "127.0.0.1"]),
+        "--json",
+        ...(opts.args ?? []),
+      ],
     ),
     opts.fdLimit,
   );
@@ -238,7 +245,7 @@ export async function spawnServer(opts: ServerProcessOptions = {}): Promise<Serv
   try {
     const listening = await server.waitFor((e) => e.type === "listening", 20_000, "the server to listen");
     const address = String(listening.address);
-    server.port = Number(address.slice(address.lastIndexOf(":") + 1));
+    server.port = Number(/:(\d+)(?:\/.*)?$/.exec(address)![1]);
   } catch (err) {
     await server.stop("SIGKILL");
     throw err;

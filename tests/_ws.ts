@@ -1,162 +1,130 @@
-/** A WebSocket test client for `--web`: sends text messages, waits for the next one, sees the close. */
+/**
+ * WebSocket test helpers: a sockkit WebSocket server in this process, a real client (the npm `ws` package),
+ * and a raw TCP peer that completes the upgrade by hand and then misbehaves (goes silent, or sends without
+ * ever reading), which no well-behaved client library can be made to do.
+ * @module
+ */
+import WebSocket from "ws";
+import { startServer, type TestServer } from "./_helpers.ts";
+import type { ServerOptions } from "../server.ts";
+import type { WsEndpoint, WsSettings } from "../lib/transport_types.ts";
 
-const READ_LIMIT_MS = 10_000;
+export { WebSocket };
 
-/** A browser-like WebSocket client of `/ws` that reads the server's messages one at a time. */
-export class WsPeer {
-  readonly messages: string[] = [];
-  #next = 0;
-  #waiter?: () => void;
-  /** The close code and reason, once closed. */
-  closed?: { code: number; reason: string };
+/** A sockkit server on ws://127.0.0.1:PORT/PATH, with its port and URL. */
+export interface WsTestServer extends TestServer {
+  url: string;
+}
 
-  private constructor(readonly socket: WebSocket) {
-    socket.onmessage = (e) => {
-      this.messages.push(String(e.data));
-      this.#waiter?.();
-    };
-    socket.onclose = (e) => {
-      this.closed = { code: e.code, reason: e.reason };
-      this.#waiter?.();
-    };
-  }
+/** Starts `runServer` on a WebSocket endpoint (port 0) in this process. */
+export async function startWsServer(
+  opts: Partial<ServerOptions> & {
+    path?: string;
+    ws?: WsSettings;
+    secure?: boolean;
+    tls?: WsEndpoint["tls"];
+  } = {},
+): Promise<WsTestServer> {
+  const { path = "/", ws, secure = false, tls, ...rest } = opts;
+  const endpoint: WsEndpoint = { transport: "ws", hostname: "127.0.0.1", port: 0, path, secure, ws, tls };
+  const server = await startServer({ endpoint, ...rest });
+  const port = Number(/:(\d+)\//.exec(server.address)![1]);
+  return { ...server, port, url: `${secure ? "wss" : "ws"}://127.0.0.1:${port}${path}` };
+}
 
-  /** Opens `url` (`ws://127.0.0.1:PORT/ws`) and resolves once it is open. */
-  static async open(url: string, protocols?: string[]): Promise<WsPeer> {
-    const peer = new WsPeer(new WebSocket(url, protocols));
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    await new Promise<void>((resolve, reject) => {
-      const fail = (why: string) => reject(new Error(`cannot open ${url}: ${why}`));
-      timer = setTimeout(() => fail("not open within 10 s"), READ_LIMIT_MS);
-      peer.socket.addEventListener("open", () => resolve(), { once: true });
-      peer.socket.addEventListener("error", () => fail("error"), { once: true });
-      peer.socket.addEventListener("close", () => fail("closed"), { once: true });
-    }).finally(() => clearTimeout(timer));
-    return peer;
-  }
+/** One message as the npm `ws` client got it. */
+export interface Got {
+  data: Uint8Array;
+  binary: boolean;
+}
 
-  /** Sends one text message. */
-  send(text: string): void {
-    this.socket.send(text);
-  }
+/** A connected npm `ws` client that keeps every message and the close it got. */
+export interface WsPeer {
+  ws: WebSocket;
+  messages: Got[];
+  /** Resolves with the `n`th message (1-based), or rejects after `timeoutMs`. */
+  nth(n: number, timeoutMs?: number): Promise<Got>;
+  closed: Promise<{ code: number; reason: string }>;
+}
 
-  /** The next message; throws if the socket closed first or nothing came for 10 s. */
-  async line(): Promise<string> {
-    const until = performance.now() + READ_LIMIT_MS;
-    while (this.#next >= this.messages.length) {
-      if (this.closed) {
-        throw new Error(
-          `closed (${this.closed.code} ${this.closed.reason}); got:\n${this.messages.join("\n")}`,
-        );
-      }
-      const left = until - performance.now();
-      if (left <= 0) throw new Error(`no message within 10 s; got:\n${this.messages.join("\n")}`);
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, left);
-        this.#waiter = () => {
+/** Connects the npm `ws` client (options as `ws` takes them) and resolves once it is open. */
+export async function openWs(url: string, options: Record<string, unknown> = {}, protocols: string[] = []) {
+  const ws = new WebSocket(url, protocols, options);
+  const messages: Got[] = [];
+  const waiters = new Set<() => void>();
+  ws.on("message", (data: Uint8Array | ArrayBuffer, binary: boolean) => {
+    messages.push({ data: new Uint8Array(data as ArrayBuffer), binary });
+    for (const w of [...waiters]) w();
+  });
+  const closed = new Promise<{ code: number; reason: string }>((resolve) =>
+    ws.on(
+      "close",
+      (code: number, reason: Uint8Array) => resolve({ code, reason: new TextDecoder().decode(reason) }),
+    )
+  );
+  await new Promise<void>((resolve, reject) => {
+    ws.once("open", () => resolve());
+    ws.once("error", (err: Error) => reject(err));
+  });
+  const nth = (n: number, timeoutMs = 5000) =>
+    new Promise<Got>((resolve, reject) => {
+      const check = () => {
+        if (messages.length >= n) {
+          waiters.delete(check);
           clearTimeout(timer);
-          resolve();
-        };
-      });
-    }
-    return this.messages[this.#next++];
-  }
+          resolve(messages[n - 1]);
+        }
+      };
+      const timer = setTimeout(() => {
+        waiters.delete(check);
+        reject(new Error(`message ${n} did not come within ${timeoutMs} ms (got ${messages.length})`));
+      }, timeoutMs);
+      waiters.add(check);
+      check();
+    });
+  return { ws, messages, nth, closed } satisfies WsPeer;
+}
 
-  /** Skips messages until one matches, and returns it. */
-  async until(re: RegExp): Promise<string> {
-    for (;;) {
-      const line = await this.line();
-      if (re.test(line)) return line;
-    }
-  }
-
-  /** Resolves with the close code and reason once the server closed it (within 10 s). */
-  async whenClosed(): Promise<{ code: number; reason: string }> {
-    const until = performance.now() + READ_LIMIT_MS;
-    while (!this.closed && performance.now() < until) await new Promise((r) => setTimeout(r, 10));
-    if (!this.closed) throw new Error("not closed within 10 s");
-    return this.closed;
-  }
-
-  /** Closes it from this side. */
-  close(): void {
-    if (this.socket.readyState <= WebSocket.OPEN) this.socket.close();
+/** Why a `ws` client could not connect: the error message (e.g. `Unexpected server response: 403`). */
+export async function refusedWith(url: string, options: Record<string, unknown> = {}): Promise<string> {
+  try {
+    const peer = await openWs(url, options);
+    peer.ws.close();
+    return "connected";
+  } catch (err) {
+    return (err as Error).message;
   }
 }
 
-/**
- * Opens a WebSocket by hand over TCP with `headers` and returns the status line and the connection (left
- * open and never read after the response head: a peer that does not read what it is sent).
- */
-export async function rawUpgrade(
-  port: number,
-  headers: Record<string, string> = {},
-): Promise<{ status: string; conn: Deno.Conn }> {
+/** A raw TCP connection that has completed the WebSocket upgrade by hand (and read the 101 response). */
+export async function rawUpgrade(port: number, path = "/"): Promise<Deno.TcpConn> {
   const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-  const lines = [
-    "GET /ws HTTP/1.1",
-    `Host: 127.0.0.1:${port}`,
-    "Upgrade: websocket",
-    "Connection: Upgrade",
-    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
-    "Sec-WebSocket-Version: 13",
-    ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`),
-  ];
-  await conn.write(new TextEncoder().encode(lines.join("\r\n") + "\r\n\r\n"));
+  await conn.write(
+    new TextEncoder().encode(
+      `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+    ),
+  );
   let head = "";
   const buf = new Uint8Array(1);
   while (!head.endsWith("\r\n\r\n")) {
-    const n = await conn.read(buf);
-    if (n === null) break;
+    if ((await conn.read(buf)) === null) throw new Error(`closed during the upgrade: ${head}`);
     head += String.fromCharCode(buf[0]);
   }
-  return { status: head.split("\r\n")[0], conn };
+  if (!head.startsWith("HTTP/1.1 101")) throw new Error(`no upgrade: ${head}`);
+  return conn;
 }
 
-/**
- * Reads a server's WebSocket frames from `conn` (after `rawUpgrade`) until a close frame or the end of the
- * stream (bounded: 10 s), and returns the close frame's code and reason, or undefined when none came.
- */
-export async function readUntilClose(conn: Deno.Conn): Promise<{ code: number; reason: string } | undefined> {
-  const timer = setTimeout(() => conn.close(), READ_LIMIT_MS);
-  let data = new Uint8Array(0);
-  const buf = new Uint8Array(256 * 1024);
-  const need = async (n: number) => {
-    while (data.length < n) {
-      const got = await conn.read(buf).catch(() => null);
-      if (got === null) return false;
-      const next = new Uint8Array(data.length + got);
-      next.set(data);
-      next.set(buf.subarray(0, got), data.length);
-      data = next;
-    }
-    return true;
-  };
-  try {
-    for (;;) {
-      if (!await need(2)) return undefined;
-      let len = data[1] & 0x7f;
-      let head = 2;
-      if (len === 126) {
-        if (!await need(4)) return undefined;
-        len = (data[2] << 8) | data[3];
-        head = 4;
-      } else if (len === 127) {
-        if (!await need(10)) return undefined;
-        len = Number(new DataView(data.buffer, data.byteOffset + 2, 8).getBigUint64(0));
-        head = 10;
-      }
-      if (!await need(head + len)) return undefined;
-      const payload = data.subarray(head, head + len);
-      if ((data[0] & 0x0f) === 0x8) {
-        return {
-          code: payload.length >= 2 ? (payload[0] << 8) | payload[1] : 1005,
-          reason: new TextDecoder().decode(payload.subarray(2)),
-        };
-      }
-      data = data.slice(head + len);
-    }
-  } finally {
-    clearTimeout(timer);
-  }
+/** A masked client frame (binary, final) carrying `payload`, for a raw peer that floods the server. */
+export function clientFrame(payload: Uint8Array): Uint8Array {
+  const n = payload.length;
+  const head = n < 126 ? [0x82, 0x80 | n] : n < 65536 ? [0x82, 0x80 | 126, n >> 8, n & 255] : (() => {
+    throw new Error("test frames stay under 64 KiB");
+  })();
+  const mask = [1, 2, 3, 4];
+  const out = new Uint8Array(head.length + 4 + n);
+  out.set(head);
+  out.set(mask, head.length);
+  for (let i = 0; i < n; i++) out[head.length + 4 + i] = payload[i] ^ mask[i & 3];
+  return out;
 }

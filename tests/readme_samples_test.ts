@@ -92,12 +92,15 @@ function prepare(command: string, ports: Map<string, string>, tmp: string): stri
 }
 
 /**
- * `sockkit server 1234 …` with the port made 0, and the port it replaced; a server the sample runs on every
+ * `sockkit server 1234 …` (or `server`/`relay ws://127.0.0.1:8080/`) with the port made 0, and the port it
+ * replaced; a server the sample runs on every
  * interface (no `--host`) listens on 127.0.0.1 instead, and its log is compared as if it were 0.0.0.0.
  */
 function freePort(command: string): { command: string; port?: string } {
   const accept = /^openssl s_server .*-accept (\d+)\b/.exec(command);
   if (accept) return { command: command.replace(/-accept \d+\b/, "-accept 0"), port: accept[1] };
+  const ws = /\b(?:server|relay) wss?:\/\/127\.0\.0\.1:(\d+)\//.exec(command);
+  if (ws) return { command: command.replace(`127.0.0.1:${ws[1]}/`, "127.0.0.1:0/"), port: ws[1] };
   const m = /\bserver (\d+)\b/.exec(command);
   if (!m) return { command };
   const local = /--host|--unix/.test(command) ? "" : " --host 127.0.0.1";

@@ -58,6 +58,14 @@ const CASES: (TransportCase & Capabilities)[] = ([
     ipPeers: false,
   },
   {
+    transport: "ws",
+    name: "WebSocket",
+    listen: () => ({ transport: "ws", hostname: "127.0.0.1", port: 0, path: "/", secure: false }),
+    target: (s) => ({ transport: "ws", hostname: "127.0.0.1", port: s.port, path: "/", secure: false }),
+    large: 512 * 1024, // one message, under the default --max-message (1 MiB)
+    ipPeers: true,
+  },
+  {
     transport: "udp",
     name: "UDP",
     listen: () => ({ transport: "udp", hostname: "127.0.0.1", port: 0 }),

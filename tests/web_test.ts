@@ -4,7 +4,7 @@ import { writeAll } from "../lib/io.ts";
 import { readToEnd, runCli, spawnCli, startServer, type TestServer } from "./_helpers.ts";
 import { httpUrl, scrape, scrapeUntil } from "./_metrics.ts";
 import { LinePeer } from "./_peer.ts";
-import { rawUpgrade, readUntilClose, WsPeer } from "./_ws.ts";
+import { rawUpgrade, readUntilClose, WsPeer } from "./_web_ws.ts";
 
 const LOCAL = { hostname: "127.0.0.1", port: 0 };
 
@@ -86,12 +86,15 @@ Deno.test("web: a page from another origin is refused (403) and counted; the sam
     assert.equal(foreign.status, "HTTP/1.1 403 Forbidden");
     const refused = await server.waitFor((e) => e.type === "refused");
     assert.ok(refused.type === "refused");
-    assert.match(refused.reason, /^Origin http:\/\/evil\.example does not match Host 127\.0\.0\.1:\d+/);
+    assert.match(
+      refused.reason,
+      /^cross-site request: Origin http:\/\/evil\.example is not this server \(127\.0\.0\.1:\d+\): a page may only/,
+    );
     const same = await rawUpgrade(port, { Origin: `http://127.0.0.1:${port}` });
     same.conn.close();
     assert.equal(same.status, "HTTP/1.1 101 Switching Protocols");
     const m = await scrape(`http://127.0.0.1:${port}/metrics`);
-    assert.equal(m.get('sockkit_refused_total{reason="handshake"}'), 1);
+    assert.equal(m.get('sockkit_refused_total{reason="deny"}'), 1);
   } finally {
     await server.stop();
   }

@@ -17,9 +17,16 @@ export function broadcast(ctx: ModeContext): Mode {
     room.serve(session, async (member) => {
       const buf = new Uint8Array(BROADCAST_BUFFER_SIZE);
       while (!session.stopping) {
-        const n = await session.read(buf);
-        if (n === null) return;
-        const data = buf.slice(0, n);
+        let data: Uint8Array;
+        if (session.readMessage) {
+          const message = await session.readMessage();
+          if (message === null) return;
+          data = message.data;
+        } else {
+          const n = await session.read(buf);
+          if (n === null) return;
+          data = buf.slice(0, n);
+        }
         room.send(data, member);
         ctx.hub?.publish(data);
       }

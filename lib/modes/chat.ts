@@ -1,5 +1,5 @@
 import { escapeBytes, escapeText, plural, textForScreen } from "../format.ts";
-import { LineReader } from "../framing.ts";
+import { LineReader, MessageLines } from "../framing.ts";
 import { concatBytes } from "../io.ts";
 import type { Mode, ModeContext, Session } from "./mode.ts";
 import { LocalHub } from "../hub/hub.ts";
@@ -20,6 +20,7 @@ const UNREACHABLE = "other servers unreachable";
  * (textForScreen: `\x1b`, `\u202e`). A line longer than `maxLine` is refused with a notice to its sender.
  * With a hub (`--hub`) the room spans server instances: lines, joins, leaves and renames are published to
  * the others and theirs delivered here; names are claimed through the hub, and `/who` lists every instance.
+ * A WebSocket member sends one line per message and is sent one text message per line, with no line ending.
  */
 export function chat(ctx: ModeContext): Mode {
   const hub = ctx.hub ?? new LocalHub();
@@ -169,7 +170,10 @@ export function chat(ctx: ModeContext): Mode {
       );
       member.hearing = true;
       announce(member, `* ${member.name} joined`, member);
-      const lines = new LineReader(session, ctx.maxLine);
+      // over WebSocket one message is one line, and each line sent is one text message (no line ending)
+      const lines = session.readMessage
+        ? new MessageLines({ readMessage: () => session.readMessage!() }, ctx.maxLine)
+        : new LineReader(session, ctx.maxLine);
       while (!session.stopping) {
         const result = await lines.next();
         if (result === null) return;

@@ -30,7 +30,7 @@ function returnLargeBuffer(buf: Uint8Array): void {
  * than 512 bytes, then handed back to a small shared pool.
  */
 export async function echo(session: Session): Promise<void> {
-  if (session.readMessage) return await echoMessages(session, session.readMessage.bind(session));
+  if (session.readMessage && session.writeMessage) return await echoMessages(session);
   const small = new Uint8Array(ECHO_SMALL_BUFFER_SIZE);
   let buf: Uint8Array = small;
   try {
@@ -50,11 +50,11 @@ export async function echo(session: Session): Promise<void> {
   }
 }
 
-/** Echo over a message transport: each message goes back whole, as one message (one datagram per datagram). */
-async function echoMessages(session: Session, readMessage: () => Promise<Uint8Array | null>): Promise<void> {
+/** Echo over a message transport: each message is sent back whole, text as text and binary as binary. */
+async function echoMessages(session: Session): Promise<void> {
   while (!session.stopping) {
-    const message = await readMessage();
+    const message = await session.readMessage!();
     if (message === null) return;
-    await session.write(message);
+    await session.writeMessage!(message);
   }
 }

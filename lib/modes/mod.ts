@@ -4,7 +4,7 @@ import { discard } from "./discard.ts";
 import { echo } from "./echo.ts";
 import type { ModeFactory } from "./mode.ts";
 
-export type { Mode, ModeContext, ModeFactory, Session } from "./mode.ts";
+export type { Message, Mode, ModeContext, ModeFactory, Session } from "./mode.ts";
 
 /** Every server mode by name, as a factory called once per server run; the first is the default. */
 export const MODES = {

@@ -2,7 +2,17 @@ import type { EventSink, ModeEvent } from "../events.ts";
 import type { Hub } from "../hub/hub.ts";
 import type { FanOutCounters } from "../metrics/counters.ts";
 
-/** What a mode may do with the connection it was given; the server counts and reports through it. */
+export type { Message } from "../transport_types.ts";
+import type { Message } from "../transport_types.ts";
+
+/**
+ * What a mode may do with the connection it was given; the server counts and reports through it.
+ *
+ * Over a message transport (UDP, WebSocket) the session also has `readMessage`/`writeMessage`: modes that
+ * care where a message ends use them (echo keeps each message whole and of its type, chat takes one message
+ * as one line, broadcast and discard count messages), and the byte-stream `read`/`write` stay for the rest.
+ * Over TCP, TLS and Unix sockets they are absent and nothing changes.
+ */
 export interface Session {
   /** The server-wide number of this client (1, 2, …). */
   readonly id: number;
@@ -14,13 +24,12 @@ export interface Session {
   readonly closeReason?: string;
   /** Receives into `buf` (recv); null at end of stream. Counts one message per read that returns data. */
   read(buf: Uint8Array): Promise<number | null>;
-  /**
-   * Message transports (UDP) only: the next whole message (recv of one datagram), counted as one; null at the
-   * end. A mode that must keep message boundaries (echo) uses it when it is there.
-   */
-  readMessage?(): Promise<Uint8Array | null>;
   /** Sends all of `data` (send), resolving once every byte was handed to the OS. */
   write(data: Uint8Array): Promise<void>;
+  /** Message transports only: the next whole message (counted as one message); null at the end. */
+  readMessage?(): Promise<Message | null>;
+  /** Message transports only: sends one whole message, waiting while the peer is `maxQueue` behind. */
+  writeMessage?(message: Message): Promise<void>;
   /**
    * Closes the connection now; `reason` is logged when the client is reported gone. While the server is
    * stopping, the close is a goodbye: the sending side is shut down once nothing is being written, and the

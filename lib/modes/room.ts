@@ -2,6 +2,7 @@ import { networkReason } from "../errors.ts";
 import { formatBytes } from "../format.ts";
 import { OutboundQueue } from "../queue.ts";
 import type { FanOutCounters } from "../metrics/counters.ts";
+import { isUtf8 } from "../format.ts";
 import type { Session } from "./mode.ts";
 
 /** One client in a room: its session, its outbound queue, and what chat knows about it. */
@@ -10,13 +11,20 @@ export class Member {
   readonly queue: OutboundQueue;
   /** The chat name (`user1`, or what `/nick` set). */
   name = "";
-  /** The line ending this member uses, used for what it is sent (chat). */
-  eol: "\n" | "\r\n" = "\n";
+  /** The line ending this member uses, used for what it is sent (chat); none for a message session. */
+  eol: "\n" | "\r\n" | "" = "\n";
   /** False until the member is to hear the room (chat: once it was welcomed); `send` passes it by till then. */
   hearing = true;
 
   constructor(readonly session: Session, maxQueue: number, counters?: FanOutCounters) {
-    this.queue = new OutboundQueue((data) => session.write(data), maxQueue, counters);
+    // A message session (WebSocket) gets each queued chunk as one message: chunks are not joined.
+    const writeMessage = session.writeMessage?.bind(session);
+    this.queue = writeMessage
+      ? new OutboundQueue((data) => writeMessage({ data, text: isUtf8(data) }), maxQueue, counters, {
+        coalesce: false,
+      })
+      : new OutboundQueue((data) => session.write(data), maxQueue, counters);
+    if (writeMessage) this.eol = "";
   }
 }
 

@@ -10,11 +10,12 @@ import { tls } from "./tls.ts";
 import type { Transport } from "./transport.ts";
 import { udp } from "./udp.ts";
 import { unix } from "./unix.ts";
+import { ws } from "./ws.ts";
 
 export type { Capabilities, Connection, Framing, Listener, Transport } from "./transport.ts";
 
 /** Every transport, in the order help lists them. */
-export const TRANSPORTS: readonly Transport[] = [tcp, tls, udp, unix] as Transport[];
+export const TRANSPORTS: readonly Transport[] = [tcp, tls, udp, ws, unix] as Transport[];
 
 const BY_NAME = new Map(TRANSPORTS.map((t) => [t.name, t]));
 

@@ -13,6 +13,7 @@ export const tcp: Transport<TcpEndpoint> = {
   name: "tcp",
   label: "TCP",
   schemes: ["tcp://"],
+  spec: "tcp://HOST:PORT",
   help: "tcp://HOST:PORT (also HOST:PORT, and PORT where listening): a TCP byte stream",
   capabilities: {
     framing: "stream",

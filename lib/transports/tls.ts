@@ -14,6 +14,7 @@ export const tls: Transport<TlsEndpoint> = {
   name: "tls",
   label: "TLS",
   schemes: ["tls://"],
+  spec: "tls://HOST:PORT",
   help: "tls://HOST:PORT: TLS over TCP (server: --cert/--key or an ephemeral certificate)",
   capabilities: {
     framing: "stream",

@@ -39,8 +39,10 @@ export interface Transport<E extends Endpoint = Endpoint> {
   readonly name: E["transport"];
   /** How messages name it (`TCP`, `Unix socket`). */
   readonly label: string;
-  /** The address-spec prefixes that select it (`tcp://`, `unix:`); the first is the one shown in help. */
+  /** The address-spec prefixes that select it (`tcp://`, `unix:`). */
   readonly schemes: readonly string[];
+  /** How its addresses are written, in usage errors (`tcp://HOST:PORT`, `unix:PATH`). */
+  readonly spec: string;
   /** One line for `--help` and the README. */
   readonly help: string;
   /** What it can do. */
@@ -51,6 +53,8 @@ export interface Transport<E extends Endpoint = Endpoint> {
   readonly namedInListening: boolean;
   /** How an endpoint is shown to people: `127.0.0.1:1234`, `unix:/tmp/s.sock`. */
   format(ep: E): string;
+  /** The "Listening on" address, from the address the listener got (default: that address as it is). */
+  listeningAddress?(addr: string, ep: E): string;
   /**
    * Parses what follows the scheme in an address spec (`HOST:PORT`, a path); throws a `SpecError` saying what
    * is wrong, which the address-spec parser turns into a usage error listing the forms.
@@ -61,5 +65,5 @@ export interface Transport<E extends Endpoint = Endpoint> {
   /** Connects, giving up when `signal` aborts (stream transports; UDP's client is lib/udp.ts). */
   connect?(ep: E, signal?: AbortSignal): Promise<Connection>;
   /** What a client shows about a connection besides its address (`TLS, ALPN h2`). */
-  describe?(conn: Connection): Promise<string | undefined>;
+  describe?(conn: Connection, ep: E): Promise<string | undefined>;
 }

@@ -18,6 +18,7 @@ export const udp: Transport<UdpEndpoint> = {
   name: "udp",
   label: "UDP",
   schemes: ["udp://"],
+  spec: "udp://HOST:PORT",
   help: "udp://HOST:PORT: UDP datagrams, one message each (echo and discard; rate-limited replies)",
   capabilities: {
     framing: "message",

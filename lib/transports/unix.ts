@@ -13,6 +13,7 @@ export const unix: Transport<UnixEndpoint> = {
   name: "unix",
   label: "Unix socket",
   schemes: ["unix:"],
+  spec: "unix:PATH",
   help: "unix:PATH: a Unix domain stream socket (the server needs read/write access to PATH)",
   capabilities: {
     framing: "stream",

@@ -4,6 +4,7 @@
  * client). `/ws` is refused (403) to peers the guard rails refuse and to pages of another origin.
  * @module
  */
+import { originRefusal } from "../ws/origin.ts";
 import { formatAddr } from "../address.ts";
 import { accessRefusal, type AccessRules } from "../guards.ts";
 import type { RefusalKind, ServerCounters } from "../metrics/counters.ts";
@@ -40,24 +41,6 @@ const HEADERS = {
 
 function text(status: number, body: string, type = "text/plain; charset=utf-8"): Response {
   return new Response(body, { status, headers: { ...HEADERS, "content-type": type } });
-}
-
-/**
- * Why a WebSocket request's `Origin` is refused, or undefined: a page may only connect to the host it came
- * from (cross-site WebSocket hijacking); a request without `Origin` comes from no page and is let in.
- */
-export function originProblem(request: Request): string | undefined {
-  const origin = request.headers.get("origin");
-  if (origin === null) return undefined;
-  const host = request.headers.get("host")?.toLowerCase();
-  let originHost: string | undefined;
-  try {
-    originHost = new URL(origin).host.toLowerCase();
-  } catch {
-    // "null" (a sandboxed page, a file) or garbage: no host to match
-  }
-  if (originHost !== undefined && originHost === host) return undefined;
-  return `Origin ${origin.slice(0, 100)} does not match Host ${host ?? "(none)"}`;
 }
 
 /**
@@ -108,10 +91,16 @@ function upgrade(request: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>, ro
     room.refuse(peer, "deny", denied);
     return text(403, `${denied}\n`);
   }
-  const problem = originProblem(request);
+  // the same check as a ws:// server's (lib/ws/origin.ts): a page may only connect to the server it came from
+  const problem = originRefusal(
+    request.headers.get("origin"),
+    request.headers.get("host"),
+    [],
+    ": a page may only connect to the server it came from",
+  );
   if (problem) {
-    room.refuse(peer, "handshake", `${problem} (cross-site WebSocket refused)`);
-    return text(403, `${problem}: a page may only connect to the server it came from\n`);
+    room.refuse(peer, "deny", problem);
+    return text(403, `${problem}\n`);
   }
   // Deno pings an idle WebSocket and closes it when no pong comes back (idleTimeout, 120 s by default)
   const remoteAddr = info.remoteAddr; // read before the upgrade: the request is gone after it

@@ -1,0 +1,177 @@
+/**
+ * The WebSocket server's listener: `Deno.serve` answers HTTP, and upgrades at the endpoint's path with
+ * `Deno.upgradeWebSocket` (the runtime's WebSocket, with its keep-alive pings); each upgraded connection is
+ * handed on as a `WsConn` through the same `Listener` interface the TCP, TLS and Unix listeners have, so the
+ * server and the relay serve it as they serve any other. Before an upgrade, plain HTTP is answered: another
+ * path 404, a request that is no upgrade 426, a cross-site `Origin` 403 (lib/ws/origin.ts), and what the
+ * guard rails refuse (`admission`: `--deny` 403, `--max-conns` 503), so a refused browser sees an HTTP status
+ * and no WebSocket is ever opened for it.
+ * @module
+ */
+import { formatHostPort } from "../address.ts";
+import { toNetworkError } from "../errors.ts";
+import type { EventSink, ServerEvent } from "../events.ts";
+import type { Admission, Listener, WsEndpoint } from "../transport_types.ts";
+import { DEFAULT_MAX_MESSAGE, DEFAULT_WS_MAX_QUEUE, type SocketLike, WsConn } from "./conn.ts";
+import { originRefusal } from "./origin.ts";
+
+/** The default `--ping-interval`: seconds without a message before a ping (and as long again for its pong). */
+export const DEFAULT_PING_INTERVAL_S = 30;
+
+export type { Admission, Refusal } from "../transport_types.ts";
+
+/** The `Listener` of a WebSocket server (see the module doc). */
+class WsListener implements Listener {
+  readonly #ready: WsConn[] = [];
+  #waiter?: { resolve: (conn: WsConn) => void; reject: (err: unknown) => void };
+  #closed = false;
+  /** Upgraded connections still open; the HTTP server stops once the listener is closed and they are gone. */
+  readonly #open = new Set<WsConn>();
+
+  /** Where it listens: set once `Deno.serve` has bound. */
+  addr: Deno.Addr = { transport: "tcp", hostname: "0.0.0.0", port: 0 };
+
+  constructor(private readonly server: { stop(): void }) {}
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Called by the handler once a connection is upgraded and open. */
+  deliver(conn: WsConn): void {
+    this.#open.add(conn);
+    conn.done.then(() => {
+      this.#open.delete(conn);
+      this.#stopWhenIdle();
+    });
+    if (this.#closed) return conn.closeFor("server shutting down");
+    const waiter = this.#waiter;
+    this.#waiter = undefined;
+    if (waiter) waiter.resolve(conn);
+    else this.#ready.push(conn);
+  }
+
+  accept(): Promise<Deno.Conn> {
+    const conn = this.#ready.shift();
+    if (conn) return Promise.resolve(conn);
+    if (this.#closed) return Promise.reject(new Deno.errors.BadResource("the listener is closed"));
+    return new Promise((resolve, reject) => (this.#waiter = { resolve, reject }));
+  }
+
+  /** Stops accepting: new requests are answered 503, and open connections keep going until they close. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const conn of this.#ready.splice(0)) conn.closeFor("server shutting down");
+    this.#waiter?.reject(new Deno.errors.BadResource("the listener is closed"));
+    this.#waiter = undefined;
+    this.#stopWhenIdle();
+  }
+
+  #stopWhenIdle(): void {
+    if (this.#closed && this.#open.size === 0) this.server.stop();
+  }
+}
+
+function plain(status: number, text: string, headers: Record<string, string> = {}): Response {
+  return new Response(text + "\n", {
+    status,
+    headers: { "content-type": "text/plain; charset=utf-8", ...headers },
+  });
+}
+
+/**
+ * Listens for WebSocket clients on `ep` (`wss://`: with `--cert`/`--key`, or an ephemeral certificate
+ * reported through `emit` with its fingerprint, as `tls://` does). Throws a `SockkitError` that says why it
+ * cannot listen.
+ */
+export async function listenWs(
+  ep: WsEndpoint,
+  emit: EventSink<ServerEvent> = () => {},
+  admission: Admission = {},
+): Promise<Listener> {
+  const settings = ep.ws ?? {};
+  const address = formatHostPort(ep.hostname, ep.port);
+  let tls: { cert: string; key: string } | undefined;
+  let certEvent: Extract<ServerEvent, { type: "certificate" }> | undefined;
+  if (ep.secure) {
+    const { serverCertificate } = await import("../tls.ts");
+    const material = await serverCertificate(ep.tls ?? {}, ep.hostname);
+    tls = { cert: material.cert, key: material.key };
+    certEvent = material.event;
+  }
+  const stopper = new AbortController();
+  const listener = new WsListener({ stop: () => stopper.abort() });
+  const refuse = (addr: Deno.Addr, status: number, reason: string, notice = reason) => {
+    admission.refused?.(addr, reason);
+    return plain(status, `${status} ${notice}`);
+  };
+  const handler = (req: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>): Response => {
+    const url = new URL(req.url);
+    if (url.pathname !== ep.path) {
+      return plain(404, `404 not found: the WebSocket is at ${ep.path}`);
+    }
+    if (req.headers.get("upgrade")?.toLowerCase() !== "websocket") {
+      return plain(426, `426 upgrade required: this is a WebSocket endpoint (connect with ws://)`, {
+        upgrade: "websocket",
+        connection: "Upgrade",
+      });
+    }
+    const remoteAddr = info.remoteAddr;
+    if (listener.closed) return plain(503, "503 server shutting down");
+    const cross = originRefusal(req.headers.get("origin"), req.headers.get("host"), settings.allowOrigins);
+    if (cross) return refuse(remoteAddr, 403, cross);
+    const refusal = admission.check?.(remoteAddr);
+    if (refusal) return refuse(remoteAddr, refusal.status ?? 403, refusal.reason, refusal.notice);
+    const asked = (req.headers.get("sec-websocket-protocol") ?? "").split(",").map((p) => p.trim());
+    const protocol = settings.subprotocol && asked.includes(settings.subprotocol)
+      ? settings.subprotocol
+      : undefined;
+    // Deno 2.9.6 splits the offered subprotocols at ", " only, and refuses a list written "a,b" (as the npm ws
+    // client writes it) when asked to agree to one: the header is read and answered here instead
+    const { socket, response } = Deno.upgradeWebSocket(req, {
+      idleTimeout: settings.pingIntervalS ?? DEFAULT_PING_INTERVAL_S,
+    });
+    if (protocol) response.headers.set("sec-websocket-protocol", protocol);
+    const conn = new WsConn(socket as unknown as SocketLike, {
+      localAddr: listener.addr,
+      remoteAddr,
+      maxMessage: settings.maxMessage ?? DEFAULT_MAX_MESSAGE,
+      maxQueue: settings.maxQueue ?? DEFAULT_WS_MAX_QUEUE,
+      pingIntervalS: settings.pingIntervalS ?? DEFAULT_PING_INTERVAL_S,
+      protocol: protocol ?? "",
+    });
+    socket.addEventListener("open", () => listener.deliver(conn), { once: true });
+    return response;
+  };
+  let server: Deno.HttpServer<Deno.NetAddr>;
+  try {
+    server = Deno.serve({
+      hostname: ep.hostname,
+      port: ep.port,
+      signal: stopper.signal,
+      onListen: () => {},
+      onError: () => plain(500, "500 internal error"),
+      ...tls,
+    }, handler);
+  } catch (err) {
+    throw toNetworkError(err, "listen", address);
+  }
+  listener.addr = server.addr;
+  if (certEvent) {
+    const writeTo = ep.tls?.writeCertFile;
+    if (writeTo && !ep.tls?.certFile) {
+      const { writeCertificate } = await import("../tls.ts");
+      try {
+        await writeCertificate(writeTo, tls!.cert);
+      } catch (err) {
+        stopper.abort();
+        throw err;
+      }
+      certEvent.writtenTo = writeTo;
+      certEvent.trustWith = `--ca ${writeTo}`;
+    }
+    emit(certEvent);
+  }
+  return listener;
+}
