@@ -6,14 +6,14 @@
  * @module
  */
 import process from "node:process";
-import type { EventSink } from "./lib/events.ts";
-import { SockkitError, UsageError } from "./lib/errors.ts";
+import type { EventSink } from "./lib/report/events.ts";
+import { SockkitError, UsageError } from "./lib/core/errors.ts";
 import { LatencyHistogram, type LatencySummary } from "./lib/bench/histogram.ts";
 import type { LoadDriver, LoadMode, LoadProgress, LoadResult } from "./lib/bench/load.ts";
 import { type AnyLoadSpec, createLoad } from "./lib/bench/loads.ts";
 import { noReplyError } from "./lib/bench/udp_load.ts";
 import type { FromWorker, ToWorker } from "./lib/bench/worker.ts";
-import { type Endpoint, formatEndpoint } from "./lib/transport.ts";
+import { type Endpoint, formatEndpoint } from "./lib/transports/dispatch.ts";
 
 /** What `runBench` needs; main.ts fills in the defaults. */
 export interface BenchOptions {

@@ -3,14 +3,21 @@
  * message per interval (`repeat`), or stdin to the socket and the socket to stdout (`pipe`).
  * @module
  */
-import { formatAddr } from "./lib/address.ts";
-import type { ClientEvent, ClientSummary, EventSink } from "./lib/events.ts";
-import { networkReason, SockkitError, toNetworkError } from "./lib/errors.ts";
-import { escapeBytes } from "./lib/format.ts";
-import { type ByteReader, type ByteWriter, closeQuietly, isClosedError, sleep, writeAll } from "./lib/io.ts";
-import { ReplyTracker } from "./lib/replies.ts";
-import { RttAccumulator } from "./lib/stats.ts";
-import { LineEditor, type Terminal, textForTerminal, WholeLines } from "./lib/terminal.ts";
+import { formatAddr } from "./lib/endpoints/address.ts";
+import type { ClientEvent, ClientSummary, EventSink } from "./lib/report/events.ts";
+import { networkReason, SockkitError, toNetworkError } from "./lib/core/errors.ts";
+import { escapeBytes } from "./lib/core/format.ts";
+import {
+  type ByteReader,
+  type ByteWriter,
+  closeQuietly,
+  isClosedError,
+  sleep,
+  writeAll,
+} from "./lib/core/io.ts";
+import { ReplyTracker } from "./lib/client/replies.ts";
+import { RttAccumulator } from "./lib/core/stats.ts";
+import { LineEditor, type Terminal, textForTerminal, WholeLines } from "./lib/client/terminal.ts";
 import {
   connect,
   type Connection,
@@ -19,10 +26,10 @@ import {
   endpointZone,
   formatEndpoint,
   type StreamEndpoint,
-} from "./lib/transport.ts";
-import { looksLikeTls } from "./lib/tls.ts";
-import { runUdpClient, type UdpSettings } from "./lib/udp.ts";
-import { WireTap } from "./lib/wire.ts";
+} from "./lib/transports/dispatch.ts";
+import { looksLikeTls } from "./lib/transports/tls/tls.ts";
+import { runUdpClient, type UdpSettings } from "./lib/transports/udp/client.ts";
+import { WireTap } from "./lib/server/wire.ts";
 
 /** What `runClient` needs; main.ts fills in the defaults. */
 export interface ClientOptions {
@@ -82,7 +89,7 @@ const PIPE_BUFFER_SIZE = 64 * 1024;
 export async function runClient(opts: ClientOptions, ctx: RunClientContext = {}): Promise<ClientSummary> {
   if (opts.endpoint.transport === "udp") return await runUdpClient({ ...opts, endpoint: opts.endpoint }, ctx);
   if (opts.endpoint.transport === "ws") {
-    const { runWsClient } = await import("./lib/ws/client.ts");
+    const { runWsClient } = await import("./lib/transports/ws/client.ts");
     return await runWsClient({ ...opts, endpoint: opts.endpoint }, ctx);
   }
   const endpoint = opts.endpoint;

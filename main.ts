@@ -5,8 +5,8 @@
  */
 import { Command, CommanderError } from "@commander-js/extra-typings";
 import meta from "./deno.json" with { type: "json" };
-import { ExitCode, SockkitError } from "./lib/errors.ts";
-import { escapeText } from "./lib/format.ts";
+import { ExitCode, SockkitError } from "./lib/core/errors.ts";
+import { escapeText } from "./lib/core/format.ts";
 import { usageOutput, writeLine } from "./cli/common.ts";
 import { addServerCommand } from "./cli/server.ts";
 import { addClientCommand } from "./cli/client.ts";

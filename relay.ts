@@ -4,14 +4,14 @@
  * with any stream target; UDP to UDP with a session per source (lib/relay/udp.ts).
  * @module
  */
-import { acceptLoop } from "./lib/accept.ts";
-import { isStream } from "./lib/addressspec.ts";
-import type { Cidr } from "./lib/cidr.ts";
-import { networkReason, SockkitError, UsageError } from "./lib/errors.ts";
-import type { EventSink, ServerEvent, ServerSummary } from "./lib/events.ts";
-import { plural } from "./lib/format.ts";
-import { accessRefusal, idleReason, IdleTimer } from "./lib/guards.ts";
-import { closeQuietly, sleep } from "./lib/io.ts";
+import { acceptLoop } from "./lib/server/accept.ts";
+import { isStream } from "./lib/endpoints/addressspec.ts";
+import type { Cidr } from "./lib/endpoints/cidr.ts";
+import { networkReason, SockkitError, UsageError } from "./lib/core/errors.ts";
+import type { EventSink, ServerEvent, ServerSummary } from "./lib/report/events.ts";
+import { plural } from "./lib/core/format.ts";
+import { accessRefusal, idleReason, IdleTimer } from "./lib/server/guards.ts";
+import { closeQuietly, sleep } from "./lib/core/io.ts";
 import { type PairResult, relayPair } from "./lib/relay/pair.ts";
 import { runUdpRelay } from "./lib/relay/udp.ts";
 import {
@@ -26,8 +26,8 @@ import {
   type StreamEndpoint,
   TRANSPORT_LABELS,
   transportNote,
-} from "./lib/transport.ts";
-import { WireTap } from "./lib/wire.ts";
+} from "./lib/transports/dispatch.ts";
+import { WireTap } from "./lib/server/wire.ts";
 
 /** What `runRelay` needs; main.ts fills in the defaults. */
 export interface RelayOptions {

@@ -2,14 +2,14 @@
  * `sockkit server`: bind, listen, accept, then serve every client at once with a mode (echo by default).
  * @module
  */
-import type { Cidr } from "./lib/cidr.ts";
-import type { EventSink, ServerEvent, ServerSummary } from "./lib/events.ts";
-import { networkReason, UsageError } from "./lib/errors.ts";
+import type { Cidr } from "./lib/endpoints/cidr.ts";
+import type { EventSink, ServerEvent, ServerSummary } from "./lib/report/events.ts";
+import { networkReason, UsageError } from "./lib/core/errors.ts";
 import type { Hub } from "./lib/hub/hub.ts";
 import type { HubSettings } from "./lib/hub/url.ts";
-import { plural } from "./lib/format.ts";
-import { DEFAULT_MAX_LINE } from "./lib/framing.ts";
-import { accessRefusal, idleReason, IdleTimer, notReadingReason } from "./lib/guards.ts";
+import { plural } from "./lib/core/format.ts";
+import { DEFAULT_MAX_LINE } from "./lib/core/framing.ts";
+import { accessRefusal, idleReason, IdleTimer, notReadingReason } from "./lib/server/guards.ts";
 import {
   type ByteWriter,
   closeQuietly,
@@ -18,13 +18,13 @@ import {
   isClosedError,
   sleep,
   writeAll,
-} from "./lib/io.ts";
-import { acceptLoop } from "./lib/accept.ts";
+} from "./lib/core/io.ts";
+import { acceptLoop } from "./lib/server/accept.ts";
 import { type ConnectionTransport, type RefusalKind, ServerCounters } from "./lib/metrics/counters.ts";
 import { type HttpAddress, type HttpListener, startHttpListeners } from "./lib/web/http.ts";
 import type { WebRoom } from "./lib/web/routes.ts";
 import { type Message, type ModeName, MODES, type Session } from "./lib/modes/mod.ts";
-import { DEFAULT_MAX_QUEUE } from "./lib/queue.ts";
+import { DEFAULT_MAX_QUEUE } from "./lib/server/queue.ts";
 import {
   type Connection,
   type Endpoint,
@@ -33,11 +33,11 @@ import {
   listenerAddress,
   peerLabel,
   transportNote,
-} from "./lib/transport.ts";
-import type { UdpSettings } from "./lib/transport_types.ts";
+} from "./lib/transports/dispatch.ts";
+import type { UdpSettings } from "./lib/transports/types.ts";
 import { transportOf } from "./lib/transports/mod.ts";
-import { EventLoopTurns, READS_PER_TURN } from "./lib/turns.ts";
-import { WireTap } from "./lib/wire.ts";
+import { EventLoopTurns, READS_PER_TURN } from "./lib/server/turns.ts";
+import { WireTap } from "./lib/server/wire.ts";
 
 /** What `runServer` needs; main.ts fills in the defaults. */
 export interface ServerOptions {
@@ -146,7 +146,7 @@ class Client implements Session {
   }
 
   // Hot path (read → count → mode → write). Kept lean: an idle client waits in read() with no async frame of
-  // its own, and a busy one completes at most READS_PER_TURN reads before the event loop turns (lib/turns.ts).
+  // its own, and a busy one completes at most READS_PER_TURN reads before the event loop turns (lib/server/turns.ts).
   #readsInRow = 0;
 
   /** Data that arrives once the server is stopping is drained, not served: the mode sees the end of stream. */

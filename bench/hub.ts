@@ -9,7 +9,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { sleep, writeAll } from "../lib/io.ts";
+import { sleep, writeAll } from "../lib/core/io.ts";
 import { RUNTIME_FLAGS } from "../tools/compile.ts";
 import { machineDescription } from "../tests/_proc.ts";
 import { NO_REDIS, startRedis } from "../tests/_redis.ts";

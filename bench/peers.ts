@@ -13,8 +13,8 @@
 import { parseArgs } from "node:util";
 import { hubBenchSection } from "./hub.ts";
 import type { BenchResult } from "../bench.ts";
-import { parseDuration } from "../lib/duration.ts";
-import { sleep } from "../lib/io.ts";
+import { parseDuration } from "../lib/core/duration.ts";
+import { sleep } from "../lib/core/io.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const MAIN = `${ROOT}main.ts`;

@@ -9,7 +9,7 @@
  * Linux only: it raises `ulimit -n` for its children and reads /proc for memory and descriptors.
  * @module
  */
-import { sleep } from "../lib/io.ts";
+import { sleep } from "../lib/core/io.ts";
 import {
   denoRun,
   fdLimitOf,

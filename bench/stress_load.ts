@@ -7,7 +7,7 @@
  *   stress_load.ts soak ECHO_PORT CHAT_PORT SECONDS   echo clients, chat members, connect/disconnect churn
  * @module
  */
-import { sleep, writeAll } from "../lib/io.ts";
+import { sleep, writeAll } from "../lib/core/io.ts";
 import { exchangeOn, linesOf } from "../tests/_peers.ts";
 
 const HOST = "127.0.0.1";

@@ -11,10 +11,10 @@ import {
   formatResult,
   formatStart,
 } from "../lib/bench/report.ts";
-import { clientTarget, parseWholeNumber } from "../lib/endpoints.ts";
-import { ExitCode, UsageError } from "../lib/errors.ts";
-import { INSECURE_WARNING } from "../lib/reporter.ts";
-import { UDP_MAX_PAYLOAD } from "../lib/udp.ts";
+import { clientTarget, parseWholeNumber } from "../lib/endpoints/flags.ts";
+import { ExitCode, UsageError } from "../lib/core/errors.ts";
+import { INSECURE_WARNING } from "../lib/report/reporter.ts";
+import { UDP_MAX_PAYLOAD } from "../lib/transports/udp/client.ts";
 import { UDP_HEADER_BYTES } from "../lib/bench/udp_load.ts";
 
 import {
@@ -122,7 +122,7 @@ export function addBenchCommand(program: Command, setExit: (code: number) => voi
       if (o.udp) checkUdpBenchOptions(o);
       const { endpoint } = clientTarget([host, port], o, "bench");
       if (endpoint.transport === "ws" && o.mode === "stream") {
-        // a WebSocket server cannot stop reading (lib/ws/conn.ts): a sender that never waits is cut off
+        // a WebSocket server cannot stop reading (lib/transports/ws/conn.ts): a sender that never waits is cut off
         throw new UsageError(
           "--mode stream never waits for the echo: over ws://, where the server cannot push back, it is cut off " +
             "as too slow; use ping-pong (the default, with --pipeline for more in flight)",

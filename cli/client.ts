@@ -5,10 +5,10 @@
 import { transportOf } from "../lib/transports/mod.ts";
 import { Command } from "@commander-js/extra-typings";
 import { runClient } from "../client.ts";
-import { clientTarget } from "../lib/endpoints.ts";
-import { ExitCode, SockkitError, UsageError } from "../lib/errors.ts";
-import { clientReporter } from "../lib/reporter.ts";
-import { UDP_MAX_PAYLOAD } from "../lib/udp.ts";
+import { clientTarget } from "../lib/endpoints/flags.ts";
+import { ExitCode, SockkitError, UsageError } from "../lib/core/errors.ts";
+import { clientReporter } from "../lib/report/reporter.ts";
+import { UDP_MAX_PAYLOAD } from "../lib/transports/udp/client.ts";
 
 import {
   addressHelp,

@@ -5,20 +5,20 @@
  */
 import { transportOf, TRANSPORTS } from "../lib/transports/mod.ts";
 import { Option } from "@commander-js/extra-typings";
-import { parseHost, parsePort, parseUnixPath } from "../lib/address.ts";
-import { type Cidr, parseCidr } from "../lib/cidr.ts";
-import { parseDuration } from "../lib/duration.ts";
-import { parseAlpn, parseWholeNumber } from "../lib/endpoints.ts";
-import { parsePin } from "../lib/fingerprint.ts";
-import { UsageError } from "../lib/errors.ts";
-import type { EventSink, ServerEvent } from "../lib/events.ts";
-import { escapeText } from "../lib/format.ts";
-import type { Endpoint } from "../lib/transport.ts";
+import { parseHost, parsePort, parseUnixPath } from "../lib/endpoints/address.ts";
+import { type Cidr, parseCidr } from "../lib/endpoints/cidr.ts";
+import { parseDuration } from "../lib/core/duration.ts";
+import { parseAlpn, parseWholeNumber } from "../lib/endpoints/flags.ts";
+import { parsePin } from "../lib/transports/tls/fingerprint.ts";
+import { UsageError } from "../lib/core/errors.ts";
+import type { EventSink, ServerEvent } from "../lib/report/events.ts";
+import { escapeText } from "../lib/core/format.ts";
+import type { Endpoint } from "../lib/transports/dispatch.ts";
 import type { HttpAddress } from "../lib/web/http.ts";
-import { type ReporterOutput } from "../lib/reporter.ts";
-import { parseSize } from "../lib/size.ts";
-import type { Terminal } from "../lib/terminal.ts";
-import { UDP_MAX_PAYLOAD } from "../lib/udp.ts";
+import { type ReporterOutput } from "../lib/report/reporter.ts";
+import { parseSize } from "../lib/core/size.ts";
+import type { Terminal } from "../lib/client/terminal.ts";
+import { UDP_MAX_PAYLOAD } from "../lib/transports/udp/client.ts";
 
 /** The "Addresses:" part of a command's help, one line per registered transport, from its own declaration. */
 export function addressHelp(): string {

@@ -3,8 +3,8 @@
  * @module
  */
 import { Command } from "@commander-js/extra-typings";
-import { parseWholeNumber } from "../lib/endpoints.ts";
-import { ExitCode, UsageError } from "../lib/errors.ts";
+import { parseWholeNumber } from "../lib/endpoints/flags.ts";
+import { ExitCode, UsageError } from "../lib/core/errors.ts";
 import {
   DEFAULT_PROBE_CONCURRENCY,
   DEFAULT_PROBE_TIMEOUT,
@@ -12,11 +12,11 @@ import {
   parsePortList,
   probeReporter,
   runProbe,
-} from "../lib/probe.ts";
+} from "../lib/probe/probe.ts";
 
 import { durationOption, hostArg, interruptSignal, output, usageOutput } from "./common.ts";
 
-/** `sockkit probe HOST PORTS`: which TCP ports of a host accept a connection (lib/probe.ts). */
+/** `sockkit probe HOST PORTS`: which TCP ports of a host accept a connection (lib/probe/probe.ts). */
 export function addProbeCommand(program: Command, setExit: (code: number) => void): void {
   program
     .command("probe")

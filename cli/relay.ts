@@ -5,10 +5,10 @@
 import { transportOf } from "../lib/transports/mod.ts";
 import { Command, Option } from "@commander-js/extra-typings";
 import { checkRelayPair, runRelay } from "../relay.ts";
-import { parseDuration } from "../lib/duration.ts";
-import { relayEndpoints } from "../lib/endpoints.ts";
-import { ExitCode } from "../lib/errors.ts";
-import { INSECURE_WARNING, serverReporter } from "../lib/reporter.ts";
+import { parseDuration } from "../lib/core/duration.ts";
+import { relayEndpoints } from "../lib/endpoints/flags.ts";
+import { ExitCode } from "../lib/core/errors.ts";
+import { INSECURE_WARNING, serverReporter } from "../lib/report/reporter.ts";
 
 import {
   addressHelp,

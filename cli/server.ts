@@ -4,14 +4,14 @@
  */
 import { Command, Option } from "@commander-js/extra-typings";
 import { runServer } from "../server.ts";
-import { parseDuration } from "../lib/duration.ts";
-import { looksLikeSpec, serverEndpoint } from "../lib/endpoints.ts";
-import { ExitCode, UsageError } from "../lib/errors.ts";
+import { parseDuration } from "../lib/core/duration.ts";
+import { looksLikeSpec, serverEndpoint } from "../lib/endpoints/flags.ts";
+import { ExitCode, UsageError } from "../lib/core/errors.ts";
 import { MODE_NAMES, type ModeName } from "../lib/modes/mod.ts";
 import { DEFAULT_ROOM, type HubSettings, parseHubUrl } from "../lib/hub/url.ts";
-import type { Endpoint } from "../lib/transport.ts";
-import { serverReporter } from "../lib/reporter.ts";
-import { UDP_MAX_PAYLOAD } from "../lib/udp.ts";
+import type { Endpoint } from "../lib/transports/dispatch.ts";
+import { serverReporter } from "../lib/report/reporter.ts";
+import { UDP_MAX_PAYLOAD } from "../lib/transports/udp/client.ts";
 
 import {
   addressHelp,

@@ -3,10 +3,10 @@
  * `--allow-origin`, `--binary`): their parsers, and the check that they come with a `ws://` address.
  * @module
  */
-import { UsageError } from "../lib/errors.ts";
-import { escapeText } from "../lib/format.ts";
-import type { Endpoint } from "../lib/transport.ts";
-import { parseAllowOrigin } from "../lib/ws/origin.ts";
+import { UsageError } from "../lib/core/errors.ts";
+import { escapeText } from "../lib/core/format.ts";
+import type { Endpoint } from "../lib/transports/dispatch.ts";
+import { parseAllowOrigin } from "../lib/transports/ws/origin.ts";
 
 /** Parses `--subprotocol`: a token as RFC 6455 allows (letters, digits and `!#$%&'*+-.^_`|~`). */
 export function subprotocolArg(value: string): string {

@@ -1,8 +1,8 @@
 /** Shared test helpers: an in-process server on a free loopback port, raw sockets, and the real CLI. */
 import { runServer, type ServerOptions } from "../server.ts";
-import type { ServerEvent, ServerSummary } from "../lib/events.ts";
-import { concatBytes, writeAll } from "../lib/io.ts";
-import type { Connection } from "../lib/transport_types.ts";
+import type { ServerEvent, ServerSummary } from "../lib/report/events.ts";
+import { concatBytes, writeAll } from "../lib/core/io.ts";
+import type { Connection } from "../lib/transports/types.ts";
 import { RUNTIME_FLAGS } from "../tools/compile.ts";
 
 /** A server running in this process on 127.0.0.1 (or `hostname`), port 0. */

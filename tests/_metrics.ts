@@ -1,5 +1,5 @@
 /** Test helpers for `/metrics`: where a test server serves it, and its samples read as a user reads them. */
-import type { ServerEvent } from "../lib/events.ts";
+import type { ServerEvent } from "../lib/report/events.ts";
 import type { TestServer } from "./_helpers.ts";
 
 /** The URL from the server's "http" event for `serves` (`metrics`: `http://127.0.0.1:PORT/metrics`). */

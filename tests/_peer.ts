@@ -1,5 +1,5 @@
 /** A line-oriented test client for the chat and guard-rail tests: send text, wait for lines, see the close. */
-import { writeAll } from "../lib/io.ts";
+import { writeAll } from "../lib/core/io.ts";
 
 const READ_LIMIT_MS = 10_000;
 

@@ -3,8 +3,8 @@
  * exchange a fixed number of messages, clients that reset the connection, and clients that never read.
  * @module
  */
-import { isClosedError, writeAll } from "../lib/io.ts";
-import { EventLoopTurns, READS_PER_TURN } from "../lib/turns.ts";
+import { isClosedError, writeAll } from "../lib/core/io.ts";
+import { EventLoopTurns, READS_PER_TURN } from "../lib/server/turns.ts";
 
 /** A fixed block of random bytes; client `k` sends it cyclically from offset `k * 4099`, so every echo can be checked. */
 export const PATTERN: Uint8Array = (() => {

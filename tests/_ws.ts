@@ -7,7 +7,7 @@
 import WebSocket from "ws";
 import { startServer, type TestServer } from "./_helpers.ts";
 import type { ServerOptions } from "../server.ts";
-import type { WsEndpoint, WsSettings } from "../lib/transport_types.ts";
+import type { WsEndpoint, WsSettings } from "../lib/transports/types.ts";
 
 export { WebSocket };
 

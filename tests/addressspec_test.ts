@@ -1,7 +1,7 @@
 /** Address specs (`tcp://`, `tls://`, `udp://`, `unix:`, `HOST:PORT`, `PORT`) for every command that takes an address. */
 import assert from "node:assert/strict";
-import { parseAddressSpec } from "../lib/addressspec.ts";
-import { looksLikeSpec } from "../lib/endpoints.ts";
+import { parseAddressSpec } from "../lib/endpoints/addressspec.ts";
+import { looksLikeSpec } from "../lib/endpoints/flags.ts";
 import { runCli, spawnCli } from "./_helpers.ts";
 
 Deno.test("address specs: every form parses to its endpoint, and a bad one names its problem", () => {

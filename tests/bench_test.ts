@@ -3,8 +3,8 @@ import { type BenchOptions, runBench } from "../bench.ts";
 import type { LoadMode } from "../lib/bench/load.ts";
 import { LatencyHistogram } from "../lib/bench/histogram.ts";
 import { PayloadStream } from "../lib/bench/payload.ts";
-import { SockkitError } from "../lib/errors.ts";
-import { closeQuietly, writeAll } from "../lib/io.ts";
+import { SockkitError } from "../lib/core/errors.ts";
+import { closeQuietly, writeAll } from "../lib/core/io.ts";
 import { runCli, startServer } from "./_helpers.ts";
 
 /** A loopback server whose per-connection behaviour the test decides; stop() closes everything it opened. */

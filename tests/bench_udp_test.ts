@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { type BenchEvent, runBench } from "../bench.ts";
 import { formatProgress } from "../lib/bench/report.ts";
-import { SockkitError } from "../lib/errors.ts";
-import type { UdpEndpoint } from "../lib/transport.ts";
+import { SockkitError } from "../lib/core/errors.ts";
+import type { UdpEndpoint } from "../lib/transports/dispatch.ts";
 import { runCli, startServer, type TestServer } from "./_helpers.ts";
 
 const udp = (port: number): UdpEndpoint => ({ transport: "udp", hostname: "127.0.0.1", port });

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
-import { cidrContains, parseCidr, parseIp, sourceNetwork } from "../lib/cidr.ts";
-import { UsageError } from "../lib/errors.ts";
-import { accessRefusal } from "../lib/guards.ts";
-import { parseSize } from "../lib/size.ts";
+import { cidrContains, parseCidr, parseIp, sourceNetwork } from "../lib/endpoints/cidr.ts";
+import { UsageError } from "../lib/core/errors.ts";
+import { accessRefusal } from "../lib/server/guards.ts";
+import { parseSize } from "../lib/core/size.ts";
 
 const inside = (cidr: string, address: string) => cidrContains(parseCidr(cidr), address);
 

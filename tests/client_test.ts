@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { runClient } from "../client.ts";
-import type { ClientEvent } from "../lib/events.ts";
-import { SockkitError } from "../lib/errors.ts";
-import { closeQuietly, writeAll } from "../lib/io.ts";
+import type { ClientEvent } from "../lib/report/events.ts";
+import { SockkitError } from "../lib/core/errors.ts";
+import { closeQuietly, writeAll } from "../lib/core/io.ts";
 import { concat, randomBytes, startServer } from "./_helpers.ts";
 
 const tcp = (port: number, hostname = "127.0.0.1") => ({ transport: "tcp" as const, hostname, port });

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { ECHO_LARGE_BUFFER_SIZE, ECHO_SMALL_BUFFER_SIZE } from "../lib/modes/echo.ts";
-import { writeAll } from "../lib/io.ts";
+import { writeAll } from "../lib/core/io.ts";
 import { randomBytes, readExactly, sha256, startServer } from "./_helpers.ts";
 
 Deno.test("echo: traffic that moves between the small and the large read buffer comes back identical", async () => {

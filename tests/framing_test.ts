@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { LineReader, type LineResult } from "../lib/framing.ts";
+import { LineReader, type LineResult } from "../lib/core/framing.ts";
 
 /** A reader that returns the given chunks one read at a time (each cut to the buffer offered). */
 function chunks(...parts: (string | Uint8Array)[]) {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { parseCidr } from "../lib/cidr.ts";
-import { writeAll } from "../lib/io.ts";
+import { parseCidr } from "../lib/endpoints/cidr.ts";
+import { writeAll } from "../lib/core/io.ts";
 import { echoRoundTrip, readToEnd, runCli, startServer } from "./_helpers.ts";
 
 const text = (b: Uint8Array) => new TextDecoder().decode(b);

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { writeAll } from "../lib/io.ts";
+import { writeAll } from "../lib/core/io.ts";
 import { type CliProcess, hasCommand, portOf, randomBytes, runCli, sha256, spawnCli } from "./_helpers.ts";
 import { LinePeer } from "./_peer.ts";
 import { within } from "./_proc.ts";

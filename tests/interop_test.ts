@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { runClient } from "../client.ts";
-import type { ClientEvent } from "../lib/events.ts";
+import type { ClientEvent } from "../lib/report/events.ts";
 import { startServer } from "./_helpers.ts";
 
 const PEERS = new URL("./peers/", import.meta.url).pathname;

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { runClient } from "../client.ts";
-import type { ClientEvent } from "../lib/events.ts";
-import type { Endpoint } from "../lib/transport.ts";
+import type { ClientEvent } from "../lib/report/events.ts";
+import type { Endpoint } from "../lib/transports/dispatch.ts";
 import { runCli, startServer } from "./_helpers.ts";
 
 const FIXTURES = new URL("./fixtures/", import.meta.url).pathname;

@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
-import { formatHostPort, parseHost, parsePort } from "../lib/address.ts";
-import { formatDuration, parseDuration } from "../lib/duration.ts";
-import { networkReason, SockkitError, toNetworkError, UsageError } from "../lib/errors.ts";
-import { escapeBytes, formatBytes, textForScreen } from "../lib/format.ts";
-import { formatClientEvent, formatServerEvent } from "../lib/reporter.ts";
-import { MAX_HELD_BYTES, ReplyTracker } from "../lib/replies.ts";
-import { RttAccumulator } from "../lib/stats.ts";
+import { formatHostPort, parseHost, parsePort } from "../lib/endpoints/address.ts";
+import { formatDuration, parseDuration } from "../lib/core/duration.ts";
+import { networkReason, SockkitError, toNetworkError, UsageError } from "../lib/core/errors.ts";
+import { escapeBytes, formatBytes, textForScreen } from "../lib/core/format.ts";
+import { formatClientEvent, formatServerEvent } from "../lib/report/reporter.ts";
+import { MAX_HELD_BYTES, ReplyTracker } from "../lib/client/replies.ts";
+import { RttAccumulator } from "../lib/core/stats.ts";
 
 const bytes = (s: string) => new TextEncoder().encode(s);
 

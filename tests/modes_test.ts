@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { formatAddr } from "../lib/address.ts";
-import type { ServerEvent } from "../lib/events.ts";
-import { writeAll } from "../lib/io.ts";
+import { formatAddr } from "../lib/endpoints/address.ts";
+import type { ServerEvent } from "../lib/report/events.ts";
+import { writeAll } from "../lib/core/io.ts";
 import { readExactly, readToEnd, startServer, type TestServer } from "./_helpers.ts";
 import { LinePeer } from "./_peer.ts";
 

@@ -1,7 +1,7 @@
 /** `sockkit probe HOST PORTS`: port lists, open/closed/no-answer ports, output, exit codes, and real peers. */
 import assert from "node:assert/strict";
 import { lookup } from "node:dns/promises";
-import { parsePortList, type ProbeEvent, runProbe } from "../lib/probe.ts";
+import { parsePortList, type ProbeEvent, runProbe } from "../lib/probe/probe.ts";
 import { CLI_PERMISSIONS, hasCommand, runCli, spawnCli } from "./_helpers.ts";
 
 const HOST = "127.0.0.1";

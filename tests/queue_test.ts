@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { OutboundQueue } from "../lib/queue.ts";
+import { OutboundQueue } from "../lib/server/queue.ts";
 
 /** A writer the test releases write by write, recording what it was given. */
 function gatedWriter() {

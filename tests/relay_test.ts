@@ -13,9 +13,9 @@ import {
   spawnCli,
   startServer,
 } from "./_helpers.ts";
-import { closeQuietly, writeAll } from "../lib/io.ts";
+import { closeQuietly, writeAll } from "../lib/core/io.ts";
 import { checkRelayPair } from "../relay.ts";
-import { parseAddressSpec } from "../lib/addressspec.ts";
+import { parseAddressSpec } from "../lib/endpoints/addressspec.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();

@@ -3,7 +3,7 @@ import net from "node:net";
 import { echoRoundTrip, readExactly, spawnCli, startServer, type TestServer } from "./_helpers.ts";
 import { echoExchanges, resettingClient } from "./_peers.ts";
 import { LinePeer } from "./_peer.ts";
-import { sleep, writeAll } from "../lib/io.ts";
+import { sleep, writeAll } from "../lib/core/io.ts";
 import { MODE_NAMES, type ModeName } from "../lib/modes/mod.ts";
 import { IS_LINUX, openSockets, within } from "./_proc.ts";
 

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { writeAll } from "../lib/io.ts";
+import { writeAll } from "../lib/core/io.ts";
 import { linesOf, matchesPattern, patternBytes } from "./_peers.ts";
 import { IS_LINUX, type JsonEvent, rssKiB, type ServerProcess, spawnServer, within } from "./_proc.ts";
 

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import net from "node:net";
-import { writeAll } from "../lib/io.ts";
+import { writeAll } from "../lib/core/io.ts";
 import { runClient } from "../client.ts";
-import type { ClientEvent } from "../lib/events.ts";
+import type { ClientEvent } from "../lib/report/events.ts";
 import { concat, randomBytes, startServer } from "./_helpers.ts";
 import { LinePeer } from "./_peer.ts";
 import { IS_LINUX, openFds, rssKiB, spawnServer, within } from "./_proc.ts";

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { IS_LINUX, spawnServer, within } from "./_proc.ts";
 import { streamingClient } from "./_peers.ts";
 import { concat, startServer } from "./_helpers.ts";
-import { sleep, writeAll } from "../lib/io.ts";
+import { sleep, writeAll } from "../lib/core/io.ts";
 
 const GRACE_MS = 10_000;
 

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { runServer } from "../server.ts";
-import { SockkitError } from "../lib/errors.ts";
-import { writeAll } from "../lib/io.ts";
+import { SockkitError } from "../lib/core/errors.ts";
+import { writeAll } from "../lib/core/io.ts";
 import { echoRoundTrip, randomBytes, readExactly, readToEnd, sha256, startServer } from "./_helpers.ts";
 
 Deno.test("echo: one byte comes back", async () => {

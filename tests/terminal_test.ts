@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { LineEditor, textForTerminal, WholeLines } from "../lib/terminal.ts";
+import { LineEditor, textForTerminal, WholeLines } from "../lib/client/terminal.ts";
 
 const enc = (s: string) => new TextEncoder().encode(s);
 const dec = (b: Uint8Array) => new TextDecoder().decode(b);

@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
 import { runClient } from "../client.ts";
-import { SockkitError } from "../lib/errors.ts";
-import type { ClientEvent, ServerEvent } from "../lib/events.ts";
-import { writeAll } from "../lib/io.ts";
-import { certificateValidity, validityWarning } from "../lib/certinfo.ts";
-import { certificateFingerprint } from "../lib/tls.ts";
-import type { TlsEndpoint } from "../lib/transport.ts";
-import { connectTls } from "../lib/tls.ts";
+import { SockkitError } from "../lib/core/errors.ts";
+import type { ClientEvent, ServerEvent } from "../lib/report/events.ts";
+import { writeAll } from "../lib/core/io.ts";
+import { certificateValidity, validityWarning } from "../lib/transports/tls/certinfo.ts";
+import { certificateFingerprint } from "../lib/transports/tls/tls.ts";
+import type { TlsEndpoint } from "../lib/transports/dispatch.ts";
+import { connectTls } from "../lib/transports/tls/tls.ts";
 import {
   hasCommand,
   portOf,

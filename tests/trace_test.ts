@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { runClient } from "../client.ts";
-import type { ClientEvent, HexEvent, TraceEvent } from "../lib/events.ts";
-import { formatHex, formatTrace } from "../lib/wire.ts";
+import type { ClientEvent, HexEvent, TraceEvent } from "../lib/report/events.ts";
+import { formatHex, formatTrace } from "../lib/server/wire.ts";
 import { ECHO_SMALL_BUFFER_SIZE } from "../lib/modes/echo.ts";
 import { echoRoundTrip, runCli, spawnCli, startServer } from "./_helpers.ts";
 

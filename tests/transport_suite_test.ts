@@ -5,12 +5,12 @@
  * for it, with the reason in the test name. A transport registered without a case here fails the suite.
  */
 import assert from "node:assert/strict";
-import { parseCidr } from "../lib/cidr.ts";
-import { closeQuietly, writeAll } from "../lib/io.ts";
-import { connect, type Connection, type Endpoint, type StreamEndpoint } from "../lib/transport.ts";
+import { parseCidr } from "../lib/endpoints/cidr.ts";
+import { closeQuietly, writeAll } from "../lib/core/io.ts";
+import { connect, type Connection, type Endpoint, type StreamEndpoint } from "../lib/transports/dispatch.ts";
 import { readToEnd, roundTripOn, startServer, type TestServer } from "./_helpers.ts";
 import type { ServerOptions } from "../server.ts";
-import type { TransportName } from "../lib/transport_types.ts";
+import type { TransportName } from "../lib/transports/types.ts";
 import { type Capabilities, transportOf, TRANSPORTS } from "../lib/transports/mod.ts";
 
 interface TransportCase {

@@ -4,9 +4,9 @@
  */
 import assert from "node:assert/strict";
 import { runClient } from "../client.ts";
-import { SockkitError } from "../lib/errors.ts";
-import type { ClientEvent } from "../lib/events.ts";
-import type { Endpoint } from "../lib/transport.ts";
+import { SockkitError } from "../lib/core/errors.ts";
+import type { ClientEvent } from "../lib/report/events.ts";
+import type { Endpoint } from "../lib/transports/dispatch.ts";
 import { runCli, spawnCli, startServer } from "./_helpers.ts";
 
 const FIXTURES = new URL("./fixtures/", import.meta.url).pathname;

@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { runClient } from "../client.ts";
-import { SockkitError, UsageError } from "../lib/errors.ts";
-import type { ClientEvent, ServerSummary } from "../lib/events.ts";
-import { TokenBuckets } from "../lib/ratelimit.ts";
-import { UDP_PEER_LINES_PER_SECOND } from "../lib/udp.ts";
+import { SockkitError, UsageError } from "../lib/core/errors.ts";
+import type { ClientEvent, ServerSummary } from "../lib/report/events.ts";
+import { TokenBuckets } from "../lib/core/ratelimit.ts";
+import { UDP_PEER_LINES_PER_SECOND } from "../lib/transports/udp/client.ts";
 import { runServer } from "../server.ts";
-import type { UdpEndpoint } from "../lib/transport.ts";
+import type { UdpEndpoint } from "../lib/transports/dispatch.ts";
 import { runCli, spawnCli, startServer } from "./_helpers.ts";
 import { IS_LINUX } from "./_proc.ts";
 

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { runClient } from "../client.ts";
 import { runServer } from "../server.ts";
-import { SockkitError } from "../lib/errors.ts";
-import type { ClientEvent } from "../lib/events.ts";
-import { assertUnixSockets } from "../lib/unix.ts";
+import { SockkitError } from "../lib/core/errors.ts";
+import type { ClientEvent } from "../lib/report/events.ts";
+import { assertUnixSockets } from "../lib/transports/unix/unix.ts";
 import { readExactly, runCli, spawnCli, startServer } from "./_helpers.ts";
 
 const encoder = new TextEncoder();

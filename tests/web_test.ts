@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { parseCidr } from "../lib/cidr.ts";
-import { writeAll } from "../lib/io.ts";
+import { parseCidr } from "../lib/endpoints/cidr.ts";
+import { writeAll } from "../lib/core/io.ts";
 import { readToEnd, runCli, spawnCli, startServer, type TestServer } from "./_helpers.ts";
 import { httpUrl, scrape, scrapeUntil } from "./_metrics.ts";
 import { LinePeer } from "./_peer.ts";

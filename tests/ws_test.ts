@@ -4,13 +4,13 @@
  * the origin check, guard-rail refusals with their HTTP status, subprotocols, wss, relay and bench.
  */
 import assert from "node:assert/strict";
-import { parseAddressSpec } from "../lib/addressspec.ts";
+import { parseAddressSpec } from "../lib/endpoints/addressspec.ts";
 import { CLI_PERMISSIONS, randomBytes, readToEnd, runCli, startServer } from "./_helpers.ts";
 import { runRelay } from "../relay.ts";
 import { runBench } from "../bench.ts";
-import type { ServerEvent } from "../lib/events.ts";
+import type { ServerEvent } from "../lib/report/events.ts";
 import { IS_LINUX, rssKiB, spawnServer, within } from "./_proc.ts";
-import { parseCidr } from "../lib/cidr.ts";
+import { parseCidr } from "../lib/endpoints/cidr.ts";
 import { clientFrame, openWs, rawUpgrade, refusedWith, startWsServer } from "./_ws.ts";
 
 const encoder = new TextEncoder();

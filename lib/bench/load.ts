@@ -5,15 +5,15 @@
  * byte with what was sent. `bench.ts` runs one `Load` per worker and merges their results.
  * @module
  */
-import { networkReason } from "../errors.ts";
-import { closeQuietly, isClosedError, sleep, writeAll } from "../io.ts";
-import { connect, type Connection, type StreamEndpoint } from "../transport.ts";
+import { networkReason } from "../core/errors.ts";
+import { closeQuietly, isClosedError, sleep, writeAll } from "../core/io.ts";
+import { connect, type Connection, type StreamEndpoint } from "../transports/dispatch.ts";
 import { LatencyHistogram } from "./histogram.ts";
 import { type LoadProgress, type LoadResult, LoadTally } from "./tally.ts";
 
 export type { LoadProgress, LoadResult };
 import { PayloadStream } from "./payload.ts";
-import { EventLoopTurns, READS_PER_TURN } from "../turns.ts";
+import { EventLoopTurns, READS_PER_TURN } from "../server/turns.ts";
 
 /** What to measure: round trips, a continuous stream, or connection churn. */
 export type LoadMode = "pingpong" | "stream" | "connect";

@@ -2,7 +2,7 @@
  * The load for any transport: what `bench.ts` and the bench worker start for each share of a bench.
  * @module
  */
-import type { Endpoint } from "../transport.ts";
+import type { Endpoint } from "../transports/dispatch.ts";
 import { Load, type LoadDriver, type LoadSpec } from "./load.ts";
 import { UdpLoad } from "./udp_load.ts";
 

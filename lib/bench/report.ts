@@ -4,9 +4,9 @@
  * @module
  */
 import type { BenchEvent, BenchResult } from "../../bench.ts";
-import { formatDuration } from "../duration.ts";
-import { plural } from "../format.ts";
-import { DEFAULT_UDP_RATE } from "../udp.ts";
+import { formatDuration } from "../core/duration.ts";
+import { plural } from "../core/format.ts";
+import { DEFAULT_UDP_RATE } from "../transports/udp/client.ts";
 
 type StartEvent = Extract<BenchEvent, { type: "start" }>;
 type ProgressEvent = Extract<BenchEvent, { type: "progress" }>;

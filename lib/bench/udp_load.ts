@@ -8,11 +8,11 @@
  * `bench.ts` and the bench worker drive either through `createLoad` (loads.ts).
  * @module
  */
-import { ExitCode, networkReason, SockkitError } from "../errors.ts";
-import { closeQuietly, sleep } from "../io.ts";
-import type { UdpEndpoint } from "../transport.ts";
-import { EventLoopTurns, READS_PER_TURN } from "../turns.ts";
-import { UdpSender } from "../udp.ts";
+import { ExitCode, networkReason, SockkitError } from "../core/errors.ts";
+import { closeQuietly, sleep } from "../core/io.ts";
+import type { UdpEndpoint } from "../transports/dispatch.ts";
+import { EventLoopTurns, READS_PER_TURN } from "../server/turns.ts";
+import { UdpSender } from "../transports/udp/client.ts";
 import { LatencyHistogram } from "./histogram.ts";
 import {
   describeConnectError,

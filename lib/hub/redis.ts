@@ -9,10 +9,10 @@
 import "./node_env.ts";
 import { Buffer } from "node:buffer";
 import { createClient } from "redis";
-import { SockkitError } from "../errors.ts";
-import type { EventSink, HubEvent } from "../events.ts";
-import { formatDuration } from "../duration.ts";
-import { plural } from "../format.ts";
+import { SockkitError } from "../core/errors.ts";
+import type { EventSink, HubEvent } from "../report/events.ts";
+import { formatDuration } from "../core/duration.ts";
+import { plural } from "../core/format.ts";
 import type { HeldName, Hub, HubListener } from "./hub.ts";
 import type { HubSettings } from "./url.ts";
 

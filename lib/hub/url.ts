@@ -2,7 +2,7 @@
  * `--hub` and `--room`: what they accept, and how a hub address is shown (never with its password).
  * @module
  */
-import { UsageError } from "../errors.ts";
+import { UsageError } from "../core/errors.ts";
 
 /** Where the room's instances meet and which room it is. */
 export interface HubSettings {

@@ -1,6 +1,6 @@
-import { escapeBytes, escapeText, plural, textForScreen } from "../format.ts";
-import { LineReader, MessageLines } from "../framing.ts";
-import { concatBytes } from "../io.ts";
+import { escapeBytes, escapeText, plural, textForScreen } from "../core/format.ts";
+import { LineReader, MessageLines } from "../core/framing.ts";
+import { concatBytes } from "../core/io.ts";
 import type { Mode, ModeContext, Session } from "./mode.ts";
 import { LocalHub } from "../hub/hub.ts";
 import { nameKey, nameProblem } from "./names.ts";

@@ -1,9 +1,9 @@
-import type { EventSink, ModeEvent } from "../events.ts";
+import type { EventSink, ModeEvent } from "../report/events.ts";
 import type { Hub } from "../hub/hub.ts";
 import type { FanOutCounters } from "../metrics/counters.ts";
 
-export type { Message } from "../transport_types.ts";
-import type { Message } from "../transport_types.ts";
+export type { Message } from "../transports/types.ts";
+import type { Message } from "../transports/types.ts";
 
 /**
  * What a mode may do with the connection it was given; the server counts and reports through it.

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { escapeChar, escapeText } from "../format.ts";
+import { escapeChar, escapeText } from "../core/format.ts";
 
 /** The longest name, in characters. */
 export const MAX_NAME = 32;

@@ -1,8 +1,8 @@
-import { networkReason } from "../errors.ts";
-import { formatBytes } from "../format.ts";
-import { OutboundQueue } from "../queue.ts";
+import { networkReason } from "../core/errors.ts";
+import { formatBytes } from "../core/format.ts";
+import { OutboundQueue } from "../server/queue.ts";
 import type { FanOutCounters } from "../metrics/counters.ts";
-import { isUtf8 } from "../format.ts";
+import { isUtf8 } from "../core/format.ts";
 import type { Session } from "./mode.ts";
 
 /** One client in a room: its session, its outbound queue, and what chat knows about it. */

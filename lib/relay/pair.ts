@@ -11,9 +11,9 @@
  *   pipe): then both are closed.
  * @module
  */
-import type { Connection } from "../transport_types.ts";
-import { networkReason } from "../errors.ts";
-import { closeQuietly, isClosedError, writeAll } from "../io.ts";
+import type { Connection } from "../transports/types.ts";
+import { networkReason } from "../core/errors.ts";
+import { closeQuietly, isClosedError, writeAll } from "../core/io.ts";
 
 /** Bytes read per call while a direction carries little (what an idle pair costs: 16 KiB each way). */
 export const RELAY_BUFFER_SIZE = 16 * 1024;

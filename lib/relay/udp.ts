@@ -4,15 +4,15 @@
  * closed); sessions are capped so a flood of sources cannot hold every port.
  * @module
  */
-import { formatAddr } from "../address.ts";
-import type { EventSink, ServerEvent, ServerSummary } from "../events.ts";
-import { networkReason, toNetworkError } from "../errors.ts";
-import { formatDuration } from "../duration.ts";
-import { accessRefusal, type AccessRules } from "../guards.ts";
-import { closeQuietly, isClosedError } from "../io.ts";
-import { limitedLog } from "../ratelimit.ts";
-import { formatEndpoint, type UdpEndpoint } from "../transport.ts";
-import { DEFAULT_UDP_IDLE_MS, UDP_MAX_PAYLOAD } from "../udp.ts";
+import { formatAddr } from "../endpoints/address.ts";
+import type { EventSink, ServerEvent, ServerSummary } from "../report/events.ts";
+import { networkReason, toNetworkError } from "../core/errors.ts";
+import { formatDuration } from "../core/duration.ts";
+import { accessRefusal, type AccessRules } from "../server/guards.ts";
+import { closeQuietly, isClosedError } from "../core/io.ts";
+import { limitedLog } from "../core/ratelimit.ts";
+import { formatEndpoint, type UdpEndpoint } from "../transports/dispatch.ts";
+import { DEFAULT_UDP_IDLE_MS, UDP_MAX_PAYLOAD } from "../transports/udp/client.ts";
 
 /** Sessions at once when `--max-conns` is not given. */
 export const DEFAULT_UDP_SESSIONS = 1024;

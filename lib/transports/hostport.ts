@@ -3,9 +3,9 @@
  * error a transport's parser throws for a spec it cannot read.
  * @module
  */
-import { parseHost, parsePort } from "../address.ts";
+import { parseHost, parsePort } from "../endpoints/address.ts";
 
-/** What is wrong with an address spec, in a few words (`no port`); lib/addressspec.ts adds the forms. */
+/** What is wrong with an address spec, in a few words (`no port`); lib/endpoints/addressspec.ts adds the forms. */
 export class SpecError extends Error {}
 
 /**

@@ -4,7 +4,7 @@
  * and one line below (plus its endpoint type in ../transport_types.ts).
  * @module
  */
-import type { Endpoint, TransportName } from "../transport_types.ts";
+import type { Endpoint, TransportName } from "./types.ts";
 import { tcp } from "./tcp.ts";
 import { tls } from "./tls.ts";
 import type { Transport } from "./transport.ts";

@@ -2,9 +2,9 @@
  * TCP: the plain byte stream of the socket formula, on `Deno.listen` and `Deno.connect`.
  * @module
  */
-import { formatHostPort } from "../address.ts";
-import { toNetworkError } from "../errors.ts";
-import type { TcpEndpoint } from "../transport_types.ts";
+import { formatHostPort } from "../endpoints/address.ts";
+import { toNetworkError } from "../core/errors.ts";
+import type { TcpEndpoint } from "./types.ts";
 import { parseHostPort } from "./hostport.ts";
 import type { Transport } from "./transport.ts";
 

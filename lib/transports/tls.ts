@@ -1,11 +1,11 @@
 /**
- * TLS over TCP: certificates, verification, pinning and handshake errors live in ../tls.ts; this module
+ * TLS over TCP: certificates, verification, pinning and handshake errors live in ./tls/tls.ts; this module
  * declares the transport.
  * @module
  */
-import { formatHostPort } from "../address.ts";
-import { connectTls, listenTls, tlsSummary } from "../tls.ts";
-import type { TlsEndpoint } from "../transport_types.ts";
+import { formatHostPort } from "../endpoints/address.ts";
+import { connectTls, listenTls, tlsSummary } from "./tls/tls.ts";
+import type { TlsEndpoint } from "./types.ts";
 import { parseHostPort } from "./hostport.ts";
 import type { Transport } from "./transport.ts";
 

@@ -4,10 +4,10 @@
  * (tcp.ts, tls.ts, unix.ts, udp.ts) exporting a `Transport`; ./mod.ts lists them.
  * @module
  */
-import type { EventSink, ServerEvent } from "../events.ts";
-import type { Connection, Endpoint, Listener, ListenSettings } from "../transport_types.ts";
+import type { EventSink, ServerEvent } from "../report/events.ts";
+import type { Connection, Endpoint, Listener, ListenSettings } from "./types.ts";
 
-export type { Connection, Listener } from "../transport_types.ts";
+export type { Connection, Listener } from "./types.ts";
 
 /** How a transport carries data: a byte stream (TCP, TLS, Unix) or separate messages (UDP datagrams). */
 export type Framing = "stream" | "message";
@@ -62,7 +62,7 @@ export interface Transport<E extends Endpoint = Endpoint> {
   parse(rest: string, spec: string, role: "listen" | "connect"): E;
   /** Binds and listens; `settings` are the server's, each transport takes what applies to it. */
   listen(ep: E, emit: EventSink<ServerEvent>, settings: ListenSettings): Promise<Listener>;
-  /** Connects, giving up when `signal` aborts (stream transports; UDP's client is lib/udp.ts). */
+  /** Connects, giving up when `signal` aborts (stream transports; UDP's client is lib/transports/udp/client.ts). */
   connect?(ep: E, signal?: AbortSignal): Promise<Connection>;
   /** What a client shows about a connection besides its address (`TLS, ALPN h2`). */
   describe?(conn: Connection, ep: E): Promise<string | undefined>;

@@ -1,12 +1,12 @@
 /**
  * UDP datagrams: message framing, loss expected, no half-close. The listener (datagrams sorted by source into
- * per-peer connections) is ../udp_listener.ts; the client and load generator are ../udp.ts and
+ * per-peer connections) is ./udp/listener.ts; the client and load generator are ./udp/client.ts and
  * ../bench/udp_load.ts. This module declares the transport.
  * @module
  */
-import { formatHostPort } from "../address.ts";
-import type { UdpEndpoint } from "../transport_types.ts";
-import { listenUdp } from "../udp_listener.ts";
+import { formatHostPort } from "../endpoints/address.ts";
+import type { UdpEndpoint } from "./types.ts";
+import { listenUdp } from "./udp/listener.ts";
 import { parseHostPort } from "./hostport.ts";
 import type { Transport } from "./transport.ts";
 

@@ -1,10 +1,10 @@
 /**
- * Unix domain stream sockets: stale-socket handling lives in ../unix.ts; this module declares the transport.
+ * Unix domain stream sockets: stale-socket handling lives in ./unix/unix.ts; this module declares the transport.
  * @module
  */
-import { parseUnixPath } from "../address.ts";
-import { connectUnix, listenUnix } from "../unix.ts";
-import type { UnixEndpoint } from "../transport_types.ts";
+import { parseUnixPath } from "../endpoints/address.ts";
+import { connectUnix, listenUnix } from "./unix/unix.ts";
+import type { UnixEndpoint } from "./types.ts";
 import { SpecError } from "./hostport.ts";
 import type { Transport } from "./transport.ts";
 

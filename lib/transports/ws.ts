@@ -1,11 +1,11 @@
 /**
  * WebSocket: `ws://HOST:PORT/PATH` and `wss://…` (TLS underneath). Messages keep their boundaries and their
  * type (text or binary), nothing is lost, and a close carries a code and a reason. The server, client and
- * connection live in ../ws/; this module declares the transport.
+ * connection live in ./ws/; this module declares the transport.
  * @module
  */
-import { formatHostPort } from "../address.ts";
-import type { WsEndpoint } from "../transport_types.ts";
+import { formatHostPort } from "../endpoints/address.ts";
+import type { WsEndpoint } from "./types.ts";
 import { parseHostPort, SpecError } from "./hostport.ts";
 import type { Transport } from "./transport.ts";
 
@@ -47,11 +47,11 @@ export const ws: Transport<WsEndpoint> = {
     return { transport: "ws", ...parseHostPort(authority, role), path, secure: scheme === "wss" };
   },
   async listen(ep, emit, settings) {
-    const { listenWs } = await import("../ws/listener.ts");
+    const { listenWs } = await import("./ws/listener.ts");
     return await listenWs(ep, emit, settings.admission);
   },
   async connect(ep, signal) {
-    const { connectWs } = await import("../ws/connect.ts");
+    const { connectWs } = await import("./ws/connect.ts");
     return await connectWs(ep, { signal });
   },
   describe: (_conn, ep) => Promise.resolve(ep.secure ? "WebSocket over TLS" : "WebSocket"),

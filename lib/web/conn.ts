@@ -5,7 +5,7 @@
  * `--max-queue` cut-off applies to a slow browser exactly as to a slow TCP client.
  * @module
  */
-import { concatBytes, sleep } from "../io.ts";
+import { concatBytes, sleep } from "../core/io.ts";
 
 /** A write returns once the WebSocket buffers no more than this many bytes for the peer. */
 export const HIGH_WATER = 64 * 1024;

@@ -3,8 +3,8 @@
  * listening, so a port in use is one clear error at start-up, and shut down after the last client is gone.
  * @module
  */
-import { formatHostPort } from "../address.ts";
-import { toNetworkError } from "../errors.ts";
+import { formatHostPort } from "../endpoints/address.ts";
+import { toNetworkError } from "../core/errors.ts";
 import type { ServerCounters } from "../metrics/counters.ts";
 import type { WebRoom } from "./routes.ts";
 

@@ -4,9 +4,9 @@
  * client). `/ws` is refused (403) to peers the guard rails refuse and to pages of another origin.
  * @module
  */
-import { originRefusal } from "../ws/origin.ts";
-import { formatAddr } from "../address.ts";
-import { accessRefusal, type AccessRules } from "../guards.ts";
+import { originRefusal } from "../transports/ws/origin.ts";
+import { formatAddr } from "../endpoints/address.ts";
+import { accessRefusal, type AccessRules } from "../server/guards.ts";
 import type { RefusalKind, ServerCounters } from "../metrics/counters.ts";
 import { METRICS_CONTENT_TYPE, metricsRegistry } from "../metrics/prometheus.ts";
 import { WebSocketConn } from "./conn.ts";
@@ -91,7 +91,7 @@ function upgrade(request: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>, ro
     room.refuse(peer, "deny", denied);
     return text(403, `${denied}\n`);
   }
-  // the same check as a ws:// server's (lib/ws/origin.ts): a page may only connect to the server it came from
+  // the same check as a ws:// server's (lib/transports/ws/origin.ts): a page may only connect to the server it came from
   const problem = originRefusal(
     request.headers.get("origin"),
     request.headers.get("host"),

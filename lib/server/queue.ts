@@ -1,4 +1,4 @@
-import { concatBytes } from "./io.ts";
+import { concatBytes } from "../core/io.ts";
 
 /** The default `--max-queue`: how far a client may fall behind before it is disconnected. */
 export const DEFAULT_MAX_QUEUE = 1024 * 1024;

@@ -1,7 +1,7 @@
 import type { ClientEvent, ServerEvent } from "./events.ts";
-import { formatDuration } from "./duration.ts";
-import { formatBytes, plural } from "./format.ts";
-import { formatHex, formatTrace } from "./wire.ts";
+import { formatDuration } from "../core/duration.ts";
+import { formatBytes, plural } from "../core/format.ts";
+import { formatHex, formatTrace } from "../server/wire.ts";
 
 /** How events are shown. */
 export interface ReporterOptions {

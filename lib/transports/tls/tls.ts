@@ -4,12 +4,12 @@
  * explanations of handshake failures.
  * @module
  */
-import { formatAddr, formatHostPort } from "./address.ts";
-import { SockkitError, toNetworkError, UsageError } from "./errors.ts";
-import type { EventSink, ServerEvent } from "./events.ts";
-import { closeQuietly, ForwardingConn } from "./io.ts";
-import { limitedLog } from "./ratelimit.ts";
-import type { Listener, TlsEndpoint, TlsSettings } from "./transport_types.ts";
+import { formatAddr, formatHostPort } from "../../endpoints/address.ts";
+import { SockkitError, toNetworkError, UsageError } from "../../core/errors.ts";
+import type { EventSink, ServerEvent } from "../../report/events.ts";
+import { closeQuietly, ForwardingConn } from "../../core/io.ts";
+import { limitedLog } from "../../core/ratelimit.ts";
+import type { Listener, TlsEndpoint, TlsSettings } from "../types.ts";
 
 export type { TlsSettings };
 

@@ -1,18 +1,18 @@
 /**
  * The UDP client: sends datagrams and waits for their echo, counting the lost ones. (The server side is
- * lib/udp_listener.ts, served by the same server as every transport.) Needs Deno's `--unstable-net`.
+ * lib/transports/udp/listener.ts, served by the same server as every transport.) Needs Deno's `--unstable-net`.
  * @module
  */
-import { formatAddr, formatHostPort } from "./address.ts";
-import { ExitCode, SockkitError, toNetworkError, UsageError } from "./errors.ts";
-import type { ClientEvent, ClientSummary, EventSink } from "./events.ts";
-import { escapeBytes } from "./format.ts";
-import { closeQuietly, sleep } from "./io.ts";
-import { RttAccumulator } from "./stats.ts";
-import type { UdpEndpoint, UdpSettings } from "./transport_types.ts";
-import { openDatagram, UDP_MAX_PAYLOAD } from "./udp_listener.ts";
+import { formatAddr, formatHostPort } from "../../endpoints/address.ts";
+import { ExitCode, SockkitError, toNetworkError, UsageError } from "../../core/errors.ts";
+import type { ClientEvent, ClientSummary, EventSink } from "../../report/events.ts";
+import { escapeBytes } from "../../core/format.ts";
+import { closeQuietly, sleep } from "../../core/io.ts";
+import { RttAccumulator } from "../../core/stats.ts";
+import type { UdpEndpoint, UdpSettings } from "../types.ts";
+import { openDatagram, UDP_MAX_PAYLOAD } from "./listener.ts";
 
-export type { UdpSettings } from "./transport_types.ts";
+export type { UdpSettings } from "../types.ts";
 export {
   DEFAULT_UDP_IDLE_MS,
   DEFAULT_UDP_RATE,
@@ -20,8 +20,8 @@ export {
   MAX_UDP_SOURCES,
   UDP_MAX_PAYLOAD,
   UDP_PEER_LINES_PER_SECOND,
-} from "./udp_listener.ts";
-export { UDP_MODES } from "./transports/udp.ts";
+} from "./listener.ts";
+export { UDP_MODES } from "../udp.ts";
 
 /** How a UDP command is driven: stopped by `signal`, observed through `onEvent`. */
 export interface UdpContext<E> {

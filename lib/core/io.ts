@@ -1,4 +1,4 @@
-import type { Connection } from "./transport_types.ts";
+import type { Connection } from "../transports/types.ts";
 
 /** Anything bytes can be written to, a few at a time (a `Deno.Conn`, `Deno.stdout`, …). */
 export interface ByteWriter {

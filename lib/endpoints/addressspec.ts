@@ -6,11 +6,11 @@
  * @module
  */
 import { parsePort } from "./address.ts";
-import { UsageError } from "./errors.ts";
-import { escapeText } from "./format.ts";
-import type { Endpoint } from "./transport_types.ts";
-import { SpecError } from "./transports/hostport.ts";
-import { type Transport, transportForSpec, transportOf, TRANSPORTS } from "./transports/mod.ts";
+import { UsageError } from "../core/errors.ts";
+import { escapeText } from "../core/format.ts";
+import type { Endpoint } from "../transports/types.ts";
+import { SpecError } from "../transports/hostport.ts";
+import { type Transport, transportForSpec, transportOf, TRANSPORTS } from "../transports/mod.ts";
 
 /** Whether the address is one to listen on (a bare port is allowed, port 0 picks one) or to connect to. */
 export type AddressRole = "listen" | "connect";

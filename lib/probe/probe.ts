@@ -19,12 +19,12 @@
  */
 import { lookup } from "node:dns/promises";
 import { isIP } from "node:net";
-import { formatHostPort } from "./address.ts";
-import { formatDuration } from "./duration.ts";
-import { SockkitError, UsageError } from "./errors.ts";
-import type { EventSink } from "./events.ts";
-import { plural } from "./format.ts";
-import type { ReporterOutput } from "./reporter.ts";
+import { formatHostPort } from "../endpoints/address.ts";
+import { formatDuration } from "../core/duration.ts";
+import { SockkitError, UsageError } from "../core/errors.ts";
+import type { EventSink } from "../report/events.ts";
+import { plural } from "../core/format.ts";
+import type { ReporterOutput } from "../report/reporter.ts";
 
 /** Connects in flight at once unless `--concurrency` says otherwise. */
 export const DEFAULT_PROBE_CONCURRENCY = 100;

@@ -1,4 +1,4 @@
-import { UsageError } from "./errors.ts";
+import { UsageError } from "../core/errors.ts";
 
 /**
  * Parses a TCP/UDP port number: a whole number from 0 to 65535 (0 means "any free port" when listening).

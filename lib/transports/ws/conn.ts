@@ -15,8 +15,8 @@
  * - a message over `maxMessage` closes it with 1009.
  * @module
  */
-import { formatBytes, isUtf8 } from "../format.ts";
-import type { Message } from "../modes/mode.ts";
+import { formatBytes, isUtf8 } from "../../core/format.ts";
+import type { Message } from "../../modes/mode.ts";
 import {
   CLOSE_NORMAL,
   CLOSE_POLICY,
@@ -319,7 +319,7 @@ export class WsConn implements Deno.Conn {
     return this.send(message);
   }
 
-  /** Closes, telling the peer why with the close code that fits (lib/io.ts `closeWithReason`). */
+  /** Closes, telling the peer why with the close code that fits (lib/core/io.ts `closeWithReason`). */
   closeExplained(reason: string): void {
     this.closeFor(reason);
   }

@@ -3,7 +3,7 @@
  * each message by their offset in the stream, whenever they arrived.
  * @module
  */
-import { networkReason, SockkitError } from "./errors.ts";
+import { networkReason, SockkitError } from "../core/errors.ts";
 
 /** Bytes the server sent before any message asked for them (a banner, a greeting) are held up to this many. */
 export const MAX_HELD_BYTES = 1024 * 1024;

@@ -1,9 +1,9 @@
-import type { EventSink, HexEvent, TraceEvent, WireEvent } from "./events.ts";
-import { networkReason } from "./errors.ts";
-import { ForwardingConn } from "./io.ts";
+import type { EventSink, HexEvent, TraceEvent, WireEvent } from "../report/events.ts";
+import { networkReason } from "../core/errors.ts";
+import { ForwardingConn } from "../core/io.ts";
 
 /** What to show of the wire: the socket calls (`--trace`), the bytes (`--hex`), or both. */
-import type { Connection } from "./transport_types.ts";
+import type { Connection } from "../transports/types.ts";
 export interface WireOptions {
   trace?: boolean;
   hex?: boolean;

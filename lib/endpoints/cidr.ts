@@ -3,7 +3,7 @@
  * network a UDP source is rate-limited as. An IPv4-mapped IPv6 address counts as its IPv4 address throughout.
  * @module
  */
-import { UsageError } from "./errors.ts";
+import { UsageError } from "../core/errors.ts";
 
 /** An IPv4 or IPv6 network: an address and how many leading bits of it count. */
 export interface Cidr {

@@ -4,9 +4,9 @@
  * (lib/transports/, listed in lib/transports/mod.ts), and never look at which one it was.
  * @module
  */
-import { formatAddr, zoneOf } from "./address.ts";
-import type { EventSink, ServerEvent } from "./events.ts";
-import { type Transport, transportOf, TRANSPORTS } from "./transports/mod.ts";
+import { formatAddr, zoneOf } from "../endpoints/address.ts";
+import type { EventSink, ServerEvent } from "../report/events.ts";
+import { type Transport, transportOf, TRANSPORTS } from "./mod.ts";
 import type {
   Connection,
   Endpoint,
@@ -14,7 +14,7 @@ import type {
   ListenSettings,
   StreamEndpoint,
   TransportName,
-} from "./transport_types.ts";
+} from "./types.ts";
 
 export type {
   Connection,
@@ -28,7 +28,7 @@ export type {
   UdpEndpoint,
   UnixEndpoint,
   WsEndpoint,
-} from "./transport_types.ts";
+} from "./types.ts";
 
 /** How each transport is named in messages, from each transport's own declaration. */
 export const TRANSPORT_LABELS: Record<TransportName, string> = Object.fromEntries(

@@ -1,5 +1,5 @@
-import { textForScreen } from "./format.ts";
-import { concatBytes } from "./io.ts";
+import { textForScreen } from "../core/format.ts";
+import { concatBytes } from "../core/io.ts";
 
 /** What the interactive client needs of a terminal: switching keystroke-at-a-time input on and off. */
 export interface Terminal {

@@ -1,9 +1,9 @@
 /**
  * The types every transport module shares: the endpoints (where to listen or connect) and the listener.
- * Kept apart from lib/transport.ts, which dispatches to the transports, so that they need not import it.
+ * Kept apart from lib/transports/dispatch.ts, which dispatches to the transports, so that they need not import it.
  * @module
  */
-import type { EventSink, ServerEvent, ServerSummary } from "./events.ts";
+import type { EventSink, ServerEvent, ServerSummary } from "../report/events.ts";
 
 /** Certificates and verification settings; each field says which side uses it. */
 export interface TlsSettings {
@@ -55,7 +55,7 @@ export interface UdpEndpoint {
   port: number;
 }
 
-/** What a WebSocket server does beyond its address (lib/ws/): keep-alive, limits, subprotocol, origins. */
+/** What a WebSocket server does beyond its address (lib/transports/ws/): keep-alive, limits, subprotocol, origins. */
 export interface WsSettings {
   /** Seconds without a message before a ping; a peer that does not answer it within as long is closed. */
   pingIntervalS?: number;
@@ -69,7 +69,7 @@ export interface WsSettings {
   allowOrigins?: string[];
 }
 
-/** A WebSocket (`ws://HOST:PORT/PATH`), or over TLS (`wss://`, `secure`, with `tls`); served by lib/ws/. */
+/** A WebSocket (`ws://HOST:PORT/PATH`), or over TLS (`wss://`, `secure`, with `tls`); served by lib/transports/ws/. */
 export interface WsEndpoint {
   transport: "ws";
   hostname: string;
@@ -104,7 +104,7 @@ export interface Message {
 export interface Connection {
   /** Reads into the caller's buffer: how many bytes, or null at end of stream. */
   read(buf: Uint8Array): Promise<number | null>;
-  /** Writes some of `data` (maybe fewer bytes than given: see `writeAll` in lib/io.ts). */
+  /** Writes some of `data` (maybe fewer bytes than given: see `writeAll` in lib/core/io.ts). */
   write(data: Uint8Array): Promise<number>;
   /** Ends the sending side; the peer reads end of stream, and this side can still read. */
   closeWrite(): Promise<void>;
@@ -112,7 +112,7 @@ export interface Connection {
   close(): void;
   /** This side's address. */
   readonly localAddr: Deno.Addr;
-  /** The peer's address (what the peer label is made from: lib/transport.ts `peerLabel`). */
+  /** The peer's address (what the peer label is made from: lib/transports/dispatch.ts `peerLabel`). */
   readonly remoteAddr: Deno.Addr;
   /** Message transports (UDP, WebSocket): the next whole message, or null at the end. */
   readMessage?(): Promise<Message | null>;

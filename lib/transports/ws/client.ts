@@ -8,12 +8,12 @@
  * than 1000, 1001 or 1005 is an error that names it: `closed by peer: 1008 policy violation (too slow: …)`.
  * @module
  */
-import type { ClientEvent, ClientSummary, EventSink } from "../events.ts";
-import { SockkitError, UsageError } from "../errors.ts";
-import { escapeBytes } from "../format.ts";
-import { type ByteReader, type ByteWriter, sleep, writeAll } from "../io.ts";
-import { RttAccumulator } from "../stats.ts";
-import type { WsEndpoint } from "../transport_types.ts";
+import type { ClientEvent, ClientSummary, EventSink } from "../../report/events.ts";
+import { SockkitError, UsageError } from "../../core/errors.ts";
+import { escapeBytes } from "../../core/format.ts";
+import { type ByteReader, type ByteWriter, sleep, writeAll } from "../../core/io.ts";
+import { RttAccumulator } from "../../core/stats.ts";
+import type { WsEndpoint } from "../types.ts";
 import { CLOSE_GOING_AWAY, CLOSE_NORMAL, describeClose } from "./close.ts";
 import { connectWs, wsUrl } from "./connect.ts";
 import type { Message, WsConn } from "./conn.ts";

@@ -3,10 +3,10 @@
  * before they are accepted, and reports recurring failures at most once a second.
  * @module
  */
-import type { EventSink, ServerEvent } from "./events.ts";
-import { networkReason } from "./errors.ts";
-import { isClosedError, sleep } from "./io.ts";
-import type { Connection, Listener } from "./transport.ts";
+import type { EventSink, ServerEvent } from "../report/events.ts";
+import { networkReason } from "../core/errors.ts";
+import { isClosedError, sleep } from "../core/io.ts";
+import type { Connection, Listener } from "../transports/dispatch.ts";
 
 /** Accept failures of one kind are reported at most this often. */
 const WARNING_INTERVAL_MS = 1000;

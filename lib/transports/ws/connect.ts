@@ -4,14 +4,14 @@
  * `WebSocket`, for two reasons measured with Deno 2.9.6: Deno's client leaves Nagle's algorithm on, so a
  * 2 to 4 KiB message waits for a delayed ACK (44 ms a round trip, against 0.2 ms with `ws`), and it cannot
  * skip verification, show the server's certificate or send another name (SNI), which `--insecure`, `--pin`
- * and `--servername` need (the reason lib/nodetls.ts gives for `tls://`). The frames are the library's,
- * never built here; the server side is the runtime's (lib/ws/listener.ts).
+ * and `--servername` need (the reason lib/transports/tls/nodetls.ts gives for `tls://`). The frames are the library's,
+ * never built here; the server side is the runtime's (lib/transports/ws/listener.ts).
  * @module
  */
-import { formatHostPort } from "../address.ts";
-import { SockkitError } from "../errors.ts";
-import { formatFingerprint } from "../fingerprint.ts";
-import type { WsEndpoint } from "../transport_types.ts";
+import { formatHostPort } from "../../endpoints/address.ts";
+import { SockkitError } from "../../core/errors.ts";
+import { formatFingerprint } from "../tls/fingerprint.ts";
+import type { WsEndpoint } from "../types.ts";
 import { type SocketLike, WsConn } from "./conn.ts";
 
 /** The URL of an endpoint: `ws://127.0.0.1:8080/chat`. */
@@ -87,11 +87,11 @@ export async function connectWs(ep: WsEndpoint, options: WsConnectOptions = {}):
   let pinned: string | undefined;
   // ws reads two switches from process.env at import (WS_NO_BUFFER_UTIL …): sockkit has no --allow-env, so
   // npm code sees an empty environment (as the Redis client does)
-  await import("../hub/node_env.ts");
+  await import("../../hub/node_env.ts");
   const { default: NodeWebSocket } = await import("ws");
   const skipVerification = !!(s.insecure || s.pins?.length);
   const ca = ep.secure && s.caFile && !skipVerification
-    ? await (await import("../tls.ts")).readPem(s.caFile, "--ca", "CERTIFICATE")
+    ? await (await import("../tls/tls.ts")).readPem(s.caFile, "--ca", "CERTIFICATE")
     : undefined;
   const ws = new NodeWebSocket(url, options.protocols ?? [], {
     ...(ep.secure && { rejectUnauthorized: !skipVerification, servername: s.serverName, ca }),

@@ -3,22 +3,22 @@
  * `Deno.upgradeWebSocket` (the runtime's WebSocket, with its keep-alive pings); each upgraded connection is
  * handed on as a `WsConn` through the same `Listener` interface the TCP, TLS and Unix listeners have, so the
  * server and the relay serve it as they serve any other. Before an upgrade, plain HTTP is answered: another
- * path 404, a request that is no upgrade 426, a cross-site `Origin` 403 (lib/ws/origin.ts), and what the
+ * path 404, a request that is no upgrade 426, a cross-site `Origin` 403 (lib/transports/ws/origin.ts), and what the
  * guard rails refuse (`admission`: `--deny` 403, `--max-conns` 503), so a refused browser sees an HTTP status
  * and no WebSocket is ever opened for it.
  * @module
  */
-import { formatHostPort } from "../address.ts";
-import { toNetworkError } from "../errors.ts";
-import type { EventSink, ServerEvent } from "../events.ts";
-import type { Admission, Listener, WsEndpoint } from "../transport_types.ts";
+import { formatHostPort } from "../../endpoints/address.ts";
+import { toNetworkError } from "../../core/errors.ts";
+import type { EventSink, ServerEvent } from "../../report/events.ts";
+import type { Admission, Listener, WsEndpoint } from "../types.ts";
 import { DEFAULT_MAX_MESSAGE, DEFAULT_WS_MAX_QUEUE, type SocketLike, WsConn } from "./conn.ts";
 import { originRefusal } from "./origin.ts";
 
 /** The default `--ping-interval`: seconds without a message before a ping (and as long again for its pong). */
 export const DEFAULT_PING_INTERVAL_S = 30;
 
-export type { Admission, Refusal } from "../transport_types.ts";
+export type { Admission, Refusal } from "../types.ts";
 
 /** The `Listener` of a WebSocket server (see the module doc). */
 class WsListener implements Listener {
@@ -95,7 +95,7 @@ export async function listenWs(
   let tls: { cert: string; key: string } | undefined;
   let certEvent: Extract<ServerEvent, { type: "certificate" }> | undefined;
   if (ep.secure) {
-    const { serverCertificate } = await import("../tls.ts");
+    const { serverCertificate } = await import("../tls/tls.ts");
     const material = await serverCertificate(ep.tls ?? {}, ep.hostname);
     tls = { cert: material.cert, key: material.key };
     certEvent = material.event;
@@ -161,7 +161,7 @@ export async function listenWs(
   if (certEvent) {
     const writeTo = ep.tls?.writeCertFile;
     if (writeTo && !ep.tls?.certFile) {
-      const { writeCertificate } = await import("../tls.ts");
+      const { writeCertificate } = await import("../tls/tls.ts");
       try {
         await writeCertificate(writeTo, tls!.cert);
       } catch (err) {

@@ -3,7 +3,7 @@
  * `openssl x509 -fingerprint -sha256` print.
  * @module
  */
-import { UsageError } from "./errors.ts";
+import { UsageError } from "../../core/errors.ts";
 
 /**
  * Parses `--pin`: a SHA-256 fingerprint as `openssl x509 -fingerprint -sha256` and sockkit's server print

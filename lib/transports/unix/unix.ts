@@ -3,10 +3,10 @@
  * live one, and the file goes away when the listener closes.
  * @module
  */
-import { ExitCode, SockkitError, toNetworkError } from "./errors.ts";
-import type { EventSink, ServerEvent } from "./events.ts";
-import { closeQuietly } from "./io.ts";
-import type { Listener, UnixEndpoint } from "./transport_types.ts";
+import { ExitCode, SockkitError, toNetworkError } from "../../core/errors.ts";
+import type { EventSink, ServerEvent } from "../../report/events.ts";
+import { closeQuietly } from "../../core/io.ts";
+import type { Listener, UnixEndpoint } from "../types.ts";
 
 /**
  * Throws a clear `SockkitError` on platforms where Deno has no Unix domain sockets (Windows).

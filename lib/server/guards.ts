@@ -2,8 +2,8 @@
  * Guard rails shared by the servers: the `--allow`/`--deny` access rules and the idle timer.
  * @module
  */
-import { type Cidr, cidrContains } from "./cidr.ts";
-import { formatDuration } from "./duration.ts";
+import { type Cidr, cidrContains } from "../endpoints/cidr.ts";
+import { formatDuration } from "../core/duration.ts";
 
 /** Who may connect: peers in a `deny` network are refused; with an `allow` list, only peers in it are let in. */
 export interface AccessRules {
@@ -18,7 +18,7 @@ export interface AccessRules {
  *
  * @example
  * ```ts
- * import { parseCidr } from "./cidr.ts";
+ * import { parseCidr } from "../endpoints/cidr.ts";
  * accessRefusal({ hostname: "127.0.0.1", port: 5000, transport: "tcp" }, { deny: [parseCidr("127.0.0.0/8")] });
  * // "denied by --deny 127.0.0.0/8"
  * ```

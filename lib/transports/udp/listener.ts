@@ -9,15 +9,15 @@
  * makes a new peer per source port it picks). Needs Deno's `--unstable-net`.
  * @module
  */
-import { formatAddr, formatHostPort } from "./address.ts";
-import { sourceNetwork } from "./cidr.ts";
-import { formatDuration } from "./duration.ts";
-import { networkReason, SockkitError, toNetworkError } from "./errors.ts";
-import type { EventSink, ServerEvent, ServerSummary } from "./events.ts";
-import { plural } from "./format.ts";
-import { closeQuietly, isClosedError, sleep } from "./io.ts";
-import { limitedLog, TokenBucket, TokenBuckets } from "./ratelimit.ts";
-import type { Connection, Listener, ListenSettings, Message, UdpEndpoint } from "./transport_types.ts";
+import { formatAddr, formatHostPort } from "../../endpoints/address.ts";
+import { sourceNetwork } from "../../endpoints/cidr.ts";
+import { formatDuration } from "../../core/duration.ts";
+import { networkReason, SockkitError, toNetworkError } from "../../core/errors.ts";
+import type { EventSink, ServerEvent, ServerSummary } from "../../report/events.ts";
+import { plural } from "../../core/format.ts";
+import { closeQuietly, isClosedError, sleep } from "../../core/io.ts";
+import { limitedLog, TokenBucket, TokenBuckets } from "../../core/ratelimit.ts";
+import type { Connection, Listener, ListenSettings, Message, UdpEndpoint } from "../types.ts";
 
 /** The largest UDP payload over IPv4 (65,535 − 8 bytes of UDP header − 20 of IP header). */
 export const UDP_MAX_PAYLOAD = 65_507;

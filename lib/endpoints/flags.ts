@@ -3,11 +3,11 @@
  * `Endpoint` a command runs on, rejecting combinations that make no sense with a usage error.
  * @module
  */
-import { transportOf } from "./transports/mod.ts";
+import { transportOf } from "../transports/mod.ts";
 import { parseHost, parsePort } from "./address.ts";
 import { parseAddressSpec } from "./addressspec.ts";
-import { UsageError } from "./errors.ts";
-import type { Endpoint } from "./transport.ts";
+import { UsageError } from "../core/errors.ts";
+import type { Endpoint } from "../transports/dispatch.ts";
 
 /** The transport flags both commands share; each is undefined when not given. */
 export interface TransportFlags {

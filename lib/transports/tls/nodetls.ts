@@ -10,7 +10,7 @@
  */
 import tls from "node:tls";
 import { Buffer } from "node:buffer";
-import { SockkitError } from "./errors.ts";
+import { SockkitError } from "../../core/errors.ts";
 import { formatFingerprint } from "./fingerprint.ts";
 
 /** How the server's certificate is trusted on this path. */
@@ -59,7 +59,7 @@ function denoError(err: unknown): Error {
   return err instanceof Error ? err : new Error(message);
 }
 
-/** Why the handshake failed, in the words of lib/tls.ts's explanations (node's OpenSSL names differ). */
+/** Why the handshake failed, in the words of lib/transports/tls/tls.ts's explanations (node's OpenSSL names differ). */
 export function explainNodeHandshakeError(err: unknown): string {
   const message = err instanceof Error ? err.message : String(err);
   if (/wrong version number|packet length too long|unknown protocol|record layer failure/i.test(message)) {

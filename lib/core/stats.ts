@@ -1,4 +1,4 @@
-import type { RttStats } from "./events.ts";
+import type { RttStats } from "../report/events.ts";
 
 /**
  * Accumulates round-trip times in constant memory and reports min/avg/max/mdev as ping does.
