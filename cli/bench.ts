@@ -2,6 +2,7 @@
  * `sockkit bench`: its options, its reporter and its action.
  * @module
  */
+import { tlsTrustOptions } from "./options.ts";
 import { Command } from "@commander-js/extra-typings";
 import { type BenchEvent, runBench } from "../bench.ts";
 import {
@@ -23,7 +24,6 @@ import {
   durationOption,
   encoder,
   interruptSignal,
-  pinArg,
   unixArg,
   usageOutput,
   writeLine,
@@ -53,7 +53,7 @@ function benchReporter(o: { json?: boolean; histogram?: boolean }) {
 
 /** `sockkit bench HOST PORT`: the load generator. */
 export function addBenchCommand(program: Command, setExit: (code: number) => void): void {
-  program
+  const command = program
     .command("bench")
     .addHelpText("after", addressHelp())
     .description("Load an echo server and report throughput, latency, fairness and errors")
@@ -103,18 +103,11 @@ export function addBenchCommand(program: Command, setExit: (code: number) => voi
     .addOption(durationOption("-t, --timeout <duration>", "limit for each connect and for a reply", "5s"))
     .option("--unix <path>", "load the Unix domain socket at this path instead of a host and port", unixArg)
     .option("--tls", "connect with TLS, verifying the server's certificate and name")
-    .option("--ca <file>", "with --tls: also trust this CA or self-signed certificate (PEM)")
-    .option("--servername <name>", "with --tls: the name to send (SNI) and verify, instead of the host")
-    .option(
-      "--pin <fingerprint>",
-      "with --tls: trust the server exactly when its certificate has this SHA-256 fingerprint (repeatable)",
-      pinArg,
-    )
-    .option("-k, --insecure", "with --tls: do not verify the server's certificate (a warning says so)")
     .option(
       "--udp",
       "load a UDP echo server: each connection is a socket sending datagrams; lost ones are counted",
-    )
+    );
+  tlsTrustOptions(command, "with --tls")
     .option("--json", "print the result as one JSON object")
     .option("--histogram", "also print the latency distribution as a chart")
     .action(async (host, port, o) => {

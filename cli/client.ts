@@ -2,6 +2,7 @@
  * `sockkit client`: its options and action.
  * @module
  */
+import { outputOptions, tlsTrustOptions, wireOptions } from "./options.ts";
 import { transportOf } from "../lib/transports/mod.ts";
 import { Command } from "@commander-js/extra-typings";
 import { runClient } from "../client.ts";
@@ -19,7 +20,6 @@ import {
   interruptSignal,
   maxDatagramArg,
   output,
-  pinArg,
   stdinTerminal,
   unixArg,
   usageOutput,
@@ -28,7 +28,7 @@ import { subprotocolArg } from "./ws.ts";
 
 /** `sockkit client HOST PORT [MESSAGE]`: its options and action. */
 export function addClientCommand(program: Command, setExit: (code: number) => void): void {
-  program
+  const command = program
     .command("client")
     .addHelpText("after", addressHelp())
     .description("Connect to a server, send a message and print the reply")
@@ -45,15 +45,7 @@ export function addClientCommand(program: Command, setExit: (code: number) => vo
       unixArg,
     )
     .option("--tls", "connect with TLS, verifying the server's certificate and name")
-    .option("--ca <file>", "with --tls: also trust this CA or self-signed certificate (PEM)")
-    .option("--servername <name>", "with --tls: the name to send (SNI) and verify, instead of the host")
     .option("--alpn <protocols>", "with --tls: ALPN protocols to ask for, comma-separated", alpnArg)
-    .option(
-      "--pin <fingerprint>",
-      "with --tls: trust the server exactly when its certificate has this SHA-256 fingerprint (repeatable)",
-      pinArg,
-    )
-    .option("-k, --insecure", "with --tls: do not verify the server's certificate (a warning says so)")
     .option("--cert <file>", "with --tls: a client certificate (PEM) for servers that ask for one")
     .option("--key <file>", "with --tls: the private key of --cert (PEM)")
     .option("--udp", "send UDP datagrams instead of connecting over TCP")
@@ -72,12 +64,15 @@ export function addClientCommand(program: Command, setExit: (code: number) => vo
     .option("-c, --count <n>", "with --repeat: stop after n messages (implies --repeat)", countArg)
     .addOption(durationOption("-i, --interval <duration>", "with --repeat: time between messages", "1s"))
     .addOption(durationOption("-t, --timeout <duration>", "limit for connecting and for each reply", "5s"))
-    .option("-I, --interactive", "chat: send each line typed, print each line that arrives")
-    .option("--trace", "narrate every socket call: connect, send, recv, close")
-    .option("--hex", "show the bytes sent and received as a hex dump")
-    .option("-v, --verbose", "more detail (a summary in single-message and pipe modes)")
-    .option("-q, --quiet", "print only warnings and errors")
-    .option("--json", "print one JSON object per event")
+    .option("-I, --interactive", "chat: send each line typed, print each line that arrives");
+  outputOptions(
+    wireOptions(
+      tlsTrustOptions(command, "with --tls"),
+      "narrate every socket call: connect, send, recv, close",
+      "show the bytes sent and received as a hex dump",
+    ),
+    "more detail (a summary in single-message and pipe modes)",
+  )
     .action(async (host, port, arg3, o) => {
       const { endpoint, message } = clientTarget([host, port, arg3], o);
       if (endpoint.transport !== "ws") {

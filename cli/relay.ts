@@ -2,6 +2,7 @@
  * `sockkit relay`: its options and action.
  * @module
  */
+import { accessOptions, outputOptions, tlsTrustOptions, wireOptions } from "./options.ts";
 import { transportOf } from "../lib/transports/mod.ts";
 import { Command, Option } from "@commander-js/extra-typings";
 import { checkRelayPair, runRelay } from "../relay.ts";
@@ -13,12 +14,10 @@ import { INSECURE_WARNING, serverReporter } from "../lib/report/reporter.ts";
 import {
   addressHelp,
   alpnArg,
-  cidrListArg,
   dropFileAccessOnceListening,
   durationOption,
   interruptSignal,
   output,
-  pinArg,
   usageOutput,
   wholeNumberArg,
   writeLine,
@@ -26,7 +25,7 @@ import {
 
 /** `sockkit relay LISTEN TARGET`: its options and action. */
 export function addRelayCommand(program: Command, setExit: (code: number) => void): void {
-  program
+  const command = program
     .command("relay")
     .addHelpText("after", addressHelp())
     .description("Relay every client of LISTEN to its own connection to TARGET, both ways, until Ctrl-C")
@@ -40,14 +39,6 @@ export function addRelayCommand(program: Command, setExit: (code: number) => voi
     .option("--key <file>", "tls:// listen: the private key of --cert (PEM)")
     .option("--write-cert <file>", "tls:// listen without --cert: write the generated certificate here")
     .option("--alpn <protocols>", "tls:// listen: ALPN protocols to offer, comma-separated", alpnArg)
-    .option("--ca <file>", "tls:// target: also trust this CA or self-signed certificate (PEM)")
-    .option("--servername <name>", "tls:// target: the name to send (SNI) and verify, instead of the host")
-    .option(
-      "--pin <fingerprint>",
-      "tls:// target: trust it exactly when its certificate has this SHA-256 fingerprint (repeatable)",
-      pinArg,
-    )
-    .option("-k, --insecure", "tls:// target: do not verify its certificate (a warning says so)")
     .option(
       "--max-conns <n>",
       "clients relayed at once; one more is closed (UDP: sessions, default 1024)",
@@ -61,20 +52,15 @@ export function addRelayCommand(program: Command, setExit: (code: number) => voi
         .argParser((v) => parseDuration(v, "--idle-timeout")),
     )
     .addOption(durationOption("--connect-timeout <duration>", "limit for connecting to the target", "5s"))
-    .addOption(durationOption("--grace <duration>", "on shutdown, how long pairs may finish", "2s"))
-    .addOption(
-      new Option("--allow <cidr>", "only relay peers in this network (repeatable, or comma-separated)")
-        .argParser(cidrListArg("--allow")).default([], "everyone"),
-    )
-    .addOption(
-      new Option("--deny <cidr>", "refuse peers in this network (repeatable; wins over --allow)")
-        .argParser(cidrListArg("--deny")).default([], "nobody"),
-    )
-    .option("--trace", "narrate every socket call on both legs (client and target)")
-    .option("--hex", "show the bytes of both legs as a hex dump")
-    .option("-v, --verbose", "also print a line when each target connection is made")
-    .option("-q, --quiet", "print only warnings and errors")
-    .option("--json", "print one JSON object per event")
+    .addOption(durationOption("--grace <duration>", "on shutdown, how long pairs may finish", "2s"));
+  outputOptions(
+    wireOptions(
+      accessOptions(tlsTrustOptions(command, "tls:// target", "it"), "relay"),
+      "narrate every socket call on both legs (client and target)",
+      "show the bytes of both legs as a hex dump",
+    ),
+    "also print a line when each target connection is made",
+  )
     .action(async (listenSpec, targetSpec, o) => {
       const { listen, target } = relayEndpoints(listenSpec, targetSpec, o);
       checkRelayPair(listen, target);

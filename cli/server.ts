@@ -2,6 +2,7 @@
  * `sockkit server`: its options and action.
  * @module
  */
+import { accessOptions, outputOptions, wireOptions } from "./options.ts";
 import { Command, Option } from "@commander-js/extra-typings";
 import { runServer } from "../server.ts";
 import { parseDuration } from "../lib/core/duration.ts";
@@ -17,7 +18,6 @@ import {
   addressHelp,
   alpnArg,
   choiceOption,
-  cidrListArg,
   dropFileAccessOnceListening,
   durationOption,
   hostArg,
@@ -70,7 +70,7 @@ function webCheck(mode: string, endpoint: Endpoint): void {
 
 /** `sockkit server [PORT]`: its options and action. */
 export function addServerCommand(program: Command, setExit: (code: number) => void): void {
-  program
+  const command = program
     .command("server")
     .addHelpText("after", addressHelp())
     .description(
@@ -132,14 +132,6 @@ export function addServerCommand(program: Command, setExit: (code: number) => vo
       )
         .argParser((v) => parseDuration(v, "--idle-timeout")),
     )
-    .addOption(
-      new Option("--allow <cidr>", "only accept peers in this network (repeatable, or comma-separated)")
-        .argParser(cidrListArg("--allow")).default([], "everyone"),
-    )
-    .addOption(
-      new Option("--deny <cidr>", "refuse peers in this network (repeatable; wins over --allow)")
-        .argParser(cidrListArg("--deny")).default([], "nobody"),
-    )
     .option(
       "--hub <url>",
       "chat/broadcast: share the room with other instances over Redis: redis://[user:password@]HOST:PORT[/DB] or rediss://",
@@ -174,12 +166,15 @@ export function addServerCommand(program: Command, setExit: (code: number) => vo
       "--allow-origin <origin>",
       "ws://: also let in browser pages from this origin, e.g. https://app.example (repeatable; * for any)",
       allowOriginArg,
-    )
-    .option("--trace", "narrate every socket call: bind, listen, accept, recv, send, close")
-    .option("--hex", "show the bytes received and sent as a hex dump")
-    .option("-v, --verbose", "also print a line per message received")
-    .option("-q, --quiet", "print only warnings and errors")
-    .option("--json", "print one JSON object per event")
+    );
+  outputOptions(
+    wireOptions(
+      accessOptions(command, "accept"),
+      "narrate every socket call: bind, listen, accept, recv, send, close",
+      "show the bytes received and sent as a hex dump",
+    ),
+    "also print a line per message received",
+  )
     .action(async (port, o, cmd) => {
       const spec = typeof port === "string" ? port : undefined;
       const endpoint = serverEndpoint({
