@@ -3,6 +3,7 @@
  * message per interval (`repeat`), or stdin to the socket and the socket to stdout (`pipe`).
  * @module
  */
+import { RepeatSchedule } from "./lib/client/schedule.ts";
 import { formatAddr } from "./lib/endpoints/address.ts";
 import type { ClientEvent, ClientSummary, EventSink } from "./lib/report/events.ts";
 import { networkReason, SockkitError, toNetworkError } from "./lib/core/errors.ts";
@@ -12,7 +13,7 @@ import {
   type ByteWriter,
   closeQuietly,
   isClosedError,
-  sleep,
+  sameBytes,
   writeAll,
 } from "./lib/core/io.ts";
 import { ReplyTracker } from "./lib/client/replies.ts";
@@ -177,17 +178,15 @@ async function exchange(
   emit: EventSink<ClientEvent>,
 ): Promise<Counts> {
   const message = opts.message ?? DEFAULT_MESSAGE;
-  const repeat = opts.mode === "repeat";
-  const count = repeat ? opts.count ?? Infinity : 1;
-  const intervalMs = opts.intervalMs ?? 1000;
+  const schedule = new RepeatSchedule(opts);
+  const { repeat } = schedule;
   const replies = new ReplyTracker();
   const receiving = receive(conn, replies);
   const rtt = new RttAccumulator();
   const counts = { sent: 0, received: 0, lost: 0, bytesSent: 0, bytesReceived: 0 };
   let mismatched = 0;
-  const firstAt = performance.now();
   try {
-    for (let seq = 1; seq <= count && !signal.aborted; seq++) {
+    for (let seq = 1; schedule.wants(seq, signal); seq++) {
       const start = counts.bytesSent;
       const reply = replies.expect(start, start + message.length, timeoutMs, signal);
       const sentAt = performance.now();
@@ -222,17 +221,13 @@ async function exchange(
           return { ...counts, bytesReceived: replies.received, rtt: rtt.stats(), mismatched, error: failure };
         }
       }
-      if (seq < count) await sleep(Math.max(0, firstAt + seq * intervalMs - performance.now()), signal);
+      await schedule.waitAfter(seq, signal);
     }
   } finally {
     closeQuietly(conn);
     await receiving;
   }
   return { ...counts, bytesReceived: replies.received, rtt: rtt.stats(), mismatched };
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((byte, i) => byte === b[i]);
 }
 
 function describeFailure(err: unknown): string {

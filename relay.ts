@@ -4,6 +4,7 @@
  * with any stream target; UDP to UDP with a session per source (lib/relay/udp.ts).
  * @module
  */
+import { RelayTotals } from "./lib/relay/totals.ts";
 import { acceptLoop } from "./lib/server/accept.ts";
 import { isStream } from "./lib/endpoints/addressspec.ts";
 import type { Cidr } from "./lib/endpoints/cidr.ts";
@@ -143,8 +144,8 @@ export async function runRelay(opts: RelayOptions, ctx: RunRelayContext = {}): P
   const mode = `${listenNote ? `${listenNote} ` : ""}relay to ${targetName}${targetNote}`;
   emit({ type: "listening", address, mode });
 
-  const totals = { clients: 0, messages: 0, refused: 0 };
-  const relayed = { up: 0, down: 0 };
+  const totals = new RelayTotals(startedAt);
+  const { relayed } = totals;
   const pairs = new Set<{ closeWith?: (reason: string) => void }>();
   const running = new Set<Promise<void>>();
   const stopAccepting = () => closeQuietly(listener);
@@ -224,13 +225,5 @@ export async function runRelay(opts: RelayOptions, ctx: RunRelayContext = {}): P
   for (const pair of pairs) pair.closeWith?.("relay shutting down");
   await allDone;
 
-  const summary: ServerSummary = {
-    address,
-    ...totals,
-    bytes: relayed.up + relayed.down,
-    relayed,
-    uptimeMs: performance.now() - startedAt,
-  };
-  emit({ type: "summary", ...summary });
-  return summary;
+  return totals.summarize(address, emit);
 }

@@ -4,6 +4,7 @@
  * closed); sessions are capped so a flood of sources cannot hold every port.
  * @module
  */
+import { RelayTotals } from "./totals.ts";
 import { formatAddr } from "../endpoints/address.ts";
 import type { EventSink, ServerEvent, ServerSummary } from "../report/events.ts";
 import { networkReason, toNetworkError } from "../core/errors.ts";
@@ -73,8 +74,8 @@ export async function runUdpRelay(
   emit({ type: "listening", address, mode: `UDP relay to ${targetName}` });
 
   const sessions = new Map<string, Session>();
-  const totals = { clients: 0, messages: 0, refused: 0 };
-  const relayed = { up: 0, down: 0 };
+  const totals = new RelayTotals(startedAt);
+  const { relayed } = totals;
   const refusedLine = limitedLog(REFUSAL_LINES_PER_SECOND, (message) => emit({ type: "warning", message }));
 
   const end = (s: Session, reason?: string) => {
@@ -165,13 +166,5 @@ export async function runUdpRelay(
   }
   emit({ type: "stopping", active: sessions.size });
   for (const s of [...sessions.values()]) end(s, "relay shutting down");
-  const summary: ServerSummary = {
-    address,
-    ...totals,
-    bytes: relayed.up + relayed.down,
-    relayed,
-    uptimeMs: performance.now() - startedAt,
-  };
-  emit({ type: "summary", ...summary });
-  return summary;
+  return totals.summarize(address, emit);
 }

@@ -3,11 +3,12 @@
  * lib/transports/udp/listener.ts, served by the same server as every transport.) Needs Deno's `--unstable-net`.
  * @module
  */
+import { RepeatSchedule } from "../../client/schedule.ts";
 import { formatAddr, formatHostPort } from "../../endpoints/address.ts";
 import { ExitCode, SockkitError, toNetworkError, UsageError } from "../../core/errors.ts";
 import type { ClientEvent, ClientSummary, EventSink } from "../../report/events.ts";
 import { escapeBytes } from "../../core/format.ts";
-import { closeQuietly, sleep } from "../../core/io.ts";
+import { closeQuietly, sameBytes } from "../../core/io.ts";
 import { RttAccumulator } from "../../core/stats.ts";
 import type { UdpEndpoint, UdpSettings } from "../types.ts";
 import { openDatagram, UDP_MAX_PAYLOAD } from "./listener.ts";
@@ -187,9 +188,8 @@ async function exchangeDatagrams(
   signal: AbortSignal,
   emit: EventSink<ClientEvent>,
 ): Promise<Counts> {
-  const repeat = opts.mode === "repeat";
-  const count = repeat ? opts.count ?? Infinity : 1;
-  const intervalMs = opts.intervalMs ?? 1000;
+  const schedule = new RepeatSchedule(opts);
+  const { repeat } = schedule;
   const address = formatHostPort(opts.endpoint.hostname, opts.endpoint.port);
   const rtt = new RttAccumulator();
   const counts = { sent: 0, received: 0, lost: 0, bytesSent: 0, bytesReceived: 0 };
@@ -217,8 +217,7 @@ async function exchangeDatagrams(
     const to = waiting ?? last;
     emit({ ...shown, seq: to.seq, rttMs: now - to.sentAt, truncated: truncated || undefined, differs: true });
   };
-  const firstAt = performance.now();
-  for (let seq = 1; seq <= count && !signal.aborted; seq++) {
+  for (let seq = 1; schedule.wants(seq, signal); seq++) {
     last = { seq, sentAt: performance.now() };
     const reply = echoOf(last, timeoutMs, signal, (w) => (waiting = w));
     try {
@@ -257,7 +256,7 @@ async function exchangeDatagrams(
       if (lost.length > MAX_LATE_CANDIDATES) lost.shift();
       emit({ type: "lost", seq, reason: `timed out after ${timeoutMs} ms` });
     }
-    if (seq < count) await sleep(Math.max(0, firstAt + seq * intervalMs - performance.now()), signal);
+    await schedule.waitAfter(seq, signal);
   }
   return { ...counts, rtt: rtt.stats(), mismatched };
 }
@@ -285,8 +284,4 @@ function echoOf(
     wait({ ...pending, answer: done });
     if (signal.aborted) done();
   });
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((byte, i) => byte === b[i]);
 }

@@ -8,10 +8,11 @@
  * than 1000, 1001 or 1005 is an error that names it: `closed by peer: 1008 policy violation (too slow: …)`.
  * @module
  */
+import { RepeatSchedule } from "../../client/schedule.ts";
 import type { ClientEvent, ClientSummary, EventSink } from "../../report/events.ts";
 import { SockkitError, UsageError } from "../../core/errors.ts";
 import { escapeBytes } from "../../core/format.ts";
-import { type ByteReader, type ByteWriter, sleep, writeAll } from "../../core/io.ts";
+import { type ByteReader, type ByteWriter, sameBytes, sleep, writeAll } from "../../core/io.ts";
 import { RttAccumulator } from "../../core/stats.ts";
 import type { WsEndpoint } from "../types.ts";
 import { CLOSE_GOING_AWAY, CLOSE_NORMAL, describeClose } from "./close.ts";
@@ -154,14 +155,12 @@ async function exchange(
   emit: EventSink<ClientEvent>,
 ): Promise<Counts> {
   const message = opts.message ?? DEFAULT_MESSAGE;
-  const repeat = opts.mode === "repeat";
-  const count = repeat ? opts.count ?? Infinity : 1;
-  const intervalMs = opts.intervalMs ?? 1000;
+  const schedule = new RepeatSchedule(opts);
+  const { repeat } = schedule;
   const rtt = new RttAccumulator();
   const counts = { sent: 0, received: 0, lost: 0, bytesSent: 0, bytesReceived: 0 };
   let mismatched = 0;
-  const firstAt = performance.now();
-  for (let seq = 1; seq <= count && !signal.aborted; seq++) {
+  for (let seq = 1; schedule.wants(seq, signal); seq++) {
     const sentAt = performance.now();
     try {
       await conn.send({ data: message, text: !opts.binary });
@@ -193,14 +192,10 @@ async function exchange(
         return { ...counts, rtt: rtt.stats(), mismatched, error: failure.message };
       }
     }
-    if (seq < count) await sleep(Math.max(0, firstAt + seq * intervalMs - performance.now()), signal);
+    await schedule.waitAfter(seq, signal);
   }
   await closeAndWait(conn, timeoutMs);
   return { ...counts, rtt: rtt.stats(), mismatched };
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((byte, i) => byte === b[i]);
 }
 
 /** Pipe mode (see the module doc). */
