@@ -13,7 +13,7 @@ import type { LoadDriver, LoadMode, LoadProgress, LoadResult } from "./lib/bench
 import { type AnyLoadSpec, createLoad } from "./lib/bench/loads.ts";
 import { noReplyError } from "./lib/bench/udp_load.ts";
 import type { FromWorker, ToWorker } from "./lib/bench/worker.ts";
-import { type Endpoint, formatEndpoint } from "./lib/transports/dispatch.ts";
+import { type Endpoint, formatEndpoint, type IoCore } from "./lib/transports/dispatch.ts";
 
 /** What `runBench` needs; main.ts fills in the defaults. */
 export interface BenchOptions {
@@ -37,6 +37,8 @@ export interface BenchOptions {
   workers?: number;
   /** Connect time limit, and how long a connection may wait for a reply (default 5000 ms). */
   timeoutMs?: number;
+  /** TCP: which API moves the bytes (`--io`, default `deno`). */
+  io?: IoCore;
 }
 
 /** How a bench is driven: stopped early by `signal`, observed through `onEvent`. */
@@ -227,7 +229,9 @@ function shares(total: number, parts: number): number[] {
   return Array.from({ length: parts }, (_, i) => Math.floor(total / parts) + (i < total % parts ? 1 : 0));
 }
 
-function loadSpecs(opts: Required<Omit<BenchOptions, "rate" | "requests">> & BenchOptions): AnyLoadSpec[] {
+function loadSpecs(
+  opts: Required<Omit<BenchOptions, "rate" | "requests" | "io">> & BenchOptions,
+): AnyLoadSpec[] {
   const workers = Math.max(1, Math.min(opts.workers, opts.connections));
   const connections = shares(opts.connections, workers);
   const requests = opts.requests === undefined ? undefined : shares(opts.requests, workers);
@@ -243,6 +247,7 @@ function loadSpecs(opts: Required<Omit<BenchOptions, "rate" | "requests">> & Ben
       pipeline: opts.pipeline,
       rate: opts.rate === undefined ? undefined : (opts.rate * n) / opts.connections,
       timeoutMs: opts.timeoutMs,
+      io: opts.io,
     };
     first += n;
     return spec;

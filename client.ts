@@ -26,6 +26,7 @@ import {
   type Endpoint,
   endpointZone,
   formatEndpoint,
+  type IoCore,
   type StreamEndpoint,
 } from "./lib/transports/dispatch.ts";
 import { looksLikeTls } from "./lib/transports/tls/tls.ts";
@@ -59,6 +60,8 @@ export interface ClientOptions {
   binary?: boolean;
   /** WebSocket: offer this subprotocol (`--subprotocol`). */
   subprotocol?: string;
+  /** TCP: which API moves the bytes (`--io`, default `deno`). */
+  io?: IoCore;
 }
 
 /** How the client is driven: stopped by `signal`, observed through `onEvent`, with pipe mode's streams. */
@@ -105,7 +108,7 @@ export async function runClient(opts: ClientOptions, ctx: RunClientContext = {})
   // connect
   let conn: Connection;
   try {
-    conn = await connectWithin(endpoint, timeoutMs, signal);
+    conn = await connectWithin(endpoint, timeoutMs, signal, opts.io);
   } catch (err) {
     tap.trace("connect", { peer: address, error: err instanceof Error ? err.message : String(err) });
     throw err;
@@ -141,9 +144,10 @@ async function connectWithin(
   ep: StreamEndpoint,
   timeoutMs: number,
   signal: AbortSignal,
+  io?: IoCore,
 ): Promise<Connection> {
   try {
-    return await connect(ep, AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]));
+    return await connect(ep, AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]), io);
   } catch (err) {
     if (signal.aborted) throw new SockkitError(`cannot connect to ${formatEndpoint(ep)}: interrupted`);
     if (err instanceof SockkitError && /timed out/.test(err.message)) {

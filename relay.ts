@@ -21,6 +21,7 @@ import {
   type Endpoint,
   endpointZone,
   formatEndpoint,
+  type IoCore,
   listen,
   listenerAddress,
   peerLabel,
@@ -46,6 +47,8 @@ export interface RelayOptions {
   connectTimeoutMs?: number;
   allow?: readonly Cidr[];
   deny?: readonly Cidr[];
+  /** TCP legs: which API moves the bytes (`--io`, default `deno`). */
+  io?: IoCore;
   trace?: boolean;
   hex?: boolean;
 }
@@ -136,7 +139,7 @@ export async function runRelay(opts: RelayOptions, ctx: RunRelayContext = {}): P
       emit({ type: "refused", peer: peerLabel(addr, totals.clients + 1, endpointZone(listenEp)), reason });
     },
   };
-  const listener = await listen(listenEp, emit, { admission });
+  const listener = await listen(listenEp, emit, { admission, io: opts.io });
   const address = listenerAddress(listener, listenEp);
   tap.trace("bind", { address });
   tap.trace("listen", { address });
@@ -166,7 +169,7 @@ export async function runRelay(opts: RelayOptions, ctx: RunRelayContext = {}): P
       ]);
       control.closeWith = () => closeQuietly(client);
       try {
-        upstream = tap.wrap(await connect(targetEp, connecting), `target ${targetName}`);
+        upstream = tap.wrap(await connect(targetEp, connecting, opts.io), `target ${targetName}`);
       } catch (err) {
         closeQuietly(client);
         result.reason = signal.aborted ? "relay shutting down" : targetFailure(err, targetName, connecting);

@@ -29,6 +29,7 @@ import {
   type Connection,
   type Endpoint,
   endpointZone,
+  type IoCore,
   listen,
   listenerAddress,
   peerLabel,
@@ -62,6 +63,8 @@ export interface ServerOptions {
   allow?: readonly Cidr[];
   /** Peers in these networks are refused, even when allowed (default: none). */
   deny?: readonly Cidr[];
+  /** TCP: which API moves the bytes (`--io`, default `deno`). */
+  io?: IoCore;
   /** Report every socket call (`--trace`). */
   trace?: boolean;
   /** Report the bytes received and sent as hex dumps (`--hex`). */
@@ -342,6 +345,7 @@ export async function runServer(opts: ServerOptions, ctx: RunServerContext = {})
     },
   };
   const listener = await listen(opts.endpoint, emit, {
+    io: opts.io,
     idleTimeoutMs: opts.idleTimeoutMs,
     udp: opts.udp,
     counters,

@@ -79,6 +79,14 @@ const SERVERS: Server[] = [
     keys: ["pp50", "pp500"],
   },
   {
+    id: "sockkit-node",
+    name: "sockkit --io node",
+    kind: "echo",
+    needs: "deno",
+    command: (p) => sockkit(p, ["--io", "node"]),
+    keys: ECHO_KEYS,
+  },
+  {
     id: "node",
     name: "Node",
     kind: "echo",
@@ -134,6 +142,14 @@ const SERVERS: Server[] = [
     keys: ["fanout"],
   },
   {
+    id: "sockkit-node-broadcast",
+    name: "sockkit --io node broadcast",
+    kind: "broadcast",
+    needs: "deno",
+    command: (p) => sockkit(p, ["--mode", "broadcast", "--io", "node"]),
+    keys: ["fanout"],
+  },
+  {
     id: "node-broadcast",
     name: "Node broadcast",
     kind: "broadcast",
@@ -155,6 +171,15 @@ const SERVERS: Server[] = [
     kind: "relay",
     needs: "deno",
     command: (p, _tmp, t) => deno(MAIN, ["relay", `127.0.0.1:${p}`, `127.0.0.1:${t}`, "--quiet"]),
+    keys: RELAY_KEYS,
+  },
+  {
+    id: "sockkit-node-relay",
+    name: "sockkit --io node relay",
+    kind: "relay",
+    needs: "deno",
+    command: (p, _tmp, t) =>
+      deno(MAIN, ["relay", `127.0.0.1:${p}`, `127.0.0.1:${t}`, "--quiet", "--io", "node"]),
     keys: RELAY_KEYS,
   },
   {
@@ -940,9 +965,44 @@ function target(text: string, value: number, ok: (v: number) => boolean, measure
   return { text, measured, met: Number.isFinite(value) ? ok(value) : undefined };
 }
 
-/** Every target of issue 10, computed from this run's figures. */
-function targets(runs: Runs): Target[] {
-  const f = (id: string, key: Key, field: string) => fig(runs, id, key, field);
+/** Which of the suite's servers are one I/O core's: its echo, `--quiet` echo, broadcast and relay ids. */
+interface Core {
+  label: string;
+  echo: string;
+  quiet?: string;
+  broadcast: string;
+  relay: string;
+}
+
+/** The two I/O cores (`--io`), as the suite runs them. */
+const CORES: Core[] = [
+  {
+    label: "--io deno",
+    echo: "sockkit",
+    quiet: "sockkit-quiet",
+    broadcast: "sockkit-broadcast",
+    relay: "sockkit-relay",
+  },
+  {
+    label: "--io node",
+    echo: "sockkit-node",
+    broadcast: "sockkit-node-broadcast",
+    relay: "sockkit-node-relay",
+  },
+];
+
+/** Every target of issue 10 for one I/O core, computed from this run's figures. */
+function targets(runs: Runs, core: Core): Target[] {
+  // the figures of this core's servers, named by the default core's ids; a server the core lacks is NaN
+  const own: Record<string, string | undefined> = {
+    sockkit: core.echo,
+    "sockkit-quiet": core.quiet,
+    "sockkit-broadcast": core.broadcast,
+  };
+  const f = (id: string, key: Key, field: string) => {
+    const real = id in own ? own[id] : id;
+    return real ? fig(runs, real, key, field) : NaN;
+  };
   const pp500 = f("sockkit", "pp500", "roundTripsPerSec") / f("node", "pp500", "roundTripsPerSec");
   const pp50 = f("sockkit", "pp50", "roundTripsPerSec") / f("node", "pp50", "roundTripsPerSec");
   const fair = f("sockkit", "pp500", "fairness");
@@ -954,10 +1014,10 @@ function targets(runs: Runs): Target[] {
     f("node-broadcast", "fanout", "deliveredPerSec");
   const fanP = f("sockkit-broadcast", "fanout", "p999Ms");
   const fanPNode = f("node-broadcast", "fanout", "p999Ms");
-  const fanRuns = runs["sockkit-broadcast"]?.fanout ?? [];
+  const fanRuns = runs[core.broadcast]?.fanout ?? [];
   const inOrder = fanRuns.length ? (fanRuns.every((r) => r.inOrderComplete === true) ? 1 : 0) : NaN;
   const rss = f("sockkit", "memory", "perConnKiB");
-  const manyRuns = runs.sockkit?.many ?? [];
+  const manyRuns = runs[core.echo]?.many ?? [];
   const manyMs = manyRuns.length && manyRuns.every((r) => r.echoed === true && r.stillOpen === HOLD_MANY)
     ? median(manyRuns.map((r) => Number(r.echoMs)))
     : manyRuns.length
@@ -1026,13 +1086,13 @@ function targets(runs: Runs): Target[] {
   ];
 }
 
-/** The relay targets of issue 11, computed from this run's figures. */
-function relayTargets(runs: Runs): Target[] {
+/** The relay targets of issue 11 for one I/O core, computed from this run's figures. */
+function relayTargets(runs: Runs, core: Core): Target[] {
   const f = (id: string, key: Key, field: string) => fig(runs, id, key, field);
   const vs = (key: Key, other: string) =>
-    f("sockkit-relay", key, key === "rbulk" ? "mbPerSec" : "roundTripsPerSec") /
+    f(core.relay, key, key === "rbulk" ? "mbPerSec" : "roundTripsPerSec") /
     f(other, key, key === "rbulk" ? "mbPerSec" : "roundTripsPerSec");
-  const fair = f("sockkit-relay", "rpp200", "fairness");
+  const fair = f(core.relay, "rpp200", "fairness");
   return [
     target(
       "relay bulk 256 MiB: ≥ 1.5× socat -b 65536",
@@ -1062,14 +1122,15 @@ function relayTargets(runs: Runs): Target[] {
   ];
 }
 
-function renderTargets(list: Target[]): string[] {
+/** One table: a row per target, a measured and a verdict column per I/O core. */
+function renderTargets(make: (core: Core) => Target[]): string[] {
+  const lists = CORES.map(make);
+  const verdict = (t: Target) => t.met === undefined ? "– (not measured)" : t.met ? "met" : "**missed**";
   return [
-    "| target | measured | verdict |",
-    "|---|---|---|",
-    ...list.map((t) =>
-      `| ${t.text} | ${t.measured} | ${
-        t.met === undefined ? "– (not measured)" : t.met ? "met" : "**missed**"
-      } |`
+    `| target | ${CORES.map((c) => `\`${c.label}\` | verdict`).join(" | ")} |`,
+    `|---|${CORES.map(() => "---|---").join("|")}|`,
+    ...lists[0].map((t, i) =>
+      `| ${t.text} | ${lists.map((l) => `${l[i].measured} | ${verdict(l[i])}`).join(" | ")} |`
     ),
   ];
 }
@@ -1254,10 +1315,10 @@ async function main(): Promise<void> {
         : []),
       "## Targets (issue 10)",
       "",
-      ...renderTargets(targets(runs)),
+      ...renderTargets((core) => targets(runs, core)),
       "",
       ...(relays.length
-        ? ["## Targets (issue 11: relay)", "", ...renderTargets(relayTargets(runs)), ""]
+        ? ["## Targets (issue 11: relay)", "", ...renderTargets((core) => relayTargets(runs, core)), ""]
         : []),
       "## Is the generator the bottleneck?",
       "",

@@ -2,7 +2,7 @@
  * `sockkit bench`: its options, its reporter and its action.
  * @module
  */
-import { tlsTrustOptions } from "./options.ts";
+import { checkIo, ioOption, tlsTrustOptions } from "./options.ts";
 import { Command } from "@commander-js/extra-typings";
 import { type BenchEvent, runBench } from "../bench.ts";
 import {
@@ -107,13 +107,14 @@ export function addBenchCommand(program: Command, setExit: (code: number) => voi
       "--udp",
       "load a UDP echo server: each connection is a socket sending datagrams; lost ones are counted",
     );
-  tlsTrustOptions(command, "with --tls")
+  tlsTrustOptions(ioOption(command, "the load's connections"), "with --tls")
     .option("--json", "print the result as one JSON object")
     .option("--histogram", "also print the latency distribution as a chart")
     .action(async (host, port, o) => {
       checkBenchOptions(o);
       if (o.udp) checkUdpBenchOptions(o);
       const { endpoint } = clientTarget([host, port], o, "bench");
+      checkIo(o.io, [endpoint]);
       if (endpoint.transport === "ws" && o.mode === "stream") {
         // a WebSocket server cannot stop reading (lib/transports/ws/conn.ts): a sender that never waits is cut off
         throw new UsageError(
@@ -136,6 +137,7 @@ export function addBenchCommand(program: Command, setExit: (code: number) => voi
             rate: o.rate,
             workers: o.workers,
             timeoutMs: o.timeout,
+            io: o.io,
           },
           { signal, onEvent: benchReporter(o) },
         );

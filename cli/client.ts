@@ -2,7 +2,7 @@
  * `sockkit client`: its options and action.
  * @module
  */
-import { outputOptions, tlsTrustOptions, wireOptions } from "./options.ts";
+import { checkIo, ioOption, outputOptions, tlsTrustOptions, wireOptions } from "./options.ts";
 import { transportOf } from "../lib/transports/mod.ts";
 import { Command } from "@commander-js/extra-typings";
 import { runClient } from "../client.ts";
@@ -67,7 +67,7 @@ export function addClientCommand(program: Command, setExit: (code: number) => vo
     .option("-I, --interactive", "chat: send each line typed, print each line that arrives");
   outputOptions(
     wireOptions(
-      tlsTrustOptions(command, "with --tls"),
+      tlsTrustOptions(ioOption(command, "the connection"), "with --tls"),
       "narrate every socket call: connect, send, recv, close",
       "show the bytes sent and received as a hex dump",
     ),
@@ -75,6 +75,7 @@ export function addClientCommand(program: Command, setExit: (code: number) => vo
   )
     .action(async (host, port, arg3, o) => {
       const { endpoint, message } = clientTarget([host, port, arg3], o);
+      checkIo(o.io, [endpoint]);
       if (endpoint.transport !== "ws") {
         if (o.binary) {
           throw new UsageError("--binary is for WebSocket messages: connect to ws://HOST:PORT/PATH");
@@ -113,6 +114,7 @@ export function addClientCommand(program: Command, setExit: (code: number) => vo
             udp: { maxDatagram: o.maxDatagram },
             binary: o.binary,
             subprotocol: o.subprotocol,
+            io: o.io,
           },
           {
             signal,

@@ -1,12 +1,16 @@
 /**
  * The option groups more than one command takes, each declared once: verifying a TLS peer (`--ca`,
  * `--servername`, `--pin`, `--insecure`), who may connect (`--allow`, `--deny`), watching the wire
- * (`--trace`, `--hex`) and how much is printed (`-v`, `-q`, `--json`). A command adds a group with one call
+ * (`--trace`, `--hex`), how much is printed (`-v`, `-q`, `--json`) and which API moves TCP's bytes (`--io`). A
+ * command adds a group with one call
  * and says, in a few words, what the group applies to there.
  * @module
  */
 import { type Command, Option, type OptionValues } from "@commander-js/extra-typings";
-import { cidrListArg, pinArg } from "./common.ts";
+import { choiceOption, cidrListArg, pinArg } from "./common.ts";
+import { transportOf } from "../lib/transports/mod.ts";
+import { type Endpoint, IO_CORES, type IoCore } from "../lib/transports/types.ts";
+import { UsageError } from "../lib/core/errors.ts";
 
 /**
  * `--ca`, `--servername`, `--pin` and `-k/--insecure`: how a TLS peer is verified. `scope` opens each
@@ -47,6 +51,54 @@ export function accessOptions<A extends unknown[], O extends OptionValues, G ext
       new Option("--deny <cidr>", "refuse peers in this network (repeatable; wins over --allow)")
         .argParser(cidrListArg("--deny")).default([], "nobody"),
     );
+}
+
+/**
+ * `--io deno|node`: which runtime API moves TCP's bytes (`what`: whose connections, e.g. `TCP clients`).
+ * `node` is `node:net`, even under hundreds of busy connections where `Deno.Conn` read loops starve some
+ * (README "I/O core").
+ */
+export function ioOption<A extends unknown[], O extends OptionValues, G extends OptionValues>(
+  cmd: Command<A, O, G>,
+  what: string,
+) {
+  return cmd.addOption(
+    choiceOption(
+      "--io <api>",
+      `which API moves ${what}' bytes: Deno.listen/Deno.connect (deno), or node:net (node: even service to ` +
+        `hundreds of busy connections)`,
+      IO_CORES,
+      "deno",
+    ),
+  );
+}
+
+/**
+ * Checks that every endpoint's transport can move its bytes with `io` (`--io node` is TCP's alone, and not
+ * on a link-local address with a zone), and says what to do when one cannot.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * assert.throws(() => checkIo("node", [{ transport: "unix", path: "/tmp/s" }]), /--io node moves TCP only/);
+ * ```
+ */
+export function checkIo(io: IoCore, endpoints: readonly Endpoint[]): void {
+  if (io === "deno") return;
+  for (const ep of endpoints) {
+    const t = transportOf(ep);
+    if (!(t.ioCores ?? ["deno"]).includes(io)) {
+      throw new UsageError(
+        `--io ${io} moves TCP only, not ${t.label}: drop --io ${io}, or use tcp:// addresses`,
+      );
+    }
+    if ("hostname" in ep && ep.hostname.includes("%")) {
+      throw new UsageError(
+        `--io ${io} cannot use a link-local address with a zone (${ep.hostname}): node:net in this Deno ` +
+          `cannot bind or connect one; drop --io ${io}`,
+      );
+    }
+  }
 }
 
 /** `--trace` and `--hex`, with what each shows on this command. */

@@ -2,7 +2,7 @@
  * `sockkit relay`: its options and action.
  * @module
  */
-import { accessOptions, outputOptions, tlsTrustOptions, wireOptions } from "./options.ts";
+import { accessOptions, checkIo, ioOption, outputOptions, tlsTrustOptions, wireOptions } from "./options.ts";
 import { transportOf } from "../lib/transports/mod.ts";
 import { Command, Option } from "@commander-js/extra-typings";
 import { checkRelayPair, runRelay } from "../relay.ts";
@@ -55,7 +55,7 @@ export function addRelayCommand(program: Command, setExit: (code: number) => voi
     .addOption(durationOption("--grace <duration>", "on shutdown, how long pairs may finish", "2s"));
   outputOptions(
     wireOptions(
-      accessOptions(tlsTrustOptions(command, "tls:// target", "it"), "relay"),
+      accessOptions(tlsTrustOptions(ioOption(command, "both legs"), "tls:// target", "it"), "relay"),
       "narrate every socket call on both legs (client and target)",
       "show the bytes of both legs as a hex dump",
     ),
@@ -64,6 +64,7 @@ export function addRelayCommand(program: Command, setExit: (code: number) => voi
     .action(async (listenSpec, targetSpec, o) => {
       const { listen, target } = relayEndpoints(listenSpec, targetSpec, o);
       checkRelayPair(listen, target);
+      checkIo(o.io, [listen, target]);
       if (target.transport === "tls" && o.insecure) writeLine(Deno.stderr, INSECURE_WARNING);
       const { signal, dispose } = interruptSignal();
       // A Unix socket (either side) or a --ca read at each connect keep file access; otherwise it is dropped.
@@ -81,6 +82,7 @@ export function addRelayCommand(program: Command, setExit: (code: number) => voi
             graceMs: o.grace,
             maxConns: o.maxConns,
             idleTimeoutMs: o.idleTimeout || undefined,
+            io: o.io,
             connectTimeoutMs: o.connectTimeout,
             allow: o.allow,
             deny: o.deny,

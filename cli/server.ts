@@ -2,7 +2,7 @@
  * `sockkit server`: its options and action.
  * @module
  */
-import { accessOptions, outputOptions, wireOptions } from "./options.ts";
+import { accessOptions, checkIo, ioOption, outputOptions, wireOptions } from "./options.ts";
 import { Command, Option } from "@commander-js/extra-typings";
 import { runServer } from "../server.ts";
 import { parseDuration } from "../lib/core/duration.ts";
@@ -169,7 +169,7 @@ export function addServerCommand(program: Command, setExit: (code: number) => vo
     );
   outputOptions(
     wireOptions(
-      accessOptions(command, "accept"),
+      accessOptions(ioOption(command, "TCP clients"), "accept"),
       "narrate every socket call: bind, listen, accept, recv, send, close",
       "show the bytes received and sent as a hex dump",
     ),
@@ -185,6 +185,7 @@ export function addServerCommand(program: Command, setExit: (code: number) => vo
         addressGiven: cmd.args.length > 0 || cmd.getOptionValueSource("host") === "cli",
       });
       applyWsOptions(endpoint, o, cmd);
+      checkIo(o.io, [endpoint]);
       const hub = hubSettings(o, endpoint);
       if (o.web) webCheck(o.mode, endpoint);
       const { signal, dispose } = interruptSignal();
@@ -198,6 +199,7 @@ export function addServerCommand(program: Command, setExit: (code: number) => vo
             maxQueue: o.maxQueue,
             maxConns: o.maxConns,
             idleTimeoutMs: o.idleTimeout || undefined,
+            io: o.io,
             allow: o.allow,
             deny: o.deny,
             trace: o.trace,

@@ -30,6 +30,18 @@ Deno.test("cli: usage errors name the bad value and exit 2", async () => {
     ],
     [["bench", "h", "1", "--mode", "x"], /^sockkit: invalid --mode 'x': expected pingpong or stream$/],
     [
+      ["server", "--io", "nod"],
+      /^sockkit: invalid --io 'nod': expected deno or node \(did you mean node\?\)$/,
+    ],
+    [
+      ["server", "--unix", "/tmp/sockkit-io.sock", "--io", "node"],
+      /^sockkit: --io node moves TCP only, not Unix socket: drop --io node, or use tcp:\/\/ addresses$/,
+    ],
+    [
+      ["relay", "9", "tls://127.0.0.1:443", "--io", "node"],
+      /^sockkit: --io node moves TCP only, not TLS: drop --io node/,
+    ],
+    [
       ["server", "--port", "1234"],
       /^sockkit: unknown option '--port': the port is an argument, as in 'sockkit server 1234' \(see/,
     ],

@@ -16,60 +16,70 @@ import {
 import { closeQuietly, writeAll } from "../lib/core/io.ts";
 import { checkRelayPair } from "../relay.ts";
 import { parseAddressSpec } from "../lib/endpoints/addressspec.ts";
+import { IO_CORES } from "../lib/transports/types.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-Deno.test("relay: TCP to TCP, 8 MiB both ways exact, a line per pair and a summary at Ctrl-C", async () => {
-  const echo = await startServer();
-  const relay = spawnCli(["relay", "127.0.0.1:0", `127.0.0.1:${echo.port}`]);
-  try {
-    const port = Number(await portOf(relay));
-    assert.match(
-      relay.lines[0],
-      new RegExp(`^Listening on 127\\.0\\.0\\.1:${port} \\(relay to 127\\.0\\.0\\.1:${echo.port}\\)`),
-    );
-    const data = crypto.getRandomValues(new Uint8Array(64 * 1024));
-    const big = new Uint8Array(8 << 20);
-    for (let i = 0; i < big.length; i += data.length) big.set(data, i);
-    const back = await echoRoundTrip(port, big);
-    assert.equal(await sha256(back), await sha256(big));
-    const line = await relay.line(/ done/);
-    assert.match(
-      line,
-      new RegExp(
-        `^127\\.0\\.0\\.1:\\d+ => 127\\.0\\.0\\.1:${echo.port} done: 8\\.0 MiB up, 8\\.0 MiB down in `,
-      ),
-    );
-  } finally {
-    const out = await relay.stop();
-    await echo.stop();
-    assert.equal(out.code, 0);
-    assert.match(out.stdout, /Stopped after .*: 1 client relayed, 8\.0 MiB up, 8\.0 MiB down/);
-  }
-});
+// Both I/O cores (`--io`) carry a pair the same way: every byte, and each end of stream.
+for (const io of IO_CORES) {
+  Deno.test(`relay (--io ${io}): TCP to TCP, 8 MiB both ways exact, a line per pair and a summary at Ctrl-C`, async () => {
+    const echo = await startServer();
+    const relay = spawnCli(["relay", "127.0.0.1:0", `127.0.0.1:${echo.port}`, "--io", io]);
+    try {
+      const port = Number(await portOf(relay));
+      assert.match(
+        relay.lines[0],
+        new RegExp(`^Listening on 127\\.0\\.0\\.1:${port} \\(relay to 127\\.0\\.0\\.1:${echo.port}\\)`),
+      );
+      const data = crypto.getRandomValues(new Uint8Array(64 * 1024));
+      const big = new Uint8Array(8 << 20);
+      for (let i = 0; i < big.length; i += data.length) big.set(data, i);
+      const back = await echoRoundTrip(port, big);
+      assert.equal(await sha256(back), await sha256(big));
+      const line = await relay.line(/ done/);
+      assert.match(
+        line,
+        new RegExp(
+          `^127\\.0\\.0\\.1:\\d+ => 127\\.0\\.0\\.1:${echo.port} done: 8\\.0 MiB up, 8\\.0 MiB down in `,
+        ),
+      );
+    } finally {
+      const out = await relay.stop();
+      await echo.stop();
+      assert.equal(out.code, 0);
+      assert.match(out.stdout, /Stopped after .*: 1 client relayed, 8\.0 MiB up, 8\.0 MiB down/);
+    }
+  });
 
-Deno.test("relay: half-close carries each end of stream across, and the other direction keeps flowing", async () => {
-  // The target reads until the client's end of stream, then answers and closes: only a relay that shuts
-  // down the target's side on the client's end (and keeps the way back open) lets the answer through.
-  const target = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const serving = (async () => {
-    const conn = await target.accept();
-    const got = await readToEnd(conn);
-    await writeAll(conn, encoder.encode(`got ${got.length} bytes after your end of stream`));
-    conn.close();
-  })();
-  const relay = spawnCli(["relay", "127.0.0.1:0", `127.0.0.1:${(target.addr as Deno.NetAddr).port}`]);
-  try {
-    const port = Number(await portOf(relay));
-    const reply = await echoRoundTrip(port, encoder.encode("x".repeat(100_000)));
-    assert.equal(decoder.decode(reply), "got 100000 bytes after your end of stream");
-    await serving;
-  } finally {
-    target.close();
-    await relay.stop();
-  }
-});
+  Deno.test(`relay (--io ${io}): half-close carries each end of stream across, the other direction keeps flowing`, async () => {
+    // The target reads until the client's end of stream, then answers and closes: only a relay that shuts
+    // down the target's side on the client's end (and keeps the way back open) lets the answer through.
+    const target = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const serving = (async () => {
+      const conn = await target.accept();
+      const got = await readToEnd(conn);
+      await writeAll(conn, encoder.encode(`got ${got.length} bytes after your end of stream`));
+      conn.close();
+    })();
+    const relay = spawnCli([
+      "relay",
+      "127.0.0.1:0",
+      `127.0.0.1:${(target.addr as Deno.NetAddr).port}`,
+      "--io",
+      io,
+    ]);
+    try {
+      const port = Number(await portOf(relay));
+      const reply = await echoRoundTrip(port, encoder.encode("x".repeat(100_000)));
+      assert.equal(decoder.decode(reply), "got 100000 bytes after your end of stream");
+      await serving;
+    } finally {
+      target.close();
+      await relay.stop();
+    }
+  });
+}
 
 Deno.test("relay: a dead target closes that client with the reason logged, and the relay keeps running", async () => {
   const closed = Deno.listen({ hostname: "127.0.0.1", port: 0 });

@@ -10,7 +10,7 @@ import { closeQuietly, writeAll } from "../lib/core/io.ts";
 import { connect, type Connection, type Endpoint, type StreamEndpoint } from "../lib/transports/dispatch.ts";
 import { readToEnd, roundTripOn, startServer, type TestServer } from "./_helpers.ts";
 import type { ServerOptions } from "../server.ts";
-import type { TransportName } from "../lib/transports/types.ts";
+import type { IoCore, TransportName } from "../lib/transports/types.ts";
 import { type Capabilities, transportOf, TRANSPORTS } from "../lib/transports/mod.ts";
 
 interface TransportCase {
@@ -25,12 +25,23 @@ interface TransportCase {
   large: number;
   /** Whether `--deny` applies (peers with an IP address). */
   ipPeers: boolean;
+  /** Which API moves the bytes, server and client (`--io`; default deno). */
+  io?: IoCore;
 }
 
 const CASES: (TransportCase & Capabilities)[] = ([
   {
     transport: "tcp",
     name: "TCP",
+    listen: () => ({ transport: "tcp", hostname: "127.0.0.1", port: 0 }),
+    target: (s) => ({ transport: "tcp", hostname: "127.0.0.1", port: s.port }),
+    large: 8 << 20,
+    ipPeers: true,
+  },
+  {
+    transport: "tcp",
+    name: "TCP (--io node)",
+    io: "node",
     listen: () => ({ transport: "tcp", hostname: "127.0.0.1", port: 0 }),
     target: (s) => ({ transport: "tcp", hostname: "127.0.0.1", port: s.port }),
     large: 8 << 20,
@@ -76,8 +87,14 @@ const CASES: (TransportCase & Capabilities)[] = ([
 ] as TransportCase[]).map((c) => ({ ...c, ...transportOf(c.transport).capabilities }));
 
 Deno.test("transports: every registered transport has a case in this suite", () => {
-  assert.deepEqual(CASES.map((c) => c.transport).sort(), TRANSPORTS.map((t) => t.name).sort());
-  for (const c of CASES) assert.equal(c.name, transportOf(c.transport).label);
+  assert.deepEqual([...new Set(CASES.map((c) => c.transport))].sort(), TRANSPORTS.map((t) => t.name).sort());
+  for (const c of CASES) assert.ok(c.name.startsWith(transportOf(c.transport).label), c.name);
+  // every I/O core a transport offers has its case
+  for (const t of TRANSPORTS) {
+    for (const io of t.ioCores ?? ["deno"]) {
+      assert.ok(CASES.some((c) => c.transport === t.name && (c.io ?? "deno") === io), `${t.name} --io ${io}`);
+    }
+  }
 });
 
 function fingerprintOf(server: TestServer): string {
@@ -87,7 +104,7 @@ function fingerprintOf(server: TestServer): string {
 }
 
 /** Sends `data` and returns what comes back: over a stream, until the server's end of stream after ours. */
-async function exchange(ep: Endpoint, data: Uint8Array): Promise<Uint8Array> {
+async function exchange(ep: Endpoint, data: Uint8Array, io?: IoCore): Promise<Uint8Array> {
   if (ep.transport === "udp") {
     const sock = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
     try {
@@ -100,7 +117,7 @@ async function exchange(ep: Endpoint, data: Uint8Array): Promise<Uint8Array> {
       closeQuietly(sock);
     }
   }
-  const conn = await connect(ep as StreamEndpoint);
+  const conn = await connect(ep as StreamEndpoint, undefined, io);
   try {
     return await roundTripOn(conn, data);
   } finally {
@@ -114,7 +131,7 @@ async function withServer(
   fn: (server: TestServer, dir: string) => Promise<void>,
 ): Promise<void> {
   const dir = await Deno.makeTempDir();
-  const server = await startServer({ endpoint: t.listen(dir), ...opts });
+  const server = await startServer({ endpoint: t.listen(dir), io: t.io, ...opts });
   try {
     await fn(server, dir);
   } finally {
@@ -132,7 +149,11 @@ function pattern(n: number): Uint8Array {
 for (const t of CASES) {
   Deno.test(`transports (${t.name}): a round trip comes back exact`, async () => {
     await withServer(t, {}, async (server, dir) => {
-      const back = await exchange(t.target(server, dir), new TextEncoder().encode(`hello over ${t.name}`));
+      const back = await exchange(
+        t.target(server, dir),
+        new TextEncoder().encode(`hello over ${t.name}`),
+        t.io,
+      );
       assert.equal(new TextDecoder().decode(back), `hello over ${t.name}`);
     });
   });
@@ -140,7 +161,7 @@ for (const t of CASES) {
   Deno.test(`transports (${t.name}): a large payload (${t.large} bytes) comes back exact`, async () => {
     await withServer(t, {}, async (server, dir) => {
       const data = pattern(t.large);
-      const back = await exchange(t.target(server, dir), data);
+      const back = await exchange(t.target(server, dir), data, t.io);
       assert.equal(back.length, data.length);
       assert.ok(back.every((b, i) => b === data[i]), "every byte as sent");
     });
@@ -153,7 +174,7 @@ for (const t of CASES) {
     ignore: !t.halfClose,
     async fn() {
       await withServer(t, {}, async (server, dir) => {
-        const conn = await connect(t.target(server, dir) as StreamEndpoint);
+        const conn = await connect(t.target(server, dir) as StreamEndpoint, undefined, t.io);
         try {
           await writeAll(conn, pattern(100_000));
           await conn.closeWrite();
@@ -180,7 +201,9 @@ for (const t of CASES) {
           await assert.rejects(exchange(ep, new TextEncoder().encode("x")), "no reply to a denied source");
         } else {
           if (t.ipPeers) {
-            const back = await exchange(ep, new TextEncoder().encode("x")).catch(() => new Uint8Array());
+            const back = await exchange(ep, new TextEncoder().encode("x"), t.io).catch(() =>
+              new Uint8Array()
+            );
             assert.equal(back.length, 0, "closed at once, nothing echoed");
           } else {
             // the one more client is told so, then closed (it sends nothing, so closing cannot reset it)
@@ -200,9 +223,9 @@ for (const t of CASES) {
 
   Deno.test(`transports (${t.name}): shutdown is clean: a summary, and no client left behind`, async () => {
     const dir = await Deno.makeTempDir();
-    const server = await startServer({ endpoint: t.listen(dir), graceMs: 300 });
+    const server = await startServer({ endpoint: t.listen(dir), io: t.io, graceMs: 300 });
     try {
-      await exchange(t.target(server, dir), new TextEncoder().encode("before shutdown"));
+      await exchange(t.target(server, dir), new TextEncoder().encode("before shutdown"), t.io);
     } finally {
       const summary = await server.stop();
       await Deno.remove(dir, { recursive: true });

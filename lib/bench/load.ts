@@ -7,7 +7,7 @@
  */
 import { networkReason } from "../core/errors.ts";
 import { closeQuietly, isClosedError, sleep, writeAll } from "../core/io.ts";
-import { connect, type Connection, type StreamEndpoint } from "../transports/dispatch.ts";
+import { connect, type Connection, type IoCore, type StreamEndpoint } from "../transports/dispatch.ts";
 import { LatencyHistogram } from "./histogram.ts";
 import { type LoadProgress, type LoadResult, LoadTally } from "./tally.ts";
 
@@ -21,6 +21,8 @@ export type LoadMode = "pingpong" | "stream" | "connect";
 /** What one `Load` (one worker's share of the bench) does. */
 export interface LoadSpec {
   endpoint: StreamEndpoint;
+  /** TCP: which API moves the bytes (`--io`, default `deno`). */
+  io?: IoCore;
   mode: LoadMode;
   /** Connections this load keeps open (connect mode: connections churning at once). */
   connections: number;
@@ -257,7 +259,11 @@ export class Load implements LoadDriver {
     const startedAt = performance.now();
     try {
       const timeout = AbortSignal.timeout(this.#spec.timeoutMs);
-      const conn = await connect(this.#spec.endpoint, AbortSignal.any([timeout, this.#stopper.signal]));
+      const conn = await connect(
+        this.#spec.endpoint,
+        AbortSignal.any([timeout, this.#stopper.signal]),
+        this.#spec.io,
+      );
       this.#connectTime.record(performance.now() - startedAt);
       this.#connected++;
       return conn;

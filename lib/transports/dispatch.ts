@@ -10,6 +10,7 @@ import { type Transport, transportOf, TRANSPORTS } from "./mod.ts";
 import type {
   Connection,
   Endpoint,
+  IoCore,
   Listener,
   ListenSettings,
   StreamEndpoint,
@@ -19,6 +20,7 @@ import type {
 export type {
   Connection,
   Endpoint,
+  IoCore,
   Listener,
   ListenSettings,
   StreamEndpoint,
@@ -76,8 +78,8 @@ export function listen(
  * part of connecting, so a certificate the client does not trust fails here. Throws a `SockkitError`
  * such as `cannot connect to 127.0.0.1:1: connection refused (…)`.
  */
-export function connect(ep: StreamEndpoint, signal?: AbortSignal): Promise<Connection> {
-  return streamTransport(ep).connect(ep, signal);
+export function connect(ep: StreamEndpoint, signal?: AbortSignal, io?: IoCore): Promise<Connection> {
+  return streamTransport(ep).connect(ep, signal, io);
 }
 
 /** What a client shows about a connection besides its address: `TLS, ALPN h2`; empty for plain TCP. */

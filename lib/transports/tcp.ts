@@ -1,5 +1,6 @@
 /**
- * TCP: the plain byte stream of the socket formula, on `Deno.listen` and `Deno.connect`.
+ * TCP: the plain byte stream of the socket formula, on `Deno.listen` and `Deno.connect`, or on `node:net`
+ * with `--io node` (./node/: even service under hundreds of busy connections).
  * @module
  */
 import { formatHostPort } from "../endpoints/address.ts";
@@ -7,6 +8,7 @@ import { toNetworkError } from "../core/errors.ts";
 import type { TcpEndpoint } from "./types.ts";
 import { parseHostPort } from "./hostport.ts";
 import type { Transport } from "./transport.ts";
+import { connectNode, listenNode } from "./node/listener.ts";
 
 /** The TCP transport: `tcp://HOST:PORT`, and a bare `HOST:PORT` or `PORT`. */
 export const tcp: Transport<TcpEndpoint> = {
@@ -24,20 +26,22 @@ export const tcp: Transport<TcpEndpoint> = {
     modes: ["echo", "chat", "broadcast", "discard"],
     traceable: true,
   },
-  options: [],
+  ioCores: ["deno", "node"],
+  options: ["--io"],
   namedInListening: false,
   format: (ep) => formatHostPort(ep.hostname, ep.port),
   parse: (rest, _spec, role) => ({ transport: "tcp", ...parseHostPort(rest.replace(/\/$/, ""), role) }),
-  // deno-lint-ignore require-await
-  async listen(ep) {
+  async listen(ep, _emit, settings) {
     try {
+      if (settings.io === "node") return await listenNode({ hostname: ep.hostname, port: ep.port });
       return Deno.listen({ hostname: ep.hostname, port: ep.port, transport: "tcp" });
     } catch (err) {
       throw toNetworkError(err, "listen", tcp.format(ep));
     }
   },
-  async connect(ep, signal) {
+  async connect(ep, signal, io) {
     try {
+      if (io === "node") return await connectNode({ hostname: ep.hostname, port: ep.port }, signal);
       return await Deno.connect({ hostname: ep.hostname, port: ep.port, transport: "tcp", signal });
     } catch (err) {
       throw toNetworkError(err, "connect", tcp.format(ep));

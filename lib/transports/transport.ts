@@ -5,7 +5,7 @@
  * @module
  */
 import type { EventSink, ServerEvent } from "../report/events.ts";
-import type { Connection, Endpoint, Listener, ListenSettings } from "./types.ts";
+import type { Connection, Endpoint, IoCore, Listener, ListenSettings } from "./types.ts";
 
 export type { Connection, Listener } from "./types.ts";
 
@@ -47,6 +47,8 @@ export interface Transport<E extends Endpoint = Endpoint> {
   readonly help: string;
   /** What it can do. */
   readonly capabilities: Capabilities;
+  /** The I/O cores it can move bytes with (`--io`); the first is the default. */
+  readonly ioCores?: readonly IoCore[];
   /** The command-line options it adds, as the help shows them. */
   readonly options: readonly string[];
   /** True when the "Listening on" line should name it (the address alone does not show it). */
@@ -62,8 +64,11 @@ export interface Transport<E extends Endpoint = Endpoint> {
   parse(rest: string, spec: string, role: "listen" | "connect"): E;
   /** Binds and listens; `settings` are the server's, each transport takes what applies to it. */
   listen(ep: E, emit: EventSink<ServerEvent>, settings: ListenSettings): Promise<Listener>;
-  /** Connects, giving up when `signal` aborts (stream transports; UDP's client is lib/transports/udp/client.ts). */
-  connect?(ep: E, signal?: AbortSignal): Promise<Connection>;
+  /**
+   * Connects, giving up when `signal` aborts (stream transports; UDP's client is lib/transports/udp/client.ts).
+   * `io` picks the API where the transport offers both (TCP); the others ignore it.
+   */
+  connect?(ep: E, signal?: AbortSignal, io?: IoCore): Promise<Connection>;
   /** What a client shows about a connection besides its address (`TLS, ALPN h2`). */
   describe?(conn: Connection, ep: E): Promise<string | undefined>;
 }

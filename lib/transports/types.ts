@@ -134,7 +134,18 @@ export interface UdpSettings {
 }
 
 /** Server settings a transport's listener may use (each takes what applies to it). */
+/**
+ * Which runtime API moves a stream's bytes: `deno` (`Deno.listen`/`Deno.connect`, the default) or `node`
+ * (`node:net` from the same runtime, which serves hundreds of busy connections evenly: README "I/O core").
+ */
+export type IoCore = "deno" | "node";
+
+/** The I/O cores, as `--io` takes them. */
+export const IO_CORES: readonly IoCore[] = ["deno", "node"];
+
 export interface ListenSettings {
+  /** TCP and Unix sockets: which API moves the bytes (default `deno`). */
+  io?: IoCore;
   /** A peer silent this long is gone, for transports whose peers never close (UDP; default 30 s there). */
   idleTimeoutMs?: number;
   /** UDP: the reply rate limit and the largest datagram. */
