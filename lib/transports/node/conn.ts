@@ -1,5 +1,5 @@
 /**
- * The `node:net` I/O core's connection (`--io node`): a `node:net` (or `node:tls`) socket read and written as a `Deno.Conn`, so every
+ * The `node:net` I/O core's connection (`--io node`): a `node:net` socket read and written as a `Deno.Conn`, so every
  * mode, the client and the load generator use it as they use any other connection.
  *
  * Why `node:net` moves the bytes: under saturation, loops of `Deno.Conn.read()` on many connections serve
@@ -73,16 +73,15 @@ export function denoError(err: unknown): Error {
   return err instanceof Error ? err : new Error(message);
 }
 
-/** The address a node socket reports, as a `Deno.Addr` (a Unix socket's peer has no path: `""`). */
-function addrOf(address: string | undefined, port: number | undefined, unixPath?: string): Deno.Addr {
-  if (unixPath !== undefined) return { transport: "unix", path: unixPath };
+/** The address a node socket reports, as a `Deno.Addr`. */
+function addrOf(address: string | undefined, port: number | undefined): Deno.Addr {
   return { transport: "tcp", hostname: address ?? "", port: port ?? 0 };
 }
 
 const closedError = () => new Deno.errors.BadResource("the connection is closed");
 
 /**
- * A node socket as a `Deno.Conn`. `unixPath` marks a Unix domain socket (its local path; peers have none).
+ * A `node:net` TCP socket as a `Deno.Conn`.
  *
  * @example
  * ```ts ignore
@@ -107,10 +106,9 @@ export class NodeConn implements Deno.Conn {
   readonly localAddr: Deno.Addr;
   readonly remoteAddr: Deno.Addr;
 
-  constructor(protected readonly socket: Socket, unixPath?: string) {
-    const unix = unixPath !== undefined;
-    this.localAddr = addrOf(socket.localAddress, socket.localPort, unix ? unixPath : undefined);
-    this.remoteAddr = addrOf(socket.remoteAddress, socket.remotePort, unix ? "" : undefined);
+  constructor(protected readonly socket: Socket) {
+    this.localAddr = addrOf(socket.localAddress, socket.localPort);
+    this.remoteAddr = addrOf(socket.remoteAddress, socket.remotePort);
     socket.on("data", this.#onData);
     socket.on("end", this.#onEnd);
     socket.on("error", this.#onError);

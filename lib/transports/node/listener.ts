@@ -1,5 +1,5 @@
 /**
- * The `node:net` I/O core's listener (`--io node`): a `node:net` server (TCP or a Unix domain socket) whose connections are taken one
+ * The `node:net` I/O core's listener (`--io node`): a `node:net` TCP server whose connections are taken one
  * at a time with `accept()`, as from a `Deno.Listener`, and come as {@link NodeConn}s. Connections are
  * half-open capable (a peer's end of stream leaves the sending side open) and send without Nagle delay.
  * @module
@@ -7,8 +7,8 @@
 import net from "node:net";
 import { denoError, NodeConn } from "./conn.ts";
 
-/** Where a node listener binds: a host and port, or a Unix socket path. */
-export type NodeListenAddress = { hostname: string; port: number } | { path: string };
+/** Where a node listener binds: a host and port. */
+export type NodeListenAddress = { hostname: string; port: number };
 
 /** The kernel's queue of connections not yet accepted (as for `Deno.listen`: the system's maximum). */
 const BACKLOG = 4096;
@@ -40,11 +40,10 @@ export class NodeListener {
   constructor(
     private readonly server: net.Server,
     readonly addr: Deno.Addr,
-    private readonly unixPath?: string,
   ) {
     server.on("connection", (socket: net.Socket) => {
       // A client that reset while it waited in the backlog arrives without an address: nobody to serve.
-      if (!unixPath && socket.remoteAddress === undefined) return void socket.destroy();
+      if (socket.remoteAddress === undefined) return void socket.destroy();
       socket.setNoDelay(true);
       const taker = this.#accepting;
       if (taker) {
@@ -63,7 +62,7 @@ export class NodeListener {
   }
 
   #conn(socket: net.Socket): NodeConn {
-    return new NodeConn(socket, this.unixPath);
+    return new NodeConn(socket);
   }
 
   /** The next connection (step 3 of the socket formula); fails with `BadResource` once closed. */
@@ -79,7 +78,7 @@ export class NodeListener {
     return new Promise((resolve, reject) => (this.#accepting = { resolve, reject }));
   }
 
-  /** Stops listening (a Unix socket's file is removed); connections already accepted stay open. */
+  /** Stops listening; connections already accepted stay open. */
   close(): void {
     if (this.#closed) throw new Deno.errors.BadResource("the listener is closed");
     this.#closed = true;
@@ -107,9 +106,7 @@ export async function listenNode(at: NodeListenAddress): Promise<NodeListener> {
     // node:net reports most bind failures as EINVAL; Deno's own listen names the cause (address not
     // available, name not resolved, …), so ask it, and close what it bound if it could.
     if (!(err instanceof Error && /EINVAL/.test(err.message))) throw err;
-    const probe = "path" in at
-      ? Deno.listen({ transport: "unix", path: at.path })
-      : Deno.listen({ hostname: at.hostname, port: at.port, transport: "tcp" });
+    const probe = Deno.listen({ hostname: at.hostname, port: at.port, transport: "tcp" });
     probe.close();
     throw err;
   }
@@ -122,18 +119,11 @@ function bind(at: NodeListenAddress): Promise<NodeListener> {
     server.once("error", onError);
     const ready = () => {
       server.off("error", onError);
-      if ("path" in at) {
-        resolve(new NodeListener(server, { transport: "unix", path: at.path }, at.path));
-        return;
-      }
       const a = server.address() as net.AddressInfo;
       resolve(new NodeListener(server, { transport: "tcp", hostname: a.address, port: a.port }));
     };
-    if ("path" in at) server.listen({ path: at.path, backlog: BACKLOG }, ready);
-    else {
-      const host = at.hostname.replace(/^\[|\]$/g, "");
-      server.listen({ host, port: at.port, backlog: BACKLOG, ipv6Only: false }, ready);
-    }
+    const host = at.hostname.replace(/^\[|\]$/g, "");
+    server.listen({ host, port: at.port, backlog: BACKLOG, ipv6Only: false }, ready);
   });
 }
 
