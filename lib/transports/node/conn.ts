@@ -103,6 +103,11 @@ export class NodeConn implements Deno.Conn {
   #closed = false;
   /** A read waiting for data: the caller's buffer and how to settle its promise. */
   #reader: { p: Uint8Array; resolve: (n: number | null) => void; reject: (e: Error) => void } | undefined;
+  /** Writes handed to the socket, and how many of their callbacks came back. */
+  #writesStarted = 0;
+  #writesDone = 0;
+  /** A write waiting for the socket to pass its bytes on: its number and how to settle its promise. */
+  #writer: { seq: number; n: number; resolve: (n: number) => void; reject: (e: Error) => void } | undefined;
   readonly localAddr: Deno.Addr;
   readonly remoteAddr: Deno.Addr;
 
@@ -197,21 +202,26 @@ export class NodeConn implements Deno.Conn {
     if (this.#closed) return Promise.reject(closedError());
     if (this.#error) return Promise.reject(this.#error);
     if (p.length === 0) return Promise.resolve(0);
-    const { promise, resolve, reject } = Promise.withResolvers<number>();
-    let settled = false;
-    this.socket.write(p, (err) => {
-      if (settled) return;
-      settled = true;
-      if (err) reject(this.#closed ? closedError() : this.#error ?? denoError(err));
-      else resolve(p.length);
-    });
+    const seq = ++this.#writesStarted;
+    this.socket.write(p, this.#onWritten);
     // Passed to the kernel at once (the usual case): done, without waiting for the callback's turn.
-    if (!settled && this.socket.writableLength === 0) {
-      settled = true;
-      resolve(p.length);
-    }
-    return promise;
+    if (this.socket.writableLength === 0) return Promise.resolve(p.length);
+    return new Promise((resolve, reject) => (this.#writer = { seq, n: p.length, resolve, reject }));
   }
+
+  /** The write callback, shared by every write: they complete in order, so a count says which are done. */
+  readonly #onWritten = (err?: Error | null): void => {
+    this.#writesDone++;
+    const writer = this.#writer;
+    if (!writer) return;
+    if (err) {
+      this.#writer = undefined;
+      writer.reject(this.#closed ? closedError() : this.#error ?? denoError(err));
+    } else if (this.#writesDone >= writer.seq) {
+      this.#writer = undefined;
+      writer.resolve(writer.n);
+    }
+  };
 
   /** Bytes handed to `write` that the socket has not yet passed to the OS. */
   get pendingWriteBytes(): number {
