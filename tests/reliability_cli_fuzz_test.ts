@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import process from "node:process";
+import net from "node:net";
 import { main } from "../main.ts";
 
 const VECTORS = 10_000;
@@ -45,6 +46,7 @@ const FLAGS = [
   "--max-conns",
   "--tls",
   "--udp",
+  "--io",
 ]; // deno-fmt-ignore
 const VALUES = [
   "0", "1", "1234", "65535", "65536", "-1", "1e5", "0x10", "NaN", "Infinity", "99999999999999999999", " 80",
@@ -52,7 +54,7 @@ const VALUES = [
   "/tmp/x", "unix:/tmp/s", "500ms", "5s", "2m", "1h", "1.5s", "0s", "-1s", "1e9h", "25d", "9".repeat(400),
   "x".repeat(300), "echo", "chat", "discard", "Hello", "-", "--", "\0", "\n", "\u001b[31m", "é", "🙂", "%s",
   "${HOME}", "'", '"', "\\", "tls://127.0.0.1:0", "udp://[::1]:53", "tcp://h:", "unix:", "ftp://x:1",
-  "127.0.0.1:8080", "[::1]:0", "22,80,8000-8100", "1-65535", "8000-7000",
+  "127.0.0.1:8080", "[::1]:0", "22,80,8000-8100", "1-65535", "8000-7000", "node", "deno", "nod",
 ]; // deno-fmt-ignore
 
 /** A small seeded generator (mulberry32), so a failing seed can be replayed with SOCKKIT_FUZZ_SEED. */
@@ -138,6 +140,8 @@ async function runAll(vectors: string[][]): Promise<Captured[]> {
     [process, "exit", () => assert.fail("main() called process.exit")],
     ...["listen", "listenTls", "listenDatagram"].map((name): Patch => [Deno, name, offline]),
     ...["connect", "connectTls"].map((name): Patch => [Deno, name, () => Promise.resolve().then(offline)]),
+    // --io node listens and connects with node:net
+    ...["createServer", "connect"].map((name): Patch => [net, name, offline]),
   ];
   return await withPatches(patches, async () => {
     const results: Captured[] = [];
