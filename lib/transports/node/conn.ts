@@ -204,8 +204,8 @@ export class NodeConn implements Deno.Conn {
     if (p.length === 0) return Promise.resolve(0);
     const seq = ++this.#writesStarted;
     this.socket.write(p, this.#onWritten);
-    // Passed to the kernel at once (the usual case): done, without waiting for the callback's turn.
-    if (this.socket.writableLength === 0) return Promise.resolve(p.length);
+    // Passed to the kernel at once (the usual case), or its callback already came: done.
+    if (this.socket.writableLength === 0 || this.#writesDone >= seq) return Promise.resolve(p.length);
     return new Promise((resolve, reject) => (this.#writer = { seq, n: p.length, resolve, reject }));
   }
 
