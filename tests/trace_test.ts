@@ -4,6 +4,7 @@ import type { ClientEvent, HexEvent, TraceEvent } from "../lib/report/events.ts"
 import { formatHex, formatTrace } from "../lib/server/wire.ts";
 import { ECHO_SMALL_BUFFER_SIZE } from "../lib/modes/echo.ts";
 import { echoRoundTrip, runCli, spawnCli, startServer } from "./_helpers.ts";
+import { IO_CORES } from "../lib/transports/types.ts";
 
 const hello = new TextEncoder().encode("Hello\n");
 
@@ -135,48 +136,63 @@ Deno.test("trace/hex text: strace-like calls and an ncat-style hex dump", () => 
   ]);
 });
 
-Deno.test("CLI: server and client --trace --hex print the socket calls and dumps; --json makes them objects", async () => {
-  const server = spawnCli(["server", "0", "--host", "127.0.0.1", "--trace", "--hex"]);
-  try {
-    const listening = await server.line(/^Listening on/);
-    const port = listening.match(/:(\d+) /)![1];
-    const client = await runCli(["client", "127.0.0.1", port, "Hi", "--trace", "--hex"]);
-    assert.equal(client.code, 0, client.stderr);
-    const lines = client.stdout.trimEnd().split("\n").map((l) => l.replace(/^\[\+\d+\.\d{6}s\] /, "[t] "));
-    assert.match(
-      lines[0],
-      new RegExp(`^\\[t\\] connect\\(127\\.0\\.0\\.1:${port}\\) from 127\\.0\\.0\\.1:\\d+$`),
-    );
-    assert.match(lines[1], /^Connected to 127\.0\.0\.1:\d+ in /);
-    assert.deepEqual(lines.slice(2, 8), [
-      `[t] send(127.0.0.1:${port}, 2) = 2`,
-      `> send 2 bytes to 127.0.0.1:${port}`,
-      `[0000]   48 69${" ".repeat(45)}  Hi`,
-      `[t] recv(127.0.0.1:${port}, 65536) = 2`,
-      `< recv 2 bytes from 127.0.0.1:${port}`,
-      `[0000]   48 69${" ".repeat(45)}  Hi`,
-    ]);
-    assert.match(lines.at(-1)!, new RegExp(`^\\[t\\] close\\(127\\.0\\.0\\.1:${port}\\)$`));
-    await server.line(/\] close\(127\.0\.0\.1:\d+\)$/);
-    for (const re of [/\] bind\(127\.0\.0\.1:\d+\)$/, /\] accept\(127\.0\.0\.1:\d+\) = 127\.0\.0\.1:\d+$/]) {
-      assert.ok(server.lines.some((l) => re.test(l)), `server printed ${re}`);
-    }
-    assert.ok(server.lines.includes(`[0000]   48 69${" ".repeat(45)}  Hi`));
+// Both I/O cores narrate the same calls at the same moments.
+for (const io of IO_CORES) {
+  Deno.test(`CLI (--io ${io}): server and client --trace --hex print the socket calls and dumps; --json makes them objects`, async () => {
+    const server = spawnCli(["server", "0", "--host", "127.0.0.1", "--trace", "--hex", "--io", io]);
+    try {
+      const listening = await server.line(/^Listening on/);
+      const port = listening.match(/:(\d+) /)![1];
+      const client = await runCli(["client", "127.0.0.1", port, "Hi", "--trace", "--hex", "--io", io]);
+      assert.equal(client.code, 0, client.stderr);
+      const lines = client.stdout.trimEnd().split("\n").map((l) => l.replace(/^\[\+\d+\.\d{6}s\] /, "[t] "));
+      assert.match(
+        lines[0],
+        new RegExp(`^\\[t\\] connect\\(127\\.0\\.0\\.1:${port}\\) from 127\\.0\\.0\\.1:\\d+$`),
+      );
+      assert.match(lines[1], /^Connected to 127\.0\.0\.1:\d+ in /);
+      assert.deepEqual(lines.slice(2, 8), [
+        `[t] send(127.0.0.1:${port}, 2) = 2`,
+        `> send 2 bytes to 127.0.0.1:${port}`,
+        `[0000]   48 69${" ".repeat(45)}  Hi`,
+        `[t] recv(127.0.0.1:${port}, 65536) = 2`,
+        `< recv 2 bytes from 127.0.0.1:${port}`,
+        `[0000]   48 69${" ".repeat(45)}  Hi`,
+      ]);
+      assert.match(lines.at(-1)!, new RegExp(`^\\[t\\] close\\(127\\.0\\.0\\.1:${port}\\)$`));
+      await server.line(/\] close\(127\.0\.0\.1:\d+\)$/);
+      for (
+        const re of [/\] bind\(127\.0\.0\.1:\d+\)$/, /\] accept\(127\.0\.0\.1:\d+\) = 127\.0\.0\.1:\d+$/]
+      ) {
+        assert.ok(server.lines.some((l) => re.test(l)), `server printed ${re}`);
+      }
+      assert.ok(server.lines.includes(`[0000]   48 69${" ".repeat(45)}  Hi`));
 
-    const json = await runCli(["client", "127.0.0.1", port, "Hi", "--trace", "--hex", "--json"]);
-    const events = json.stdout.trimEnd().split("\n").map((l) => JSON.parse(l));
-    assert.deepEqual(events.filter((e) => e.type === "trace").map((e) => e.call), [
-      "connect",
-      "send",
-      "recv",
-      "close",
-    ]);
-    assert.deepEqual(
-      events.filter((e) => e.type === "hex").map((e) => [e.direction, e.offset, e.hex]),
-      [["send", 0, "4869"], ["recv", 0, "4869"]],
-    );
-  } finally {
-    const stopped = await server.stop();
-    assert.equal(stopped.code, 0, stopped.stderr);
-  }
-});
+      const json = await runCli([
+        "client",
+        "127.0.0.1",
+        port,
+        "Hi",
+        "--trace",
+        "--hex",
+        "--json",
+        "--io",
+        io,
+      ]);
+      const events = json.stdout.trimEnd().split("\n").map((l) => JSON.parse(l));
+      assert.deepEqual(events.filter((e) => e.type === "trace").map((e) => e.call), [
+        "connect",
+        "send",
+        "recv",
+        "close",
+      ]);
+      assert.deepEqual(
+        events.filter((e) => e.type === "hex").map((e) => [e.direction, e.offset, e.hex]),
+        [["send", 0, "4869"], ["recv", 0, "4869"]],
+      );
+    } finally {
+      const stopped = await server.stop();
+      assert.equal(stopped.code, 0, stopped.stderr);
+    }
+  });
+}
