@@ -507,7 +507,10 @@ Deno.test("udp cli: server and client over UDP, option misuse is a usage error",
     const [args, pattern] of [
       [["server", "--udp-rate", "5"], /--udp-rate needs --udp/],
       [["server", "--udp", "--mode", "chat"], /--mode chat does not work over UDP: use echo or discard/],
-      [["server", "--udp", "--trace"], /--trace follows stream connections: it does not work with --udp/],
+      [
+        ["server", "--udp", "--trace"],
+        /^sockkit: --trace follows socket calls: it does not work with udp:\/\/ \(UDP; try -v\)/,
+      ],
       [["server", "--udp", "--unix", "/tmp/x.sock"], /--unix and --udp do not go together/],
       [["client", "127.0.0.1", "9", "-", "--udp"], /pipe mode \(-\) does not work with --udp/],
     ] as const

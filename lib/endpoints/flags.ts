@@ -89,24 +89,29 @@ function foldSpec<F extends TransportFlags>(spec: string, role: "listen" | "conn
   };
 }
 
-/** What a WebSocket address does not take: `--trace`/`--hex` (messages, not socket calls), `--alpn`. */
+/**
+ * `--trace` and `--hex` follow a stream's socket calls: a transport that does not declare itself traceable
+ * (UDP, WebSocket: messages) refuses them, whichever command and spelling chose it.
+ */
+function checkWire(ep: Endpoint, f: { trace?: boolean; hex?: boolean }): void {
+  const t = transportOf(ep);
+  if (t.capabilities.traceable || !(f.trace || f.hex)) return;
+  throw new UsageError(
+    `${f.trace ? "--trace" : "--hex"} follows socket calls: it does not work with ${
+      t.schemes.join(" or ")
+    } ` +
+      `(${t.label}; try -v)`,
+  );
+}
+
+/** What a WebSocket address does not take: `--alpn`. */
 function rejectWsCombinations(f: TransportFlags): void {
   if (!f.ws) return;
-  if (f.trace || f.hex) {
-    throw new UsageError(
-      `${f.trace ? "--trace" : "--hex"} follows socket calls: it does not work with ws:// or wss:// (try -v)`,
-    );
-  }
   if (f.alpn) throw new UsageError("--alpn does not apply to wss://: a WebSocket upgrade runs over HTTP/1.1");
 }
 
 function rejectCombinations(f: TransportFlags): void {
   rejectWsCombinations(f);
-  if (f.udp && (f.trace || f.hex)) {
-    throw new UsageError(
-      `${f.trace ? "--trace" : "--hex"} follows stream connections: it does not work with --udp`,
-    );
-  }
   if (f.udp && f.tls) throw new UsageError("--tls and --udp do not go together (sockkit has no DTLS)");
   if (f.unix !== undefined && f.tls) {
     throw new UsageError("--tls and --unix do not go together: TLS runs over TCP");
@@ -172,6 +177,12 @@ function requireCertAndKey(f: TransportFlags): void {
  * ```
  */
 export function serverEndpoint(f: ServerFlags & { spec?: string }): Endpoint {
+  const ep = buildServerEndpoint(f);
+  checkWire(ep, f);
+  return ep;
+}
+
+function buildServerEndpoint(f: ServerFlags & { spec?: string }): Endpoint {
   if (f.spec !== undefined) {
     if (f.hostGiven) throw new UsageError(`--host and the address '${f.spec}' both name the host: give one`);
     const folded = foldSpec(f.spec, "listen", f);
@@ -258,6 +269,16 @@ export function clientTarget(
   args: (string | undefined)[],
   f: ClientFlags,
   command: "client" | "bench" = "client",
+): ClientTarget {
+  const target = buildClientTarget(args, f, command);
+  checkWire(target.endpoint, f);
+  return target;
+}
+
+function buildClientTarget(
+  args: (string | undefined)[],
+  f: ClientFlags,
+  command: "client" | "bench",
 ): ClientTarget {
   const message = command === "client" ? " [MESSAGE]" : "";
   if (looksLikeSpec(args[0])) {
@@ -424,13 +445,7 @@ export function relayEndpoints(listenSpec: string, targetSpec: string, f: RelayF
       if (given !== undefined) throw new UsageError(`${flag} is for a TLS target (tls://HOST:PORT)`);
     }
   }
-  if (!transportOf(listen).capabilities.traceable && (f.trace || f.hex)) {
-    throw new UsageError(
-      `${f.trace ? "--trace" : "--hex"} follows stream connections: it does not work with ${
-        transportOf(listen).label
-      }`,
-    );
-  }
+  checkWire(listen, f);
   if (listenTls && listen.transport === "ws" && f.alpn) {
     throw new UsageError("--alpn does not apply to wss://: a WebSocket upgrade runs over HTTP/1.1");
   }
