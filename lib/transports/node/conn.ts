@@ -111,7 +111,8 @@ export class NodeConn implements Deno.Conn {
   readonly localAddr: Deno.Addr;
   readonly remoteAddr: Deno.Addr;
 
-  constructor(protected readonly socket: Socket) {
+  /** `highWater`: bytes received and not yet read before the socket is paused (default `HIGH_WATER`). */
+  constructor(protected readonly socket: Socket, private readonly highWater = HIGH_WATER) {
     this.localAddr = addrOf(socket.localAddress, socket.localPort);
     this.remoteAddr = addrOf(socket.remoteAddress, socket.remotePort);
     socket.on("data", this.#onData);
@@ -123,7 +124,7 @@ export class NodeConn implements Deno.Conn {
   readonly #onData = (data: Buffer): void => {
     this.#chunks.push(data);
     this.#buffered += data.length;
-    if (this.#buffered >= HIGH_WATER && !this.#paused) {
+    if (this.#buffered >= this.highWater && !this.#paused) {
       this.#paused = true;
       this.socket.pause();
     }
@@ -180,7 +181,7 @@ export class NodeConn implements Deno.Conn {
       this.#head = 0;
     }
     this.#buffered -= n;
-    if (this.#paused && this.#buffered < HIGH_WATER && !this.#closed) {
+    if (this.#paused && this.#buffered < this.highWater && !this.#closed) {
       this.#paused = false;
       this.socket.resume();
     }

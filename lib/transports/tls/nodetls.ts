@@ -9,7 +9,7 @@
  * @module
  */
 import tls from "node:tls";
-import { Buffer } from "node:buffer";
+import { denoError, NodeConn } from "../node/conn.ts";
 import { SockkitError } from "../../core/errors.ts";
 import { formatFingerprint } from "./fingerprint.ts";
 
@@ -35,30 +35,6 @@ export interface NodeTlsOptions {
   signal?: AbortSignal;
 }
 
-/** Why a node:tls connection or handshake failed, as Deno would have raised it, so errors read the same. */
-function denoError(err: unknown): Error {
-  const e = err as NodeJS.ErrnoException;
-  const message = e?.message ?? String(err);
-  switch (e?.code) {
-    case "ECONNREFUSED":
-      return new Deno.errors.ConnectionRefused(message);
-    case "ECONNRESET":
-      return new Deno.errors.ConnectionReset(message);
-    case "ENOTFOUND":
-    case "EAI_AGAIN":
-    case "EAI_NONAME":
-      return new Deno.errors.NotFound(message);
-    case "ETIMEDOUT":
-      return new Deno.errors.TimedOut(message);
-    case "EHOSTUNREACH":
-    case "ENETUNREACH":
-      return new Deno.errors.NetworkUnreachable(message);
-    case "EPIPE":
-      return new Deno.errors.BrokenPipe(message);
-  }
-  return err instanceof Error ? err : new Error(message);
-}
-
 /** Why the handshake failed, in the words of lib/transports/tls/tls.ts's explanations (node's OpenSSL names differ). */
 export function explainNodeHandshakeError(err: unknown): string {
   const message = err instanceof Error ? err.message : String(err);
@@ -81,133 +57,23 @@ export function explainNodeHandshakeError(err: unknown): string {
   return message;
 }
 
-/** A `node:tls` socket read and written as a `Deno.TlsConn`: reads are buffered (at most `HIGH_WATER`). */
-class NodeTlsConn implements Deno.TlsConn {
-  static readonly HIGH_WATER = 1024 * 1024;
-  #chunks: Uint8Array[] = [];
-  #buffered = 0;
-  #ended = false;
-  #error: Error | undefined;
-  #closed = false;
-  #wake: (() => void) | undefined;
-  readonly localAddr: Deno.NetAddr;
-  readonly remoteAddr: Deno.NetAddr;
+/**
+ * A `node:tls` socket read and written as a `Deno.TlsConn`: the `node:net` core's connection (with up to
+ * 1 MiB unread before it pauses), plus ALPN.
+ */
+class NodeTlsConn extends NodeConn implements Deno.TlsConn {
+  declare readonly localAddr: Deno.NetAddr;
+  declare readonly remoteAddr: Deno.NetAddr;
 
   /** The pinned fingerprint the server's certificate matched (colon-separated), if it was pinned. */
-  constructor(private readonly socket: tls.TLSSocket, readonly pinned?: string) {
-    this.localAddr = { transport: "tcp", hostname: socket.localAddress ?? "", port: socket.localPort ?? 0 };
-    this.remoteAddr = {
-      transport: "tcp",
-      hostname: socket.remoteAddress ?? "",
-      port: socket.remotePort ?? 0,
-    };
-    socket.on("data", (data: Buffer) => {
-      this.#chunks.push(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
-      this.#buffered += data.byteLength;
-      if (this.#buffered >= NodeTlsConn.HIGH_WATER) socket.pause();
-      this.#notify();
-    });
-    socket.on("end", () => {
-      this.#ended = true;
-      this.#notify();
-    });
-    socket.on("error", (err) => {
-      this.#error ??= denoError(err);
-      this.#notify();
-    });
-    socket.on("close", () => {
-      this.#ended = true;
-      this.#notify();
-    });
+  constructor(private readonly tlsSocket: tls.TLSSocket, readonly pinned?: string) {
+    super(tlsSocket, 1024 * 1024);
   }
 
-  #notify(): void {
-    const wake = this.#wake;
-    this.#wake = undefined;
-    wake?.();
-  }
-
-  async read(p: Uint8Array): Promise<number | null> {
-    while (this.#chunks.length === 0) {
-      if (this.#closed) throw new Deno.errors.BadResource("the connection is closed");
-      if (this.#error) throw this.#error;
-      if (this.#ended) return null;
-      await new Promise<void>((resolve) => (this.#wake = resolve));
-    }
-    let n = 0;
-    while (n < p.length && this.#chunks.length > 0) {
-      const chunk = this.#chunks[0];
-      const take = Math.min(chunk.length, p.length - n);
-      p.set(chunk.subarray(0, take), n);
-      n += take;
-      if (take === chunk.length) this.#chunks.shift();
-      else this.#chunks[0] = chunk.subarray(take);
-    }
-    this.#buffered -= n;
-    if (this.#buffered < NodeTlsConn.HIGH_WATER && this.socket.isPaused()) this.socket.resume();
-    return n;
-  }
-
-  write(p: Uint8Array): Promise<number> {
-    if (this.#closed) return Promise.reject(new Deno.errors.BadResource("the connection is closed"));
-    if (this.#error) return Promise.reject(this.#error);
-    return new Promise((resolve, reject) => {
-      this.socket.write(
-        Buffer.from(p),
-        (err) => (err ? reject(this.#error ?? denoError(err)) : resolve(p.length)),
-      );
-    });
-  }
-
-  closeWrite(): Promise<void> {
-    return new Promise((resolve) => this.socket.end(resolve));
-  }
-
-  close(): void {
-    if (this.#closed) throw new Deno.errors.BadResource("the connection is closed");
-    this.#closed = true;
-    this.socket.destroy();
-    this.#notify();
-  }
-
+  /** The handshake is done before the connection is handed out; this reports what it agreed. */
   handshake(): Promise<Deno.TlsHandshakeInfo> {
-    const protocol = this.socket.alpnProtocol;
+    const protocol = this.tlsSocket.alpnProtocol;
     return Promise.resolve({ alpnProtocol: typeof protocol === "string" ? protocol : null });
-  }
-
-  get readable(): ReadableStream<Uint8Array<ArrayBuffer>> {
-    return new ReadableStream({
-      pull: async (controller) => {
-        const buf = new Uint8Array(64 * 1024);
-        const n = await this.read(buf);
-        if (n === null) controller.close();
-        else controller.enqueue(buf.subarray(0, n));
-      },
-    });
-  }
-
-  get writable(): WritableStream<Uint8Array<ArrayBufferLike>> {
-    return new WritableStream({ write: async (chunk) => void (await this.write(chunk)) });
-  }
-
-  ref(): void {
-    this.socket.ref();
-  }
-
-  unref(): void {
-    this.socket.unref();
-  }
-
-  setNoDelay(noDelay = true): void {
-    this.socket.setNoDelay(noDelay);
-  }
-
-  setKeepAlive(keepAlive = true): void {
-    this.socket.setKeepAlive(keepAlive);
-  }
-
-  [Symbol.dispose](): void {
-    if (!this.#closed) this.close();
   }
 }
 
