@@ -1,9 +1,8 @@
 /**
  * The option groups more than one command takes, each declared once: verifying a TLS peer (`--ca`,
  * `--servername`, `--pin`, `--insecure`), who may connect (`--allow`, `--deny`), watching the wire
- * (`--trace`, `--hex`), how much is printed (`-v`, `-q`, `--json`) and which API moves TCP's bytes (`--io`). A
- * command adds a group with one call
- * and says, in a few words, what the group applies to there.
+ * (`--trace`, `--hex`), how much is printed (`-v`, `-q`, `--json`) and which API moves TCP's bytes (`--io`).
+ * A command adds a group with one call and says, in a few words, what the group applies to there.
  * @module
  */
 import { type Command, Option, type OptionValues } from "@commander-js/extra-typings";
@@ -56,7 +55,7 @@ export function accessOptions<A extends unknown[], O extends OptionValues, G ext
 /**
  * `--io deno|node`: which runtime API moves TCP's bytes (`what`: whose connections, e.g. `TCP clients`).
  * `node` is `node:net`, even under hundreds of busy connections where `Deno.Conn` read loops starve some
- * (README "I/O core").
+ * (README "Which API moves the bytes").
  */
 export function ioOption<A extends unknown[], O extends OptionValues, G extends OptionValues>(
   cmd: Command<A, O, G>,

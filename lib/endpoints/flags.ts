@@ -17,7 +17,7 @@ export interface TransportFlags {
   cert?: string;
   key?: string;
   alpn?: string[];
-  /** `--trace` and `--hex` follow stream connections, so they are refused with `--udp`. */
+  /** `--trace` and `--hex` follow socket calls: a transport that is not traceable refuses them. */
   trace?: boolean;
   hex?: boolean;
   /** Set by a `ws://` or `wss://` address (`secure`): the path upgrades are accepted at or asked for. */
@@ -96,22 +96,20 @@ function foldSpec<F extends TransportFlags>(spec: string, role: "listen" | "conn
 function checkWire(ep: Endpoint, f: { trace?: boolean; hex?: boolean }): void {
   const t = transportOf(ep);
   if (t.capabilities.traceable || !(f.trace || f.hex)) return;
-  throw new UsageError(
-    `${f.trace ? "--trace" : "--hex"} follows socket calls: it does not work with ${
-      t.schemes.join(" or ")
-    } ` +
-      `(${t.label}; try -v)`,
-  );
+  const flag = f.trace ? "--trace" : "--hex";
+  const schemes = t.schemes.join(" or ");
+  throw new UsageError(`${flag} follows socket calls: it does not work with ${schemes} (${t.label}; try -v)`);
 }
 
-/** What a WebSocket address does not take: `--alpn`. */
-function rejectWsCombinations(f: TransportFlags): void {
-  if (!f.ws) return;
-  if (f.alpn) throw new UsageError("--alpn does not apply to wss://: a WebSocket upgrade runs over HTTP/1.1");
+/** A WebSocket address takes no `--alpn`: its upgrade runs over HTTP/1.1. */
+function rejectWsAlpn(ws: boolean, f: { alpn?: string[] }): void {
+  if (ws && f.alpn) {
+    throw new UsageError("--alpn does not apply to wss://: a WebSocket upgrade runs over HTTP/1.1");
+  }
 }
 
 function rejectCombinations(f: TransportFlags): void {
-  rejectWsCombinations(f);
+  rejectWsAlpn(f.ws !== undefined, f);
   if (f.udp && f.tls) throw new UsageError("--tls and --udp do not go together (sockkit has no DTLS)");
   if (f.unix !== undefined && f.tls) {
     throw new UsageError("--tls and --unix do not go together: TLS runs over TCP");
@@ -167,6 +165,14 @@ function requireCertAndKey(f: TransportFlags): void {
   }
 }
 
+/** A TLS listener's certificate: `--cert` with `--key`, or a generated one that `--write-cert` may save. */
+function requireServerCertificate(f: TransportFlags & { writeCert?: string }): void {
+  requireCertAndKey(f);
+  if (f.writeCert !== undefined && f.cert !== undefined) {
+    throw new UsageError("--write-cert writes the generated certificate: with --cert there is none to write");
+  }
+}
+
 /**
  * The endpoint `sockkit server` listens on, from its flags.
  *
@@ -213,14 +219,7 @@ function buildServerEndpoint(f: ServerFlags & { spec?: string }): Endpoint {
     return { transport: "udp", hostname: f.host, port: f.port };
   }
   if (f.ws) {
-    if (f.ws.secure) {
-      requireCertAndKey(f);
-      if (f.writeCert !== undefined && f.cert !== undefined) {
-        throw new UsageError(
-          "--write-cert writes the generated certificate: with --cert there is none to write",
-        );
-      }
-    }
+    if (f.ws.secure) requireServerCertificate(f);
     return {
       transport: "ws",
       hostname: f.host,
@@ -231,12 +230,7 @@ function buildServerEndpoint(f: ServerFlags & { spec?: string }): Endpoint {
     };
   }
   if (f.tls) {
-    requireCertAndKey(f);
-    if (f.writeCert !== undefined && f.cert !== undefined) {
-      throw new UsageError(
-        "--write-cert writes the generated certificate: with --cert there is none to write",
-      );
-    }
+    requireServerCertificate(f);
     return {
       transport: "tls",
       hostname: f.host,
@@ -446,16 +440,9 @@ export function relayEndpoints(listenSpec: string, targetSpec: string, f: RelayF
     }
   }
   checkWire(listen, f);
-  if (listenTls && listen.transport === "ws" && f.alpn) {
-    throw new UsageError("--alpn does not apply to wss://: a WebSocket upgrade runs over HTTP/1.1");
-  }
+  rejectWsAlpn(listenTls && listen.transport === "ws", f);
   if (listenTls && (listen.transport === "tls" || listen.transport === "ws")) {
-    requireCertAndKey(f);
-    if (f.writeCert !== undefined && f.cert !== undefined) {
-      throw new UsageError(
-        "--write-cert writes the generated certificate: with --cert there is none to write",
-      );
-    }
+    requireServerCertificate(f);
     listen.tls = { certFile: f.cert, keyFile: f.key, alpn: f.alpn, writeCertFile: f.writeCert };
   }
   if (targetTls && (target.transport === "tls" || target.transport === "ws")) {

@@ -224,11 +224,6 @@ export class NodeConn implements Deno.Conn {
     }
   };
 
-  /** Bytes handed to `write` that the socket has not yet passed to the OS. */
-  get pendingWriteBytes(): number {
-    return this.socket.writableLength;
-  }
-
   /** Shuts down the sending side (the peer reads end of stream); resolves once everything before it was sent. */
   closeWrite(): Promise<void> {
     if (this.#closed) return Promise.reject(closedError());
