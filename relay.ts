@@ -15,6 +15,7 @@ import { accessRefusal, idleReason, IdleTimer } from "./lib/server/guards.ts";
 import { closeQuietly, sleep } from "./lib/core/io.ts";
 import { type PairResult, relayPair } from "./lib/relay/pair.ts";
 import { runUdpRelay } from "./lib/relay/udp.ts";
+import { PairSlots } from "./lib/relay/slots.ts";
 import {
   connect,
   type Connection,
@@ -57,6 +58,11 @@ export interface RelayOptions {
 export interface RunRelayContext {
   signal?: AbortSignal;
   onEvent?: EventSink<ServerEvent>;
+  /**
+   * This run is one of several event loops of one relay (lib/relay/worker.ts): it binds its listen address
+   * with SO_REUSEPORT beside the others and numbers and counts its pairs in these shared cells.
+   */
+  shared?: Int32Array;
 }
 
 /** Why the target could not be had, in one line: `cannot connect to 127.0.0.1:1: connection refused`. */
@@ -121,12 +127,12 @@ export async function runRelay(opts: RelayOptions, ctx: RunRelayContext = {}): P
   const tap = new WireTap(opts, emit, startedAt);
   const targetName = formatEndpoint(targetEp);
   const targetNote = transportNote(targetEp) ? ` over ${transportNote(targetEp)}` : "";
+  const slots = new PairSlots(ctx.shared);
+  const fullReason = () => `relay full (${plural(opts.maxConns ?? 0, "client")}, --max-conns)`;
   /** Why the guard rails turn a client away, or undefined. */
   const refusalOf = (addr: Deno.Addr): string | undefined =>
     accessRefusal(addr, opts) ??
-      (opts.maxConns !== undefined && pairs.size >= opts.maxConns
-        ? `relay full (${plural(opts.maxConns, "client")}, --max-conns)`
-        : undefined);
+      (opts.maxConns !== undefined && slots.active >= opts.maxConns ? fullReason() : undefined);
 
   // a WebSocket listener refuses what the guard rails refuse with an HTTP status, before the upgrade
   const admission = {
@@ -139,7 +145,11 @@ export async function runRelay(opts: RelayOptions, ctx: RunRelayContext = {}): P
       emit({ type: "refused", peer: peerLabel(addr, totals.clients + 1, endpointZone(listenEp)), reason });
     },
   };
-  const listener = await listen(listenEp, emit, { admission, io: opts.io });
+  const listener = await listen(listenEp, emit, {
+    admission,
+    io: opts.io,
+    reusePort: ctx.shared !== undefined,
+  });
   const address = listenerAddress(listener, listenEp);
   tap.trace("bind", { address });
   tap.trace("listen", { address });
@@ -187,6 +197,7 @@ export async function runRelay(opts: RelayOptions, ctx: RunRelayContext = {}): P
       }
     } finally {
       pairs.delete(control);
+      slots.release();
       totals.messages++;
       relayed.up += result.up;
       relayed.down += result.down;
@@ -198,24 +209,25 @@ export async function runRelay(opts: RelayOptions, ctx: RunRelayContext = {}): P
         up: result.up,
         down: result.down,
         durationMs: performance.now() - begun,
-        active: pairs.size,
+        active: slots.active,
         reason: result.reason,
       });
     }
   };
 
   await acceptLoop(listener, signal, emit, (accepted) => {
-    const id = totals.clients + 1;
+    const id = slots.nextId();
     const peer = peerLabel(accepted.remoteAddr, id, endpointZone(listenEp));
     tap.trace("accept", { address, peer });
-    const refusal = refusalOf(accepted.remoteAddr);
+    const refusal = accessRefusal(accepted.remoteAddr, opts) ??
+      (slots.take(opts.maxConns) ? undefined : fullReason());
     if (refusal) {
       totals.refused++;
       emit({ type: "refused", peer, reason: refusal });
       return closeQuietly(accepted);
     }
     totals.clients++;
-    emit({ type: "connect", id, peer, active: pairs.size + 1 });
+    emit({ type: "connect", id, peer, active: slots.active });
     const task = servePair(accepted, id, peer).finally(() => running.delete(task));
     running.add(task);
   });

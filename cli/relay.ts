@@ -5,10 +5,16 @@
 import { accessOptions, checkIo, ioOption, outputOptions, tlsTrustOptions, wireOptions } from "./options.ts";
 import { transportOf } from "../lib/transports/mod.ts";
 import { Command, Option } from "@commander-js/extra-typings";
-import { checkRelayPair, runRelay } from "../relay.ts";
+import { checkRelayPair, type RelayOptions, runRelay, type RunRelayContext } from "../relay.ts";
+import {
+  canStartRelayWorkers,
+  DEFAULT_RELAY_WORKERS,
+  relayWorkers,
+  runRelayWorkers,
+} from "../lib/relay/workers.ts";
 import { parseDuration } from "../lib/core/duration.ts";
 import { relayEndpoints } from "../lib/endpoints/flags.ts";
-import { ExitCode } from "../lib/core/errors.ts";
+import { ExitCode, UsageError } from "../lib/core/errors.ts";
 import { INSECURE_WARNING, serverReporter } from "../lib/report/reporter.ts";
 
 import {
@@ -52,7 +58,13 @@ export function addRelayCommand(program: Command, setExit: (code: number) => voi
         .argParser((v) => parseDuration(v, "--idle-timeout")),
     )
     .addOption(durationOption("--connect-timeout <duration>", "limit for connecting to the target", "5s"))
-    .addOption(durationOption("--grace <duration>", "on shutdown, how long pairs may finish", "2s"));
+    .addOption(durationOption("--grace <duration>", "on shutdown, how long pairs may finish", "2s"))
+    .option(
+      "--workers <n>",
+      `TCP listen: event loops (threads) the pairs are spread over (default ${DEFAULT_RELAY_WORKERS}; ` +
+        "one loop serves about 100 busy pairs evenly)",
+      wholeNumberArg("--workers"),
+    );
   outputOptions(
     wireOptions(
       accessOptions(tlsTrustOptions(ioOption(command, "both legs"), "tls:// target", "it"), "relay"),
@@ -65,6 +77,7 @@ export function addRelayCommand(program: Command, setExit: (code: number) => voi
       const { listen, target } = relayEndpoints(listenSpec, targetSpec, o);
       checkRelayPair(listen, target);
       checkIo(o.io, [listen, target]);
+      let workers = relayWorkers(o.workers, { listen, target, io: o.io });
       if (target.transport === "tls" && o.insecure) writeLine(Deno.stderr, INSECURE_WARNING);
       const { signal, dispose } = interruptSignal();
       // A Unix socket (either side) or a --ca read at each connect keep file access; otherwise it is dropped.
@@ -74,8 +87,23 @@ export function addRelayCommand(program: Command, setExit: (code: number) => voi
         { ...o, announce: "port" in listen && listen.port === 0 },
         output(false),
       );
+      if (workers > 1 && !canStartRelayWorkers()) {
+        if (o.workers !== undefined) {
+          throw new UsageError(
+            "--workers above 1 needs read access to load the worker module: add --allow-read",
+          );
+        }
+        writeLine(
+          Deno.stderr,
+          "sockkit: warning: relaying from one event loop: its workers need --allow-read",
+        );
+        workers = 1;
+      }
+      const run = workers > 1
+        ? (opts: RelayOptions, ctx: RunRelayContext) => runRelayWorkers(opts, workers, ctx)
+        : runRelay;
       try {
-        await runRelay(
+        await run(
           {
             listen,
             target,

@@ -33,6 +33,8 @@ export function compileArgs(output: string, target?: string): string[] {
     ...(target ? ["--target", target] : []),
     "--include",
     "lib/bench/worker.ts",
+    "--include",
+    "lib/relay/worker.ts",
     "--output",
     output,
     "main.ts",

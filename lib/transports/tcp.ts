@@ -25,6 +25,7 @@ export const tcp: Transport<TcpEndpoint> = {
     keepsFileAccess: false,
     modes: ["echo", "chat", "broadcast", "discard"],
     traceable: true,
+    sharesPort: true,
   },
   ioCores: ["deno", "node"],
   options: ["--io"],
@@ -34,7 +35,12 @@ export const tcp: Transport<TcpEndpoint> = {
   async listen(ep, _emit, settings) {
     try {
       if (settings.io === "node") return await listenNode({ hostname: ep.hostname, port: ep.port });
-      return Deno.listen({ hostname: ep.hostname, port: ep.port, transport: "tcp" });
+      return Deno.listen({
+        hostname: ep.hostname,
+        port: ep.port,
+        transport: "tcp",
+        reusePort: settings.reusePort,
+      });
     } catch (err) {
       throw toNetworkError(err, "listen", tcp.format(ep));
     }

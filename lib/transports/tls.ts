@@ -24,6 +24,7 @@ export const tls: Transport<TlsEndpoint> = {
     keepsFileAccess: false,
     modes: ["echo", "chat", "broadcast", "discard"],
     traceable: true,
+    sharesPort: false,
   },
   options: ["--cert", "--key", "--write-cert", "--alpn", "--ca", "--servername", "--pin", "--insecure"],
   namedInListening: true,

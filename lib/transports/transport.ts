@@ -28,6 +28,11 @@ export interface Capabilities {
   modes: readonly string[];
   /** `--trace` and `--hex` can follow its connections. */
   traceable: boolean;
+  /**
+   * Several event loops can listen on one address at once (SO_REUSEPORT; the kernel spreads new connections
+   * over them), so the relay can run its pairs on `--workers` threads.
+   */
+  sharesPort: boolean;
 }
 
 /**

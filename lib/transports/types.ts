@@ -157,6 +157,8 @@ export interface ListenSettings {
   counters?: { udpDropped: number; sentBytes: number };
   /** WebSocket: the guard rails' decision before an upgrade (refused with an HTTP status). */
   admission?: Admission;
+  /** Transports that share a port: bind with SO_REUSEPORT, beside the other event loops of the same relay. */
+  reusePort?: boolean;
 }
 
 /** A refusal by the guard rails before a WebSocket upgrade: the reason logged, and what the client gets. */

@@ -23,6 +23,7 @@ export const unix: Transport<UnixEndpoint> = {
     keepsFileAccess: true,
     modes: ["echo", "chat", "broadcast", "discard"],
     traceable: true,
+    sharesPort: false,
   },
   options: ["--unix"],
   namedInListening: false,

@@ -29,6 +29,7 @@ export const ws: Transport<WsEndpoint> = {
     keepsFileAccess: false,
     modes: ["echo", "chat", "broadcast", "discard"],
     traceable: false,
+    sharesPort: false,
   },
   options: ["--binary", "--ping-interval", "--max-message", "--subprotocol", "--allow-origin"],
   namedInListening: false,
