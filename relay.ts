@@ -63,6 +63,8 @@ export interface RunRelayContext {
    * with SO_REUSEPORT beside the others and numbers and counts its pairs in these shared cells.
    */
   shared?: Int32Array;
+  /** When the relay started, in milliseconds since the epoch (a worker times its trace from the main thread's start). */
+  startedAt?: number;
 }
 
 /** Why the target could not be had, in one line: `cannot connect to 127.0.0.1:1: connection refused`. */
@@ -123,7 +125,7 @@ export async function runRelay(opts: RelayOptions, ctx: RunRelayContext = {}): P
   const targetEp = opts.target as StreamEndpoint;
   const emit = ctx.onEvent ?? (() => {});
   const signal = ctx.signal ?? new AbortController().signal;
-  const startedAt = performance.now();
+  const startedAt = ctx.startedAt === undefined ? performance.now() : ctx.startedAt - performance.timeOrigin;
   const tap = new WireTap(opts, emit, startedAt);
   const targetName = formatEndpoint(targetEp);
   const targetNote = transportNote(targetEp) ? ` over ${transportNote(targetEp)}` : "";

@@ -57,7 +57,14 @@ const RELAY_KEYS: Key[] = ["rbulk", "rpp200"];
 const deno = (
   script: string,
   args: string[],
-) => [Deno.execPath(), "run", "--quiet", "--allow-net", script, ...args];
+  flags: string[] = [],
+) => [Deno.execPath(), "run", "--quiet", "--allow-net", ...flags, script, ...args];
+/** A sockkit relay as the launcher runs it: its workers load their module and bind with SO_REUSEPORT. */
+const sockkitRelay = (port: number, target: number, extra: string[] = []) =>
+  deno(MAIN, ["relay", `127.0.0.1:${port}`, `127.0.0.1:${target}`, "--quiet", ...extra], [
+    "--allow-read",
+    "--unstable-net",
+  ]);
 const sockkit = (port: number, extra: string[]) =>
   deno(MAIN, ["server", String(port), "--host", "127.0.0.1", ...extra]);
 
@@ -170,7 +177,15 @@ const SERVERS: Server[] = [
     name: "sockkit relay",
     kind: "relay",
     needs: "deno",
-    command: (p, _tmp, t) => deno(MAIN, ["relay", `127.0.0.1:${p}`, `127.0.0.1:${t}`, "--quiet"]),
+    command: (p, _tmp, t) => sockkitRelay(p, t),
+    keys: RELAY_KEYS,
+  },
+  {
+    id: "sockkit-relay-1",
+    name: "sockkit relay --workers 1",
+    kind: "relay",
+    needs: "deno",
+    command: (p, _tmp, t) => sockkitRelay(p, t, ["--workers", "1"]),
     keys: RELAY_KEYS,
   },
   {
@@ -178,8 +193,7 @@ const SERVERS: Server[] = [
     name: "sockkit --io node relay",
     kind: "relay",
     needs: "deno",
-    command: (p, _tmp, t) =>
-      deno(MAIN, ["relay", `127.0.0.1:${p}`, `127.0.0.1:${t}`, "--quiet", "--io", "node"]),
+    command: (p, _tmp, t) => sockkitRelay(p, t, ["--io", "node"]),
     keys: RELAY_KEYS,
   },
   {

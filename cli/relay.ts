@@ -7,9 +7,9 @@ import { transportOf } from "../lib/transports/mod.ts";
 import { Command, Option } from "@commander-js/extra-typings";
 import { checkRelayPair, type RelayOptions, runRelay, type RunRelayContext } from "../relay.ts";
 import {
-  canStartRelayWorkers,
   DEFAULT_RELAY_WORKERS,
   relayWorkers,
+  relayWorkersNeed,
   runRelayWorkers,
 } from "../lib/relay/workers.ts";
 import { parseDuration } from "../lib/core/duration.ts";
@@ -87,16 +87,12 @@ export function addRelayCommand(program: Command, setExit: (code: number) => voi
         { ...o, announce: "port" in listen && listen.port === 0 },
         output(false),
       );
-      if (workers > 1 && !canStartRelayWorkers()) {
+      const need = workers > 1 ? relayWorkersNeed() : undefined;
+      if (need) {
         if (o.workers !== undefined) {
-          throw new UsageError(
-            "--workers above 1 needs read access to load the worker module: add --allow-read",
-          );
+          throw new UsageError(`--workers ${o.workers} needs Deno's ${need}: add it`);
         }
-        writeLine(
-          Deno.stderr,
-          "sockkit: warning: relaying from one event loop: its workers need --allow-read",
-        );
+        writeLine(Deno.stderr, `sockkit: warning: relaying from one event loop: its workers need ${need}`);
         workers = 1;
       }
       const run = workers > 1

@@ -55,3 +55,23 @@ export async function loadgen(args: string[], prefix: string[] = []): Promise<Lo
   const text = decoder.decode(out.stdout).trim();
   return { code: out.code, result: text ? JSON.parse(text) : {}, stderr: decoder.decode(out.stderr) };
 }
+
+/** Starts the suite's C epoll echo server on a free port (after `prefix`, such as `taskset -c 1`). */
+export async function startCEcho(
+  prefix: string[] = [],
+): Promise<{ port: number; stop: () => Promise<void> }> {
+  const cmd = [...prefix, buildPeer("epoll_echo"), "0"];
+  const child = new Deno.Command(cmd[0], { args: cmd.slice(1), stdout: "piped", stderr: "null" }).spawn();
+  const reader = child.stdout.getReader();
+  const { value } = await reader.read();
+  const port = Number(/:(\d+)/.exec(decoder.decode(value))?.[1]);
+  return {
+    port,
+    stop: async () => {
+      reader.releaseLock();
+      await child.stdout.cancel();
+      child.kill();
+      await child.status;
+    },
+  };
+}

@@ -5,27 +5,9 @@
  */
 import assert from "node:assert/strict";
 import { startServer } from "./_helpers.ts";
-import { buildPeer as build, HAS_CC, loadgen } from "./_loadgen.ts";
+import { HAS_CC, loadgen, startCEcho } from "./_loadgen.ts";
 
 const decoder = new TextDecoder();
-
-/** Starts the suite's C epoll echo server on a free port; resolves to its port and a stop function. */
-async function startCEcho(): Promise<{ port: number; stop: () => Promise<void> }> {
-  const child = new Deno.Command(build("epoll_echo"), { args: ["0"], stdout: "piped", stderr: "null" })
-    .spawn();
-  const reader = child.stdout.getReader();
-  const { value } = await reader.read();
-  const port = Number(/:(\d+)/.exec(decoder.decode(value))?.[1]);
-  return {
-    port,
-    stop: async () => {
-      reader.releaseLock();
-      await child.stdout.cancel();
-      child.kill();
-      await child.status;
-    },
-  };
-}
 
 /** An echo server that flips one bit of every reply: a generator that trusts replies would not notice. */
 function startCorruptingEcho(): { port: number; stop: () => Promise<void> } {

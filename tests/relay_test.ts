@@ -21,11 +21,14 @@ import { IO_CORES } from "../lib/transports/types.ts";
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-// Both I/O cores (`--io`) carry a pair the same way: every byte, and each end of stream.
-for (const io of IO_CORES) {
+// Both I/O cores (`--io`), and the default core on one event loop as on its default two (`--workers`), carry
+// a pair the same way: every byte, and each end of stream.
+const CONFIGS: string[][] = [...IO_CORES.map((io) => ["--io", io]), ["--io", "deno", "--workers", "1"]];
+for (const config of CONFIGS) {
+  const io = config.slice(1).join(" ");
   Deno.test(`relay (--io ${io}): TCP to TCP, 8 MiB both ways exact, a line per pair and a summary at Ctrl-C`, async () => {
     const echo = await startServer();
-    const relay = spawnCli(["relay", "127.0.0.1:0", `127.0.0.1:${echo.port}`, "--io", io]);
+    const relay = spawnCli(["relay", "127.0.0.1:0", `127.0.0.1:${echo.port}`, ...config]);
     try {
       const port = Number(await portOf(relay));
       assert.match(
@@ -66,8 +69,7 @@ for (const io of IO_CORES) {
       "relay",
       "127.0.0.1:0",
       `127.0.0.1:${(target.addr as Deno.NetAddr).port}`,
-      "--io",
-      io,
+      ...config,
     ]);
     try {
       const port = Number(await portOf(relay));
@@ -240,6 +242,44 @@ Deno.test("relay: --max-conns refuses one more client and --deny refuses a netwo
   }
 });
 
+Deno.test("relay: on several event loops (--workers 3) each binds the port, and --max-conns holds for the whole relay", async () => {
+  const echo = await startServer();
+  const relay = spawnCli([
+    "relay",
+    "127.0.0.1:0",
+    `127.0.0.1:${echo.port}`,
+    "--workers",
+    "3",
+    "--max-conns",
+    "3",
+    "--trace",
+  ]);
+  const conns: Deno.Conn[] = [];
+  try {
+    const port = Number(await portOf(relay));
+    const binds = relay.lines.filter((line) => / bind\(127\.0\.0\.1:\d+\)$/.test(line));
+    assert.equal(binds.length, 3, relay.lines.join("\n"));
+    for (const line of binds) assert.ok(line.endsWith(`bind(127.0.0.1:${port})`), line);
+    // Twelve clients at once: the kernel spreads them over the three loops, and exactly three are relayed.
+    for (let i = 0; i < 12; i++) conns.push(await Deno.connect({ hostname: "127.0.0.1", port }));
+    const answers = await Promise.all(conns.map(async (conn) => {
+      await writeAll(conn, encoder.encode("x")).catch(() => {});
+      const buf = new Uint8Array(1);
+      return await conn.read(buf).catch(() => null);
+    }));
+    assert.equal(answers.filter((n) => n === 1).length, 3, `answers: ${answers.join(" ")}`);
+    const refused = relay.lines.filter((line) => /refused: relay full \(3 clients, --max-conns\)/.test(line));
+    assert.equal(refused.length, 9, relay.lines.join("\n"));
+    const online = relay.lines.map((line) => /connected \((\d+) online\)/.exec(line)?.[1]).filter(Boolean);
+    assert.deepEqual(online.map(Number).sort(), [1, 2, 3]);
+  } finally {
+    for (const conn of conns) closeQuietly(conn);
+    const out = await relay.stop();
+    await echo.stop();
+    assert.match(out.stdout, /Stopped after .*: 3 clients relayed, 3 B up, 3 B down, 9 refused/);
+  }
+});
+
 Deno.test("relay: a target that does not read holds the client back; the relay buffers one chunk, not the stream", async () => {
   const target = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const held: Deno.Conn[] = [];
@@ -287,6 +327,16 @@ Deno.test("relay: streams to datagrams and malformed addresses are usage errors 
     [["relay", "127.0.0.1:99999", "127.0.0.1:1"], /invalid port '99999'/],
     [["relay", "8080", "127.0.0.1:80", "--cert", "c.pem"], /--cert is for a TLS listen address/],
     [["relay", "8080", "127.0.0.1:80", "--pin", "AA".repeat(32)], /--pin is for a TLS target/],
+    [
+      ["relay", "unix:/tmp/x.sock", "127.0.0.1:1", "--workers", "2"],
+      /a Unix socket listen address is served by one/,
+    ],
+    [
+      ["relay", "8080", "127.0.0.1:1", "--io", "node", "--workers", "2"],
+      /--io node serves every connection from one/,
+    ],
+    [["relay", "8080", "127.0.0.1:1", "--workers", "0"], /invalid --workers '0'/],
+    [["relay", "8080", "127.0.0.1:1", "--workers", "65"], /--workers 65: at most 64 event loops/],
   ];
   for (const [args, re] of cases) {
     const out = await runCli(args);

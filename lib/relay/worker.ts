@@ -12,7 +12,7 @@ import { ExitCode, SockkitError } from "../core/errors.ts";
 
 /** What the main thread tells a relay worker. */
 export type ToRelayWorker =
-  | { type: "start"; opts: RelayOptions; shared: Int32Array }
+  | { type: "start"; opts: RelayOptions; shared: Int32Array; startedAt: number }
   | { type: "revoke"; names: ("read" | "write")[] }
   | { type: "stop" };
 
@@ -30,11 +30,12 @@ const scope = self as unknown as {
 
 const stopping = new AbortController();
 
-async function start(opts: RelayOptions, shared: Int32Array): Promise<void> {
+async function start(opts: RelayOptions, shared: Int32Array, startedAt: number): Promise<void> {
   try {
     const summary = await runRelay(opts, {
       signal: stopping.signal,
       shared,
+      startedAt,
       onEvent: (event) => scope.postMessage({ type: "event", event }),
     });
     scope.postMessage({ type: "done", summary });
@@ -48,7 +49,7 @@ async function start(opts: RelayOptions, shared: Int32Array): Promise<void> {
 
 scope.onmessage = (event) => {
   const message = event.data;
-  if (message.type === "start") start(message.opts, message.shared);
+  if (message.type === "start") start(message.opts, message.shared, message.startedAt);
   else if (message.type === "revoke") {
     for (const name of message.names) Deno.permissions.revokeSync({ name });
   } else stopping.abort();

@@ -60,9 +60,16 @@ export function relayWorkers(
   return 1;
 }
 
-/** Whether this process may load the worker module (from source it needs read access to it). */
-export function canStartRelayWorkers(): boolean {
-  return Deno.permissions.querySync({ name: "read", path: WORKER_URL }).state === "granted";
+/**
+ * What this process lacks to start relay workers, as the flag that gives it, or undefined: from source a
+ * worker needs read access to load its module, and SO_REUSEPORT is behind Deno's `--unstable-net`.
+ */
+export function relayWorkersNeed(): string | undefined {
+  if (Deno.permissions.querySync({ name: "read", path: WORKER_URL }).state !== "granted") {
+    return "--allow-read";
+  }
+  if (typeof Deno.listenDatagram !== "function") return "--unstable-net";
+  return undefined;
 }
 
 /** One worker thread and what it reports. */
@@ -75,6 +82,7 @@ interface RelayWorker {
 function startWorker(
   opts: RelayOptions,
   shared: Int32Array,
+  startedAt: number,
   emit: (event: ServerEvent) => void,
 ): RelayWorker {
   const worker = new Worker(WORKER_URL, { type: "module" });
@@ -97,7 +105,7 @@ function startWorker(
     event.preventDefault();
     fail(new Error(`relay worker failed: ${event.message}`));
   };
-  const start: ToRelayWorker = { type: "start", opts, shared };
+  const start: ToRelayWorker = { type: "start", opts, shared, startedAt };
   worker.postMessage(start);
   return { worker, listening: listening.promise, done: done.promise };
 }
@@ -139,7 +147,10 @@ export async function runRelayWorkers(
   const shared = PairSlots.shared();
   const slots = new PairSlots(shared);
   const shareOpts: RelayOptions = { ...opts, listen: { ...opts.listen, port } as RelayOptions["listen"] };
-  const workers = Array.from({ length: count }, () => startWorker(shareOpts, shared, emit));
+  const workers = Array.from(
+    { length: count },
+    () => startWorker(shareOpts, shared, performance.timeOrigin + startedAt, emit),
+  );
   const settled = Promise.allSettled(workers.map((w) => w.done));
   try {
     const [first] = await Promise.all(workers.map((w) => w.listening));
