@@ -61,7 +61,7 @@ export function addRelayCommand(program: Command, setExit: (code: number) => voi
     .addOption(durationOption("--grace <duration>", "on shutdown, how long pairs may finish", "2s"))
     .option(
       "--workers <n>",
-      `TCP listen: event loops (threads) the pairs are spread over (default ${DEFAULT_RELAY_WORKERS}; ` +
+      `TCP or TLS listen: event loops (threads) the pairs are spread over (default ${DEFAULT_RELAY_WORKERS}; ` +
         "one loop serves about 100 busy pairs evenly)",
       wholeNumberArg("--workers"),
     );

@@ -109,14 +109,18 @@ Deno.test("relay: a dead target closes that client with the reason logged, and t
 
 Deno.test("relay: TLS termination with an ephemeral certificate, trusted by the client with --pin", async () => {
   const echo = await startServer();
-  const relay = spawnCli(["relay", "tls://127.0.0.1:0", `127.0.0.1:${echo.port}`]);
+  // four event loops: one certificate, made and printed once, served by all of them
+  const relay = spawnCli(["relay", "tls://127.0.0.1:0", `127.0.0.1:${echo.port}`, "--workers", "4"]);
   try {
     const port = await portOf(relay);
     const fingerprint = (await relay.line(/^SHA-256 fingerprint /)).split(" ").at(-1)!;
     assert.match(await relay.line(/^Listening/), /\(TLS relay to 127\.0\.0\.1:\d+\)/);
-    const out = await runCli(["client", "127.0.0.1", port, "through TLS", "--tls", "--pin", fingerprint]);
-    assert.equal(out.code, 0, out.stderr);
-    assert.match(out.stdout, /Received: through TLS/);
+    assert.equal(relay.lines.filter((line) => line.startsWith("SHA-256 fingerprint")).length, 1);
+    for (let i = 0; i < 8; i++) {
+      const out = await runCli(["client", "127.0.0.1", port, "through TLS", "--tls", "--pin", fingerprint]);
+      assert.equal(out.code, 0, out.stderr);
+      assert.match(out.stdout, /Received: through TLS/);
+    }
     if (hasCommand("openssl")) {
       const s = await new Deno.Command("sh", {
         args: [

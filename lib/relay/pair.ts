@@ -4,7 +4,7 @@
  *
  * - bytes read from one side are written, all of them, to the other before the next read (so a side that
  *   does not read slows the other down: TCP pushes back, and memory stays at one buffer per direction:
- *   16 KiB, or 256 KiB once a read filled the small one);
+ *   16 KiB, or 1 MiB once a read filled the small one);
  * - end of stream from one side shuts down the sending side of the other; the opposite direction keeps
  *   flowing;
  * - the pair is done when both directions have ended, or at once when either side fails (a reset, a broken
@@ -18,7 +18,7 @@ import { closeQuietly, isClosedError, writeAll } from "../core/io.ts";
 /** Bytes read per call while a direction carries little (what an idle pair costs: 16 KiB each way). */
 export const RELAY_BUFFER_SIZE = 16 * 1024;
 /** Bytes read per call once a read filled the small buffer (a bulk transfer): what one direction holds at most. */
-export const RELAY_BULK_BUFFER_SIZE = 256 * 1024;
+export const RELAY_BULK_BUFFER_SIZE = 1024 * 1024;
 
 /** What one pair moved and why it ended. */
 export interface PairResult {

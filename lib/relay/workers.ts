@@ -1,5 +1,5 @@
 /**
- * A relay spread over several event loops (`sockkit relay --workers N`, the default for a TCP listen address).
+ * A relay spread over several event loops (`sockkit relay --workers N`, the default for a TCP or TLS listen address).
  *
  * One Deno event loop serves up to about 128 busy connections evenly and starves some past that (bench/NOTES.md:
  * a 200-client ping-pong through one loop had pairs with no round trip for seconds); a relay pair is two
@@ -137,16 +137,18 @@ export async function runRelayWorkers(
   const emit = ctx.onEvent ?? (() => {});
   const signal = ctx.signal ?? new AbortController().signal;
   const startedAt = performance.now();
+  const transport = transportOf(opts.listen);
+  const listenEp = await transport.shareListen?.(opts.listen, emit) ?? opts.listen;
   // One bind without SO_REUSEPORT: an address in use fails here as it would without workers, and port 0
   // becomes the port every worker binds.
-  const probe = await listen(opts.listen, emit, {});
-  const address = listenerAddress(probe, opts.listen);
+  const probe = await listen(listenEp, emit, {});
+  const address = listenerAddress(probe, listenEp);
   const port = (probe.addr as Deno.NetAddr).port;
   closeQuietly(probe);
 
   const shared = PairSlots.shared();
   const slots = new PairSlots(shared);
-  const shareOpts: RelayOptions = { ...opts, listen: { ...opts.listen, port } as RelayOptions["listen"] };
+  const shareOpts: RelayOptions = { ...opts, listen: { ...listenEp, port } as RelayOptions["listen"] };
   const workers = Array.from(
     { length: count },
     () => startWorker(shareOpts, shared, performance.timeOrigin + startedAt, emit),

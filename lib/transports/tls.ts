@@ -4,7 +4,7 @@
  * @module
  */
 import { formatHostPort } from "../endpoints/address.ts";
-import { connectTls, listenTls, tlsSummary } from "./tls/tls.ts";
+import { connectTls, listenTls, serveOnce, tlsSummary } from "./tls/tls.ts";
 import type { TlsEndpoint } from "./types.ts";
 import { parseHostPort } from "./hostport.ts";
 import type { Transport } from "./transport.ts";
@@ -24,13 +24,14 @@ export const tls: Transport<TlsEndpoint> = {
     keepsFileAccess: false,
     modes: ["echo", "chat", "broadcast", "discard"],
     traceable: true,
-    sharesPort: false,
+    sharesPort: true,
   },
   options: ["--cert", "--key", "--write-cert", "--alpn", "--ca", "--servername", "--pin", "--insecure"],
   namedInListening: true,
   format: (ep) => formatHostPort(ep.hostname, ep.port),
   parse: (rest, _spec, role) => ({ transport: "tls", ...parseHostPort(rest.replace(/\/$/, ""), role) }),
-  listen: (ep, emit) => listenTls(ep, emit),
+  listen: (ep, emit, settings) => listenTls(ep, emit, settings),
+  shareListen: (ep, emit) => serveOnce(ep, emit),
   connect: (ep, signal) => connectTls(ep, signal),
   describe: (conn) => tlsSummary(conn as Deno.TlsConn),
 };

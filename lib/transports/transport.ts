@@ -70,6 +70,11 @@ export interface Transport<E extends Endpoint = Endpoint> {
   /** Binds and listens; `settings` are the server's, each transport takes what applies to it. */
   listen(ep: E, emit: EventSink<ServerEvent>, settings: ListenSettings): Promise<Listener>;
   /**
+   * Where the transport shares ports: does once what every event loop listening on `ep` would otherwise each
+   * do (a TLS certificate made and reported), and returns the endpoint they all listen on (default: `ep`).
+   */
+  shareListen?(ep: E, emit: EventSink<ServerEvent>): Promise<E>;
+  /**
    * Connects, giving up when `signal` aborts (stream transports; UDP's client is lib/transports/udp/client.ts).
    * `io` picks the API where the transport offers both (TCP); the others ignore it.
    */

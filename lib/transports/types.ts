@@ -25,6 +25,8 @@ export interface TlsSettings {
   writeCertFile?: string;
   /** Server: how long a client may take to finish its handshake (default 10 s). */
   handshakeTimeoutMs?: number;
+  /** Server: the certificate and key (PEM) already read or made, and reported, once for several event loops. */
+  served?: { cert: string; key: string };
 }
 
 /** Plain TCP to a host and port. */

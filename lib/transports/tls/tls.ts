@@ -140,17 +140,61 @@ export async function writeCertificate(path: string, pem: string): Promise<void>
   }
 }
 
+/** The certificate a TLS listener serves: from `--cert`/`--key`, or made for the address it binds. */
+function serverMaterial(ep: TlsEndpoint): Promise<ServerCertificate> {
+  const s = ep.tls ?? {};
+  return s.certFile || s.keyFile ? loadServerCertificate(s) : generateServerCertificate(ep.hostname);
+}
+
+/** Writes a generated certificate to `--write-cert`, reports the certificate, and warns when it is out of date. */
+async function announceCertificate(
+  s: TlsSettings,
+  material: ServerCertificate,
+  emit: EventSink<ServerEvent>,
+): Promise<void> {
+  if (s.writeCertFile && !s.certFile) {
+    await writeCertificate(s.writeCertFile, material.cert);
+    material.event.writtenTo = s.writeCertFile;
+  }
+  emit(material.event);
+  if (s.certFile) {
+    const { certificateValidity, validityWarning } = await import("./certinfo.ts");
+    let warning: string | undefined;
+    try {
+      warning = validityWarning(s.certFile, certificateValidity(material.cert));
+    } catch {
+      // Deno's TLS accepted it; a certificate the parser cannot read is served without the check.
+    }
+    if (warning) emit({ type: "warning", message: warning });
+  }
+}
+
+/**
+ * For several event loops listening on one TLS port: the certificate is read or made, written and reported
+ * once, here, and the endpoint returned carries it (`served`) for every loop to serve the same one.
+ */
+export async function serveOnce(ep: TlsEndpoint, emit: EventSink<ServerEvent>): Promise<TlsEndpoint> {
+  const s = ep.tls ?? {};
+  const material = await serverMaterial(ep);
+  await announceCertificate(s, material, emit);
+  return { ...ep, tls: { ...s, served: { cert: material.cert, key: material.key } } };
+}
+
 /**
  * Listens for TLS clients with the certificate from `--cert`/`--key`, or with an ephemeral self-signed one
- * (reported with its fingerprint, and written to `writeCertFile` when asked). Handshakes run concurrently
- * and are complete before `accept()` returns a connection; a failed one is reported through `emit` as a
- * warning and never stops the server.
+ * (reported with its fingerprint, and written to `writeCertFile` when asked), or with the one in `served`
+ * (made and reported once by {@link serveOnce}, for several event loops on one port). Handshakes run
+ * concurrently and are complete before `accept()` returns a connection; a failed one is reported through
+ * `emit` as a warning and never stops the server.
  */
-export async function listenTls(ep: TlsEndpoint, emit: EventSink<ServerEvent>): Promise<Listener> {
+export async function listenTls(
+  ep: TlsEndpoint,
+  emit: EventSink<ServerEvent>,
+  settings: { reusePort?: boolean } = {},
+): Promise<Listener> {
   const s = ep.tls ?? {};
-  const material = s.certFile || s.keyFile
-    ? await loadServerCertificate(s)
-    : await generateServerCertificate(ep.hostname);
+  const own = s.served ? undefined : await serverMaterial(ep);
+  const material = s.served ?? own!;
   const address = formatHostPort(ep.hostname, ep.port);
   let inner: Deno.TlsListener;
   try {
@@ -160,6 +204,7 @@ export async function listenTls(ep: TlsEndpoint, emit: EventSink<ServerEvent>): 
       cert: material.cert,
       key: material.key,
       alpnProtocols: s.alpn,
+      reusePort: settings.reusePort,
     });
   } catch (err) {
     if (/KeyMismatch|keys may not be consistent/i.test(String(err)) && s.certFile) {
@@ -178,25 +223,13 @@ export async function listenTls(ep: TlsEndpoint, emit: EventSink<ServerEvent>): 
     }
     throw toNetworkError(err, "listen", address);
   }
-  if (s.writeCertFile && !s.certFile) {
+  if (own) {
     try {
-      await writeCertificate(s.writeCertFile, material.cert);
+      await announceCertificate(s, own, emit);
     } catch (err) {
       closeQuietly(inner);
       throw err;
     }
-    material.event.writtenTo = s.writeCertFile;
-  }
-  emit(material.event);
-  if (s.certFile) {
-    const { certificateValidity, validityWarning } = await import("./certinfo.ts");
-    let warning: string | undefined;
-    try {
-      warning = validityWarning(s.certFile, certificateValidity(material.cert));
-    } catch {
-      // Deno's TLS accepted it; a certificate the parser cannot read is served without the check.
-    }
-    if (warning) emit({ type: "warning", message: warning });
   }
   const warn = limitedLog(FAILURE_LOG_RATE, (message) => emit({ type: "warning", message }));
   return new HandshakingListener(
