@@ -7,7 +7,6 @@ import assert from "node:assert/strict";
 import { startServer } from "./_helpers.ts";
 import { HAS_CC, loadgen, startCEcho } from "./_loadgen.ts";
 
-
 /** An echo server that flips one bit of every reply: a generator that trusts replies would not notice. */
 function startCorruptingEcho(): { port: number; stop: () => Promise<void> } {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
