@@ -1316,9 +1316,11 @@ async function main(): Promise<void> {
         ? [
           "## Relays (medians)",
           "",
-          "The generator through each relay (on the server CPU) to the C echo server (on the load CPU, where it",
-          "costs little): `sockkit relay`, `socat -b 65536 TCP-LISTEN:…,fork TCP:…`, and Node piping each client to",
-          "its own connection (bench/peers/node_relay.mjs).",
+          "The generator through each relay (on the server CPU) to the C echo server (on the load CPU, beside the",
+          "generator): `sockkit relay` (on its default two event loops, on one with `--workers 1`, and with",
+          "`--io node`), `socat -b 65536 TCP-LISTEN:…,fork TCP:…`, and Node piping each client to its own connection",
+          "(bench/peers/node_relay.mjs). In bulk the load CPU copies each byte as often as a relay does, which caps",
+          "what any relay can show here at about 1.7× socat (bench/NOTES.md).",
           "",
           ...renderTable(runs, relays, RELAY_ROWS, "sockkit-relay", [["socat-relay", "socat"], [
             "node-relay",
