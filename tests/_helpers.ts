@@ -136,7 +136,8 @@ export interface CliResult {
 /** Runs `deno run main.ts …args` with the permissions the README documents, and collects its output. */
 export async function runCli(
   args: string[],
-  opts: { stdin?: Uint8Array; env?: Record<string, string>; retryRefused?: number } = {},
+  opts: { stdin?: Uint8Array; env?: Record<string, string>; retryRefused?: number; permissions?: string[] } =
+    {},
 ): Promise<CliResult> {
   for (let attempt = 1;; attempt++) {
     const result = await runCliOnce(args, opts);
@@ -146,9 +147,12 @@ export async function runCli(
   }
 }
 
-async function runCliOnce(args: string[], opts: { stdin?: Uint8Array; env?: Record<string, string> }) {
+async function runCliOnce(
+  args: string[],
+  opts: { stdin?: Uint8Array; env?: Record<string, string>; permissions?: string[] },
+) {
   const cmd = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--quiet", ...CLI_PERMISSIONS, MAIN, ...args],
+    args: ["run", "--quiet", ...(opts.permissions ?? CLI_PERMISSIONS), MAIN, ...args],
     stdin: opts.stdin ? "piped" : "null",
     stdout: "piped",
     stderr: "piped",
@@ -176,9 +180,12 @@ export interface CliProcess {
 }
 
 /** Spawns `deno run main.ts …args` and follows its stdout. */
-export function spawnCli(args: string[], opts: { env?: Record<string, string> } = {}): CliProcess {
+export function spawnCli(
+  args: string[],
+  opts: { env?: Record<string, string>; permissions?: string[] } = {},
+): CliProcess {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--quiet", ...CLI_PERMISSIONS, MAIN, ...args],
+    args: ["run", "--quiet", ...(opts.permissions ?? CLI_PERMISSIONS), MAIN, ...args],
     stdin: "null",
     stdout: "piped",
     stderr: "piped",

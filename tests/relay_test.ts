@@ -284,6 +284,31 @@ Deno.test("relay: on several event loops (--workers 3) each binds the port, and 
   }
 });
 
+Deno.test("relay: without read access its workers cannot load, so it says so and relays from one event loop", async () => {
+  const echo = await startServer();
+  const relay = spawnCli(["relay", "127.0.0.1:0", `127.0.0.1:${echo.port}`], {
+    permissions: ["--allow-net"],
+  });
+  try {
+    const port = Number(await portOf(relay));
+    assert.equal(decoder.decode(await echoRoundTrip(port, encoder.encode("one loop"))), "one loop");
+  } finally {
+    const out = await relay.stop();
+    await echo.stop();
+    assert.equal(out.code, 0);
+    assert.equal(
+      out.stderr.trim(),
+      "sockkit: warning: relaying from one event loop: its workers need --allow-read",
+    );
+  }
+  // asked for by name, the same is a usage error
+  const out = await runCli(["relay", "127.0.0.1:0", "127.0.0.1:1", "--workers", "2"], {
+    permissions: ["--allow-net", "--allow-read"],
+  });
+  assert.equal(out.code, 2);
+  assert.match(out.stderr, /^sockkit: --workers 2 needs Deno's --unstable-net: add it$/m);
+});
+
 Deno.test("relay: a target that does not read holds the client back; the relay buffers one chunk, not the stream", async () => {
   const target = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const held: Deno.Conn[] = [];
