@@ -6,15 +6,10 @@ import { accessOptions, checkIo, ioOption, outputOptions, tlsTrustOptions, wireO
 import { transportOf } from "../lib/transports/mod.ts";
 import { Command, Option } from "@commander-js/extra-typings";
 import { checkRelayPair, type RelayOptions, runRelay, type RunRelayContext } from "../relay.ts";
-import {
-  DEFAULT_RELAY_WORKERS,
-  relayWorkers,
-  relayWorkersNeed,
-  runRelayWorkers,
-} from "../lib/relay/workers.ts";
+import { DEFAULT_RELAY_WORKERS, relayLoops, runRelayWorkers } from "../lib/relay/workers.ts";
 import { parseDuration } from "../lib/core/duration.ts";
 import { relayEndpoints } from "../lib/endpoints/flags.ts";
-import { ExitCode, UsageError } from "../lib/core/errors.ts";
+import { ExitCode } from "../lib/core/errors.ts";
 import { INSECURE_WARNING, serverReporter } from "../lib/report/reporter.ts";
 
 import {
@@ -77,7 +72,7 @@ export function addRelayCommand(program: Command, setExit: (code: number) => voi
       const { listen, target } = relayEndpoints(listenSpec, targetSpec, o);
       checkRelayPair(listen, target);
       checkIo(o.io, [listen, target]);
-      let workers = relayWorkers(o.workers, { listen, target, io: o.io });
+      const loops = relayLoops(o.workers, { listen, target, io: o.io });
       if (target.transport === "tls" && o.insecure) writeLine(Deno.stderr, INSECURE_WARNING);
       const { signal, dispose } = interruptSignal();
       // A Unix socket (either side) or a --ca read at each connect keep file access; otherwise it is dropped.
@@ -87,16 +82,9 @@ export function addRelayCommand(program: Command, setExit: (code: number) => voi
         { ...o, announce: "port" in listen && listen.port === 0 },
         output(false),
       );
-      const need = workers > 1 ? relayWorkersNeed() : undefined;
-      if (need) {
-        if (o.workers !== undefined) {
-          throw new UsageError(`--workers ${o.workers} needs Deno's ${need}: add it`);
-        }
-        writeLine(Deno.stderr, `sockkit: warning: relaying from one event loop: its workers need ${need}`);
-        workers = 1;
-      }
-      const run = workers > 1
-        ? (opts: RelayOptions, ctx: RunRelayContext) => runRelayWorkers(opts, workers, ctx)
+      if (loops.warning) writeLine(Deno.stderr, `sockkit: warning: ${loops.warning}`);
+      const run = loops.count > 1
+        ? (opts: RelayOptions, ctx: RunRelayContext) => runRelayWorkers(opts, loops.count, ctx)
         : runRelay;
       try {
         await run(

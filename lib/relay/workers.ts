@@ -28,43 +28,57 @@ export const MAX_RELAY_WORKERS = 64;
 
 const WORKER_URL = new URL("./worker.ts", import.meta.url);
 
+/** How many event loops a relay runs, and why it runs fewer than it could (a warning line). */
+export interface RelayLoops {
+  count: number;
+  warning?: string;
+}
+
 /**
  * How many event loops a relay runs: `asked` (`--workers`), or the default where the listen transport shares
  * ports and the default I/O core moves the bytes (`--io node` serves every connection evenly in one loop),
- * else 1. Asking for more than one where that cannot be is a usage error.
+ * else 1. Asking for more than one where that cannot be, or without what workers need, is a usage error; by
+ * default, without what they need, the relay warns and uses one loop.
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
  * const tcp = { transport: "tcp", hostname: "127.0.0.1", port: 0 } as const;
- * assert.equal(relayWorkers(undefined, { listen: tcp, target: tcp }), 2);
- * assert.equal(relayWorkers(undefined, { listen: { transport: "unix", path: "/tmp/s" }, target: tcp }), 1);
+ * assert.deepEqual(relayLoops(undefined, { listen: tcp, target: tcp }), { count: 2 });
+ * assert.deepEqual(relayLoops(undefined, { listen: { transport: "unix", path: "/tmp/s" }, target: tcp }), { count: 1 });
  * ```
  */
-export function relayWorkers(
+export function relayLoops(
   asked: number | undefined,
   opts: Pick<RelayOptions, "listen" | "target" | "io">,
-): number {
-  const reason = !transportOf(opts.listen).capabilities.sharesPort
-    ? `a ${transportOf(opts.listen).label} listen address is served by one event loop`
-    : opts.io === "node"
-    ? "--io node serves every connection from one event loop"
-    : undefined;
+): RelayLoops {
   if (asked !== undefined && asked > MAX_RELAY_WORKERS) {
     throw new UsageError(`--workers ${asked}: at most ${MAX_RELAY_WORKERS} event loops`);
   }
-  if (reason === undefined) return asked ?? DEFAULT_RELAY_WORKERS;
-  if (asked !== undefined && asked > 1) {
-    throw new UsageError(`--workers ${asked}: ${reason} (leave --workers out)`);
+  const transport = transportOf(opts.listen);
+  const oneLoop = !transport.capabilities.sharesPort
+    ? `a ${transport.label} listen address is served by one event loop`
+    : opts.io === "node"
+    ? "--io node serves every connection from one event loop"
+    : undefined;
+  if (oneLoop !== undefined) {
+    if (asked !== undefined && asked > 1) {
+      throw new UsageError(`--workers ${asked}: ${oneLoop} (leave --workers out)`);
+    }
+    return { count: 1 };
   }
-  return 1;
+  const count = asked ?? DEFAULT_RELAY_WORKERS;
+  const need = count > 1 ? workersNeed() : undefined;
+  if (need === undefined) return { count };
+  if (asked !== undefined) throw new UsageError(`--workers ${asked} needs Deno's ${need}: add it`);
+  return { count: 1, warning: `relaying from one event loop: its workers need ${need}` };
 }
 
 /**
  * What this process lacks to start relay workers, as the flag that gives it, or undefined: from source a
  * worker needs read access to load its module, and SO_REUSEPORT is behind Deno's `--unstable-net`.
  */
-export function relayWorkersNeed(): string | undefined {
+function workersNeed(): string | undefined {
   if (Deno.permissions.querySync({ name: "read", path: WORKER_URL }).state !== "granted") {
     return "--allow-read";
   }
