@@ -18,6 +18,15 @@ export class RelayTotals {
   /** `startedAt`: when the run started (`performance.now()`), for the summary's uptime. */
   constructor(private readonly startedAt: number) {}
 
+  /** Adds the counts of another run's summary (one event loop of a relay spread over several). */
+  add(summary: ServerSummary): void {
+    this.clients += summary.clients;
+    this.messages += summary.messages;
+    this.refused += summary.refused;
+    this.relayed.up += summary.relayed?.up ?? 0;
+    this.relayed.down += summary.relayed?.down ?? 0;
+  }
+
   /** Reports the run's summary (bytes: both ways together) and returns it. */
   summarize(address: string, emit: EventSink<ServerEvent>): ServerSummary {
     const { clients, messages, refused, relayed } = this;

@@ -175,16 +175,13 @@ export async function runRelayWorkers(
     const names = (["read", "write"] as const).filter((name) =>
       Deno.permissions.querySync({ name }).state !== "granted"
     );
-    if (names.length) tell(workers, { type: "revoke", names: [...names] });
-    const failed = Promise.race(workers.map((w) => w.done.then(() => new Promise<never>(() => {}))));
-    failed.catch(() => {}); // seen by the race below, or after the stop
-    await Promise.race([
-      failed,
-      new Promise<void>((resolve) => {
-        if (signal.aborted) return resolve();
-        signal.addEventListener("abort", () => resolve(), { once: true });
-      }),
-    ]);
+    if (names.length) tell(workers, { type: "revoke", names });
+    // until Ctrl-C, or a worker that ends or fails on its own (which stops the others)
+    const aborted = new Promise<void>((resolve) => {
+      if (signal.aborted) return resolve();
+      signal.addEventListener("abort", () => resolve(), { once: true });
+    });
+    await Promise.race([aborted, ...workers.map((w) => w.done)]);
     emit({ type: "stopping", active: slots.active });
   } finally {
     tell(workers, { type: "stop" });
@@ -194,12 +191,7 @@ export async function runRelayWorkers(
   const totals = new RelayTotals(startedAt);
   for (const result of await settled) {
     if (result.status === "rejected") throw result.reason;
-    const s = result.value;
-    totals.clients += s.clients;
-    totals.messages += s.messages;
-    totals.refused += s.refused;
-    totals.relayed.up += s.relayed?.up ?? 0;
-    totals.relayed.down += s.relayed?.down ?? 0;
+    totals.add(result.value);
   }
   return totals.summarize(address, emit);
 }
