@@ -58,17 +58,28 @@ Deno.test({
   },
 });
 
-/** An echo server that accepts one connection every `everyMs`: a server still accepting, not one starving. */
-function startSlowAcceptEcho(everyMs: number): { port: number; stop: () => Promise<void> } {
+/**
+ * An echo server that accepts one connection every `everyMs`: a server still accepting, not one starving.
+ * `bytesBeforeAccepting(n)` is how many bytes it had read when it accepted its `n`th connection.
+ */
+function startSlowAcceptEcho(
+  everyMs: number,
+): { port: number; bytesBeforeAccepting: (n: number) => number; stop: () => Promise<void> } {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const conns = new Set<Deno.Conn>();
+  let bytesRead = 0;
+  const readAtAccept: number[] = [];
   const served = (async () => {
     for await (const conn of listener) {
+      readAtAccept.push(bytesRead);
       conns.add(conn);
       (async () => {
         const buf = new Uint8Array(4096);
         try {
-          for (let n; (n = await conn.read(buf)) !== null;) await conn.write(buf.subarray(0, n));
+          for (let n; (n = await conn.read(buf)) !== null;) {
+            bytesRead += n;
+            await conn.write(buf.subarray(0, n));
+          }
         } catch { /* the generator hung up */ }
         conns.delete(conn);
         conn.close();
@@ -78,6 +89,7 @@ function startSlowAcceptEcho(everyMs: number): { port: number; stop: () => Promi
   })();
   return {
     port: (listener.addr as Deno.NetAddr).port,
+    bytesBeforeAccepting: (n) => readAtAccept[n - 1],
     stop: async () => {
       listener.close();
       await served.catch(() => {});
@@ -99,6 +111,12 @@ Deno.test({
       assert.ok((run.result.fairness as number) >= 0.5, `slowest ÷ median ${run.result.fairness}`);
       assert.ok((run.result.maxStallMs as number) < 300, `longest stall ${run.result.maxStallMs} ms`);
       assert.ok((run.result.warmupMs as number) >= 300, `warm-up ${run.result.warmupMs} ms`);
+      // While warming up, an answered connection waits for the rest: it does not keep the server busy.
+      const early = server.bytesBeforeAccepting(40);
+      assert.ok(
+        early <= 39 * 64,
+        `${early} bytes read before the last accept: over a message per connection`,
+      );
     } finally {
       await server.stop();
     }

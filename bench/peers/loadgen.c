@@ -5,9 +5,11 @@
  * Every mode checks every byte it gets back and prints one JSON object on stdout.
  *
  *   loadgen pingpong HOST PORT [-c CONNS] [-s SIZE] [-d SECONDS]
- *       Each connection sends SIZE bytes, waits for exactly those bytes back, and sends again. The clock starts
- *       once every connection has had its first reply (at most 10 s: "warmupMs"), so the figures describe serving
- *       open connections, not accepting new ones. Reports round trips per second, latency percentiles, and
+ *       Each connection sends SIZE bytes, waits for exactly those bytes back, and sends again. Warm-up: each
+ *       connection sends one message and, once it is answered, waits; the clock starts when every connection has
+ *       had its reply (at most 10 s: "warmupMs") and then all of them send at once. So the figures describe
+ *       serving open connections, not accepting new ones, and answered connections never keep a busy server
+ *       from accepting the rest. Reports round trips per second, latency percentiles, and
  *       per-connection fairness: the slowest and the median connection's round-trip counts, how many connections
  *       got none, and the longest stall any connection saw. Every mode also reports its own CPU ("cpuPercent").
  *   loadgen bulk HOST PORT [-c CONNS] [-b BYTES] [-s CHUNK]
@@ -258,8 +260,12 @@ static int run_pingpong(int conns, size_t size, double seconds) {
           goto lost;
         }
         if (warming) {
+          /* Answered: wait for the others, so the server's only work is the connections still to answer. */
           if (!c->warm) c->warm = 1, warmed++;
-        } else if (now < deadline) {
+          c->got = 0;
+          break;
+        }
+        if (now < deadline) {
           record(h, now - c->start);
           c->trips++;
           if (now - c->last > c->max_stall) c->max_stall = now - c->last;
@@ -285,7 +291,22 @@ static int run_pingpong(int conns, size_t size, double seconds) {
       t0 = now;
       deadline = t0 + (int64_t)(seconds * 1e9);
       cpu0 = cpu_ns();
-      for (int i = 0; i < conns; i++) cs[i].last = t0;
+      /* Every answered connection sends its next message now; one that was never answered keeps waiting. */
+      for (int i = 0; i < conns; i++) {
+        struct pp_conn *c = &cs[i];
+        c->last = t0;
+        if (c->dead || !c->warm) continue;
+        c->seq++;
+        c->got = c->sent = 0;
+        pp_fill(c, size);
+        c->start = t0;
+        int r = pp_write(c, size);
+        if (r < 0) {
+          c->dead = 1;
+          closed++;
+          epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
+        } else if (r > 0) rewatch(ep, c->fd, EPOLLIN | EPOLLOUT, c);
+      }
     }
   }
   double elapsed = (double)(now - t0) / 1e9, cpu = cpu_percent(cpu0, now - t0);
