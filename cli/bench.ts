@@ -3,6 +3,7 @@
  * @module
  */
 import { checkIo, ioOption, tlsTrustOptions } from "./options.ts";
+import { transportOf } from "../lib/transports/mod.ts";
 import { Command } from "@commander-js/extra-typings";
 import { type BenchEvent, runBench } from "../bench.ts";
 import {
@@ -115,11 +116,14 @@ export function addBenchCommand(program: Command, setExit: (code: number) => voi
       if (o.udp) checkUdpBenchOptions(o);
       const { endpoint } = clientTarget([host, port], o, "bench");
       checkIo(o.io, [endpoint]);
-      if (endpoint.transport === "ws" && o.mode === "stream") {
-        // a WebSocket server cannot stop reading (lib/transports/ws/conn.ts): a sender that never waits is cut off
+      const transport = transportOf(endpoint);
+      if (!transport.capabilities.backpressure && o.mode === "stream") {
+        // e.g. a WebSocket server cannot stop reading (lib/transports/ws/conn.ts): a sender that never waits is cut off
         throw new UsageError(
-          "--mode stream never waits for the echo: over ws://, where the server cannot push back, it is cut off " +
-            "as too slow; use ping-pong (the default, with --pipeline for more in flight)",
+          `--mode stream never waits for the echo: over ${
+            transport.schemes.join(" or ")
+          }, where the server cannot ` +
+            "push back, it is cut off as too slow; use ping-pong (the default, with --pipeline for more in flight)",
         );
       }
       if (o.insecure) writeLine(Deno.stderr, INSECURE_WARNING);

@@ -20,6 +20,7 @@ import {
   interruptSignal,
   maxDatagramArg,
   output,
+  rejectOtherTransportsOptions,
   stdinTerminal,
   unixArg,
   usageOutput,
@@ -76,14 +77,10 @@ export function addClientCommand(program: Command, setExit: (code: number) => vo
     .action(async (host, port, arg3, o) => {
       const { endpoint, message } = clientTarget([host, port, arg3], o);
       checkIo(o.io, [endpoint]);
-      if (endpoint.transport !== "ws") {
-        if (o.binary) {
-          throw new UsageError("--binary is for WebSocket messages: connect to ws://HOST:PORT/PATH");
-        }
-        if (o.subprotocol) {
-          throw new UsageError("--subprotocol is for WebSocket: connect to ws://HOST:PORT/PATH");
-        }
-      }
+      rejectOtherTransportsOptions(endpoint, "connect", {
+        "--binary": o.binary,
+        "--subprotocol": o.subprotocol,
+      });
       const pipe = message === "-";
       if (message === "") throw new UsageError("the message is empty: give some text, or - to send stdin");
       if (pipe && (o.repeat || o.count)) {

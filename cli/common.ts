@@ -3,7 +3,7 @@
  * usage-error output, and the file-access drop once a server listens.
  * @module
  */
-import { transportOf, TRANSPORTS } from "../lib/transports/mod.ts";
+import { transportDeclaring, transportOf, TRANSPORTS } from "../lib/transports/mod.ts";
 import { Option } from "@commander-js/extra-typings";
 import { parseHost, parsePort, parseUnixPath } from "../lib/endpoints/address.ts";
 import { type Cidr, parseCidr } from "../lib/endpoints/cidr.ts";
@@ -26,6 +26,24 @@ export function addressHelp(): string {
     `  ${t.help}` + (t.options.length ? `\n      its options: ${t.options.join(", ")}` : "")
   ).join("\n");
   return `\nAddresses (every command takes the same spelling):\n${lines}`;
+}
+
+/**
+ * Refuses an option that a transport declares as its own (lib/transports/*.ts `options`) when the command runs
+ * on another transport: `given` maps each such option to its value, undefined or false when not given.
+ */
+export function rejectOtherTransportsOptions(
+  endpoint: Endpoint,
+  role: "listen" | "connect",
+  given: Record<string, unknown>,
+): void {
+  for (const [flag, value] of Object.entries(given)) {
+    const owner = transportDeclaring(flag);
+    if (value === undefined || value === false || !owner || owner.name === endpoint.transport) continue;
+    throw new UsageError(
+      `${flag} is for ${owner.label}: ${role === "listen" ? "listen on" : "connect to"} ${owner.spec}`,
+    );
+  }
 }
 
 /** Encodes the lines printed. */

@@ -3,7 +3,7 @@
  * @module
  */
 import { accessOptions, checkIo, ioOption, outputOptions, tlsTrustOptions, wireOptions } from "./options.ts";
-import { transportOf } from "../lib/transports/mod.ts";
+import { runsOverTls, transportOf } from "../lib/transports/mod.ts";
 import { Command, Option } from "@commander-js/extra-typings";
 import { checkRelayPair, type RelayOptions, runRelay, type RunRelayContext } from "../relay.ts";
 import { DEFAULT_RELAY_WORKERS, relayLoops, runRelayWorkers } from "../lib/relay/workers.ts";
@@ -73,7 +73,7 @@ export function addRelayCommand(program: Command, setExit: (code: number) => voi
       checkRelayPair(listen, target);
       checkIo(o.io, [listen, target]);
       const loops = relayLoops(o.workers, { listen, target, io: o.io });
-      if (target.transport === "tls" && o.insecure) writeLine(Deno.stderr, INSECURE_WARNING);
+      if (runsOverTls(target) && o.insecure) writeLine(Deno.stderr, INSECURE_WARNING);
       const { signal, dispose } = interruptSignal();
       // A Unix socket (either side) or a --ca read at each connect keep file access; otherwise it is dropped.
       const keepFiles = [listen, target].some((ep) => transportOf(ep).capabilities.keepsFileAccess) ||

@@ -11,6 +11,7 @@ import { ExitCode, UsageError } from "../lib/core/errors.ts";
 import { MODE_NAMES, type ModeName } from "../lib/modes/mod.ts";
 import { DEFAULT_ROOM, type HubSettings, parseHubUrl } from "../lib/hub/url.ts";
 import type { Endpoint } from "../lib/transports/dispatch.ts";
+import { transportOf } from "../lib/transports/mod.ts";
 import { serverReporter } from "../lib/report/reporter.ts";
 import { UDP_MAX_PAYLOAD } from "../lib/transports/udp/client.ts";
 
@@ -50,21 +51,25 @@ function hubSettings(
       `--hub shares a chat or broadcast room, not --mode ${o.mode}: add --mode chat or --mode broadcast`,
     );
   }
-  if (endpoint.transport === "udp") {
-    throw new UsageError("--hub works with chat and broadcast, which --udp does not serve");
-  }
+  requireServedMode("--hub", o.mode, endpoint);
   return parseHubUrl(o.hub, o.room);
 }
 
-/** `--web` serves a room's page: it needs chat or broadcast, which UDP does not serve. */
+/** `--web` serves a room's page: it needs chat or broadcast, over a transport that serves them (not UDP). */
 function webCheck(mode: string, endpoint: Endpoint): void {
   if (mode !== "chat" && mode !== "broadcast") {
     throw new UsageError(
       `--web serves a chat page, which needs a room: add --mode chat or --mode broadcast (not --mode ${mode})`,
     );
   }
-  if (endpoint.transport === "udp") {
-    throw new UsageError("--web works with chat and broadcast, which --udp does not serve");
+  requireServedMode("--web", mode, endpoint);
+}
+
+/** `flag` shares a chat or broadcast room: the endpoint's transport must declare `mode` among its modes. */
+function requireServedMode(flag: string, mode: string, endpoint: Endpoint): void {
+  const t = transportOf(endpoint);
+  if (!t.capabilities.modes.includes(mode)) {
+    throw new UsageError(`${flag} works with chat and broadcast, which ${t.label} does not serve`);
   }
 }
 

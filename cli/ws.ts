@@ -7,6 +7,7 @@ import { UsageError } from "../lib/core/errors.ts";
 import { escapeText } from "../lib/core/format.ts";
 import type { Endpoint } from "../lib/transports/dispatch.ts";
 import { parseAllowOrigin } from "../lib/transports/ws/origin.ts";
+import { rejectOtherTransportsOptions } from "./common.ts";
 
 /** Parses `--subprotocol`: a token as RFC 6455 allows (letters, digits and `!#$%&'*+-.^_`|~`). */
 export function subprotocolArg(value: string): string {
@@ -52,21 +53,13 @@ export function applyWsOptions(
   cmd: { getOptionValueSource(key: string): string | undefined },
 ): void {
   const given = (key: string) => cmd.getOptionValueSource(key) === "cli";
-  if (endpoint.transport !== "ws") {
-    for (
-      const [key, flag] of [
-        ["pingInterval", "--ping-interval"],
-        ["maxMessage", "--max-message"],
-        ["subprotocol", "--subprotocol"],
-        ["allowOrigin", "--allow-origin"],
-      ]
-    ) {
-      if (given(key)) {
-        throw new UsageError(`${flag} is for a WebSocket server: listen on ws://HOST:PORT/PATH`);
-      }
-    }
-    return;
-  }
+  rejectOtherTransportsOptions(endpoint, "listen", {
+    "--ping-interval": given("pingInterval"),
+    "--max-message": given("maxMessage"),
+    "--subprotocol": given("subprotocol"),
+    "--allow-origin": given("allowOrigin"),
+  });
+  if (endpoint.transport !== "ws") return;
   if (o.pingInterval !== 0 && o.pingInterval < 1000) {
     throw new UsageError(
       "invalid --ping-interval: the runtime pings in whole seconds: give 1s or more (0: never)",

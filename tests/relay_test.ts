@@ -155,6 +155,7 @@ Deno.test("relay: TLS origination is verified: --pin lets it through, a wrong pi
   const wrong = "AA:".repeat(31) + "AA";
   const bad = spawnCli(["relay", "127.0.0.1:0", `tls://127.0.0.1:${tlsEcho.port}`, "--pin", wrong]);
   const unverified = spawnCli(["relay", "127.0.0.1:0", `tls://127.0.0.1:${tlsEcho.port}`]);
+  const insecure = spawnCli(["relay", "127.0.0.1:0", `tls://127.0.0.1:${tlsEcho.port}`, "--insecure"]);
   try {
     assert.match(await good.line(/^Listening/), /\(relay to 127\.0\.0\.1:\d+ over TLS/);
     const back = await echoRoundTrip(Number(await portOf(good)), encoder.encode("plain in, TLS out"));
@@ -163,8 +164,11 @@ Deno.test("relay: TLS origination is verified: --pin lets it through, a wrong pi
     assert.match(await bad.line(/done \(/), /not the pinned AA:AA/);
     assert.equal((await echoRoundTrip(Number(await portOf(unverified)), encoder.encode("x"))).length, 0);
     assert.match(await unverified.line(/done \(/), /TLS handshake with 127\.0\.0\.1:\d+ failed/);
+    const through = await echoRoundTrip(Number(await portOf(insecure)), encoder.encode("unverified"));
+    assert.equal(decoder.decode(through), "unverified");
+    assert.match((await insecure.stop()).stderr, /certificate was not verified \(--insecure\)/);
   } finally {
-    await Promise.all([good.stop(), bad.stop(), unverified.stop()]);
+    await Promise.all([good.stop(), bad.stop(), unverified.stop(), insecure.stop()]);
     await tlsEcho.stop();
   }
 });

@@ -226,7 +226,7 @@ Deno.test("web: --web needs chat or broadcast over a stream: echo, discard and -
   }
   const udp = await runCli(["server", "udp://127.0.0.1:0", "--mode", "chat", "--web", "127.0.0.1:0"]);
   assert.equal(udp.code, 2);
-  assert.equal(udp.stderr.trim(), "sockkit: --web works with chat and broadcast, which --udp does not serve");
+  assert.equal(udp.stderr.trim(), "sockkit: --web works with chat and broadcast, which UDP does not serve");
 
   const server = spawnCli(["server", "0", "--host", "127.0.0.1", "--mode", "chat", "--web", "127.0.0.1:0"]);
   const line = await server.line(/^Chat page on /);

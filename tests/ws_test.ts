@@ -5,7 +5,16 @@
  */
 import assert from "node:assert/strict";
 import { parseAddressSpec } from "../lib/endpoints/addressspec.ts";
-import { CLI_PERMISSIONS, randomBytes, readToEnd, runCli, startServer } from "./_helpers.ts";
+import {
+  CLI_PERMISSIONS,
+  echoRoundTrip,
+  portOf,
+  randomBytes,
+  readToEnd,
+  runCli,
+  spawnCli,
+  startServer,
+} from "./_helpers.ts";
 import { runRelay } from "../relay.ts";
 import { runBench } from "../bench.ts";
 import type { ServerEvent } from "../lib/report/events.ts";
@@ -489,6 +498,12 @@ Deno.test("wss: an ephemeral certificate (fingerprint reported); --insecure, --c
     assert.deepEqual((await npm.nth(1)).data, EVERY_BYTE);
     npm.ws.close();
     await npm.closed;
+    // A relay to it with --insecure works, and says the certificate goes unverified, as the client does.
+    const relay = spawnCli(["relay", "127.0.0.1:0", server.url, "--insecure", "--workers", "1"]);
+    const back = await echoRoundTrip(Number(await portOf(relay)), new TextEncoder().encode("unverified"));
+    assert.equal(new TextDecoder().decode(back), "unverified");
+    const { stderr } = await relay.stop();
+    assert.match(stderr, /certificate was not verified \(--insecure\)/);
   } finally {
     await server.stop();
     await Deno.remove(certFile);
@@ -567,7 +582,14 @@ Deno.test("bench ws://: message round trips, every reply checked", async () => {
 Deno.test("command line: WebSocket options need a ws:// address, and ws:// refuses what it cannot do", async () => {
   for (
     const [args, message] of [
-      [["server", "8080", "--ping-interval", "5s"], /--ping-interval is for a WebSocket server/],
+      [
+        ["server", "8080", "--ping-interval", "5s"],
+        /^sockkit: --ping-interval is for WebSocket: listen on ws:\/\/HOST:PORT\/PATH, wss:\/\/…$/m,
+      ],
+      [
+        ["server", "udp://127.0.0.1:0", "--allow-origin", "*"],
+        /--allow-origin is for WebSocket: listen on ws:/,
+      ],
       [
         ["server", "ws://127.0.0.1:0/", "--trace"],
         /--trace follows socket calls: it does not work with ws:\/\//,
@@ -578,7 +600,11 @@ Deno.test("command line: WebSocket options need a ws:// address, and ws:// refus
       ],
       [["server", "ws://127.0.0.1:0/", "--ping-interval", "500ms"], /whole seconds/],
       [["server", "ws://127.0.0.1:0/", "--allow-origin", "evil"], /invalid --allow-origin 'evil'/],
-      [["client", "127.0.0.1", "1", "hi", "--binary"], /--binary is for WebSocket messages/],
+      [["client", "127.0.0.1", "1", "hi", "--binary"], /--binary is for WebSocket: connect to ws:\/\//],
+      [
+        ["client", "unix:/tmp/x.sock", "hi", "--subprotocol", "v1"],
+        /--subprotocol is for WebSocket: connect to/,
+      ],
       [["bench", "ws://127.0.0.1:1/", "--mode", "stream"], /--mode stream never waits for the echo/],
       [["client", "ws://127.0.0.1:1/ x", "hi"], /invalid address/],
     ] as const

@@ -3,7 +3,7 @@
  * `Endpoint` a command runs on, rejecting combinations that make no sense with a usage error.
  * @module
  */
-import { transportOf } from "../transports/mod.ts";
+import { runsOverTls, transportOf } from "../transports/mod.ts";
 import { parseHost, parsePort } from "./address.ts";
 import { parseAddressSpec } from "./addressspec.ts";
 import { UsageError } from "../core/errors.ts";
@@ -417,9 +417,7 @@ export function relayEndpoints(listenSpec: string, targetSpec: string, f: RelayF
 } {
   const listen = parseAddressSpec(listenSpec, "listen");
   const target = parseAddressSpec(targetSpec, "connect");
-  const listenTls = listen.transport === "tls" || (listen.transport === "ws" && listen.secure);
-  const targetTls = target.transport === "tls" || (target.transport === "ws" && target.secure);
-  if (!listenTls) {
+  if (!runsOverTls(listen)) {
     for (
       const [flag, given] of [["--cert", f.cert], ["--key", f.key], ["--write-cert", f.writeCert], [
         "--alpn",
@@ -429,7 +427,7 @@ export function relayEndpoints(listenSpec: string, targetSpec: string, f: RelayF
       if (given !== undefined) throw new UsageError(`${flag} is for a TLS listen address (tls://HOST:PORT)`);
     }
   }
-  if (!targetTls) {
+  if (!runsOverTls(target)) {
     for (
       const [flag, given] of [["--ca", f.ca], ["--servername", f.servername], [
         "--pin",
@@ -440,12 +438,12 @@ export function relayEndpoints(listenSpec: string, targetSpec: string, f: RelayF
     }
   }
   checkWire(listen, f);
-  rejectWsAlpn(listenTls && listen.transport === "ws", f);
-  if (listenTls && (listen.transport === "tls" || listen.transport === "ws")) {
+  if (runsOverTls(listen)) {
+    rejectWsAlpn(listen.transport === "ws", f);
     requireServerCertificate(f);
     listen.tls = { certFile: f.cert, keyFile: f.key, alpn: f.alpn, writeCertFile: f.writeCert };
   }
-  if (targetTls && (target.transport === "tls" || target.transport === "ws")) {
+  if (runsOverTls(target)) {
     requireTlsOptions({
       ...f,
       cert: undefined,

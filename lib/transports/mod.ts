@@ -4,7 +4,7 @@
  * and one line below (plus its endpoint type in ../transport_types.ts).
  * @module
  */
-import type { Endpoint, TransportName } from "./types.ts";
+import type { Endpoint, TlsEndpoint, TransportName, WsEndpoint } from "./types.ts";
 import { tcp } from "./tcp.ts";
 import { tls } from "./tls.ts";
 import type { Transport } from "./transport.ts";
@@ -44,4 +44,33 @@ export function transportForSpec(spec: string): { transport: Transport; rest: st
     }
   }
   return undefined;
+}
+
+/**
+ * Whether an endpoint runs over TLS, as its transport says (`tls://`, `wss://`): then its `tls` settings apply.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * assert.equal(runsOverTls({ transport: "ws", hostname: "::1", port: 443, path: "/", secure: true }), true);
+ * assert.equal(runsOverTls({ transport: "tcp", hostname: "::1", port: 443 }), false);
+ * ```
+ */
+export function runsOverTls(ep: Endpoint): ep is TlsEndpoint | WsEndpoint {
+  const usesTls = transportOf(ep).usesTls as ((ep: Endpoint) => boolean) | undefined;
+  return usesTls?.(ep) ?? false;
+}
+
+/**
+ * The transport that declares a command-line option among its own (`--binary`: WebSocket), if one does.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * assert.equal(transportDeclaring("--max-datagram")?.name, "udp");
+ * assert.equal(transportDeclaring("--count"), undefined);
+ * ```
+ */
+export function transportDeclaring(flag: string): Transport | undefined {
+  return TRANSPORTS.find((t) => t.options.includes(flag));
 }

@@ -25,6 +25,7 @@ export const tcp: Transport<TcpEndpoint> = {
     keepsFileAccess: false,
     modes: ["echo", "chat", "broadcast", "discard"],
     traceable: true,
+    backpressure: true,
     sharesPort: true,
   },
   ioCores: ["deno", "node"],

@@ -24,6 +24,7 @@ export const tls: Transport<TlsEndpoint> = {
     keepsFileAccess: false,
     modes: ["echo", "chat", "broadcast", "discard"],
     traceable: true,
+    backpressure: true,
     sharesPort: true,
   },
   options: ["--cert", "--key", "--write-cert", "--alpn", "--ca", "--servername", "--pin", "--insecure"],
@@ -32,6 +33,7 @@ export const tls: Transport<TlsEndpoint> = {
   parse: (rest, _spec, role) => ({ transport: "tls", ...parseHostPort(rest.replace(/\/$/, ""), role) }),
   listen: (ep, emit, settings) => listenTls(ep, emit, settings),
   shareListen: (ep, emit) => serveOnce(ep, emit),
+  usesTls: () => true,
   connect: (ep, signal) => connectTls(ep, signal),
   describe: (conn) => tlsSummary(conn as Deno.TlsConn),
 };

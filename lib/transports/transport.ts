@@ -33,6 +33,11 @@ export interface Capabilities {
    * over them), so the relay can run its pairs on `--workers` threads.
    */
   sharesPort: boolean;
+  /**
+   * A peer that sends faster than it is served is slowed down (the server stops reading it), rather than cut
+   * off once its queue is full (WebSocket: the server cannot stop reading) or dropped (UDP).
+   */
+  backpressure: boolean;
 }
 
 /**
@@ -79,6 +84,8 @@ export interface Transport<E extends Endpoint = Endpoint> {
    * `io` picks the API where the transport offers both (TCP); the others ignore it.
    */
   connect?(ep: E, signal?: AbortSignal, io?: IoCore): Promise<Connection>;
+  /** Whether this endpoint runs over TLS, so that its `tls` settings apply (`tls://`, and `wss://` but not `ws://`). */
+  usesTls?(ep: E): boolean;
   /** What a client shows about a connection besides its address (`TLS, ALPN h2`). */
   describe?(conn: Connection, ep: E): Promise<string | undefined>;
 }

@@ -28,6 +28,7 @@ export const udp: Transport<UdpEndpoint> = {
     keepsFileAccess: false,
     modes: UDP_MODES,
     traceable: false,
+    backpressure: false,
     sharesPort: false,
   },
   options: ["--udp", "--udp-rate", "--max-datagram"],

@@ -23,6 +23,7 @@ export const unix: Transport<UnixEndpoint> = {
     keepsFileAccess: true,
     modes: ["echo", "chat", "broadcast", "discard"],
     traceable: true,
+    backpressure: true,
     sharesPort: false,
   },
   options: ["--unix"],

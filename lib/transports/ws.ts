@@ -29,6 +29,7 @@ export const ws: Transport<WsEndpoint> = {
     keepsFileAccess: false,
     modes: ["echo", "chat", "broadcast", "discard"],
     traceable: false,
+    backpressure: false,
     sharesPort: false,
   },
   options: ["--binary", "--ping-interval", "--max-message", "--subprotocol", "--allow-origin"],
@@ -55,5 +56,6 @@ export const ws: Transport<WsEndpoint> = {
     const { connectWs } = await import("./ws/connect.ts");
     return await connectWs(ep, { signal });
   },
+  usesTls: (ep) => ep.secure,
   describe: (_conn, ep) => Promise.resolve(ep.secure ? "WebSocket over TLS" : "WebSocket"),
 };
