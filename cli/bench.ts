@@ -2,7 +2,7 @@
  * `sockkit bench`: its options, its reporter and its action.
  * @module
  */
-import { checkIo, ioOption, tlsTrustOptions } from "./options.ts";
+import { checkIo, ioOption, tlsTrustOptions, transportFlagOptions } from "./options.ts";
 import { transportOf } from "../lib/transports/mod.ts";
 import { Command } from "@commander-js/extra-typings";
 import { type BenchEvent, runBench } from "../bench.ts";
@@ -25,7 +25,6 @@ import {
   durationOption,
   encoder,
   interruptSignal,
-  unixArg,
   usageOutput,
   writeLine,
 } from "./common.ts";
@@ -101,14 +100,8 @@ export function addBenchCommand(program: Command, setExit: (code: number) => voi
       "spread connections over n threads (default 1)",
       benchNumber("--workers", 64),
     )
-    .addOption(durationOption("-t, --timeout <duration>", "limit for each connect and for a reply", "5s"))
-    .option("--unix <path>", "load the Unix domain socket at this path instead of a host and port", unixArg)
-    .option("--tls", "connect with TLS, verifying the server's certificate and name")
-    .option(
-      "--udp",
-      "load a UDP echo server: each connection is a socket sending datagrams; lost ones are counted",
-    );
-  tlsTrustOptions(ioOption(command, "the load's connections"), "with --tls")
+    .addOption(durationOption("-t, --timeout <duration>", "limit for each connect and for a reply", "5s"));
+  tlsTrustOptions(ioOption(transportFlagOptions(command, "load"), "the load's connections"), "with --tls")
     .option("--json", "print the result as one JSON object")
     .option("--histogram", "also print the latency distribution as a chart")
     .action(async (host, port, o) => {

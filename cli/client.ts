@@ -2,7 +2,14 @@
  * `sockkit client`: its options and action.
  * @module
  */
-import { checkIo, ioOption, outputOptions, tlsTrustOptions, wireOptions } from "./options.ts";
+import {
+  checkIo,
+  ioOption,
+  outputOptions,
+  tlsTrustOptions,
+  transportFlagOptions,
+  wireOptions,
+} from "./options.ts";
 import { transportOf } from "../lib/transports/mod.ts";
 import { Command } from "@commander-js/extra-typings";
 import { runClient } from "../client.ts";
@@ -22,34 +29,29 @@ import {
   output,
   rejectOtherTransportsOptions,
   stdinTerminal,
-  unixArg,
   usageOutput,
 } from "./common.ts";
 import { subprotocolArg } from "./ws.ts";
 
 /** `sockkit client HOST PORT [MESSAGE]`: its options and action. */
 export function addClientCommand(program: Command, setExit: (code: number) => void): void {
-  const command = program
-    .command("client")
-    .addHelpText("after", addressHelp())
-    .description("Connect to a server, send a message and print the reply")
-    .configureOutput(usageOutput("sockkit client"))
-    .argument("[host]", "server host name or address (left out with --unix)")
-    .argument("[port]", "server port (left out with --unix)")
-    .argument(
-      "[message]",
-      "what to send (default Hello); - sends stdin and prints what comes back (pipe mode)",
-    )
-    .option(
-      "--unix <path>",
-      "connect to the Unix domain socket at this path instead of a host and port",
-      unixArg,
-    )
-    .option("--tls", "connect with TLS, verifying the server's certificate and name")
+  const command = transportFlagOptions(
+    program
+      .command("client")
+      .addHelpText("after", addressHelp())
+      .description("Connect to a server, send a message and print the reply")
+      .configureOutput(usageOutput("sockkit client"))
+      .argument("[host]", "server host name or address (left out with --unix)")
+      .argument("[port]", "server port (left out with --unix)")
+      .argument(
+        "[message]",
+        "what to send (default Hello); - sends stdin and prints what comes back (pipe mode)",
+      ),
+    "connect",
+  )
     .option("--alpn <protocols>", "with --tls: ALPN protocols to ask for, comma-separated", alpnArg)
     .option("--cert <file>", "with --tls: a client certificate (PEM) for servers that ask for one")
     .option("--key <file>", "with --tls: the private key of --cert (PEM)")
-    .option("--udp", "send UDP datagrams instead of connecting over TCP")
     .option(
       "--max-datagram <bytes>",
       `with --udp: the largest datagram sent or received (default ${UDP_MAX_PAYLOAD})`,

@@ -1,12 +1,13 @@
 /**
  * The option groups more than one command takes, each declared once: verifying a TLS peer (`--ca`,
  * `--servername`, `--pin`, `--insecure`), who may connect (`--allow`, `--deny`), watching the wire
- * (`--trace`, `--hex`), how much is printed (`-v`, `-q`, `--json`) and which API moves TCP's bytes (`--io`).
+ * (`--trace`, `--hex`), how much is printed (`-v`, `-q`, `--json`), which API moves TCP's bytes (`--io`), and
+ * the transport flags that stand for an address's scheme (`--unix`, `--tls`, `--udp`).
  * A command adds a group with one call and says, in a few words, what the group applies to there.
  * @module
  */
 import { type Command, Option, type OptionValues } from "@commander-js/extra-typings";
-import { choiceOption, cidrListArg, pinArg } from "./common.ts";
+import { choiceOption, cidrListArg, pinArg, unixArg } from "./common.ts";
 import { transportOf } from "../lib/transports/mod.ts";
 import { type Endpoint, IO_CORES, type IoCore } from "../lib/transports/types.ts";
 import { UsageError } from "../lib/core/errors.ts";
@@ -98,6 +99,38 @@ export function checkIo(io: IoCore, endpoints: readonly Endpoint[]): void {
       );
     }
   }
+}
+
+/** What the transport flags do for a command that listens, connects once, or loads a server. */
+const TRANSPORT_FLAG_HELP = {
+  listen: {
+    unix: "listen on a Unix domain socket at this path instead of a port",
+    tls: "serve TLS: with --cert/--key, or an ephemeral self-signed certificate",
+    udp: "serve UDP datagrams instead of TCP (modes echo and discard)",
+  },
+  connect: {
+    unix: "connect to the Unix domain socket at this path instead of a host and port",
+    tls: "connect with TLS, verifying the server's certificate and name",
+    udp: "send UDP datagrams instead of connecting over TCP",
+  },
+  load: {
+    unix: "load the Unix domain socket at this path instead of a host and port",
+    tls: "connect with TLS, verifying the server's certificate and name",
+    udp: "load a UDP echo server: each connection is a socket sending datagrams; lost ones are counted",
+  },
+} as const;
+
+/**
+ * `--unix <path>`, `--tls` and `--udp`: the flags that say what `unix:`, `tls://` and `udp://` say in an
+ * address (lib/endpoints/flags.ts folds both spellings into one endpoint), for a command that listens,
+ * connects or loads.
+ */
+export function transportFlagOptions<A extends unknown[], O extends OptionValues, G extends OptionValues>(
+  cmd: Command<A, O, G>,
+  role: keyof typeof TRANSPORT_FLAG_HELP,
+) {
+  const help = TRANSPORT_FLAG_HELP[role];
+  return cmd.option("--unix <path>", help.unix, unixArg).option("--tls", help.tls).option("--udp", help.udp);
 }
 
 /** `--trace` and `--hex`, with what each shows on this command. */

@@ -2,7 +2,14 @@
  * `sockkit server`: its options and action.
  * @module
  */
-import { accessOptions, checkIo, ioOption, outputOptions, wireOptions } from "./options.ts";
+import {
+  accessOptions,
+  checkIo,
+  ioOption,
+  outputOptions,
+  transportFlagOptions,
+  wireOptions,
+} from "./options.ts";
 import { Command, Option } from "@commander-js/extra-typings";
 import { runServer } from "../server.ts";
 import { parseDuration } from "../lib/core/duration.ts";
@@ -29,7 +36,6 @@ import {
   portArg,
   sizeOption,
   udpRateArg,
-  unixArg,
   usageOutput,
   wholeNumberArg,
 } from "./common.ts";
@@ -75,27 +81,28 @@ function requireServedMode(flag: string, mode: string, endpoint: Endpoint): void
 
 /** `sockkit server [PORT]`: its options and action. */
 export function addServerCommand(program: Command, setExit: (code: number) => void): void {
-  const command = program
-    .command("server")
-    .addHelpText("after", addressHelp())
-    .description(
-      "Run a concurrent server (echo, chat, broadcast or discard) over TCP, TLS, Unix or UDP until Ctrl-C",
-    )
-    .configureOutput(usageOutput("sockkit server"))
-    .argument(
-      "[port]",
-      "port to listen on (0 picks a free port), or an address: tcp://, tls://, udp://HOST:PORT, unix:PATH, ws://HOST:PORT/PATH, wss://…",
-      (v: string) => (looksLikeSpec(v) ? v : portArg(v)),
-      1234 as number | string,
-    )
-    .option(
-      "--host <host>",
-      "address to bind: 0.0.0.0 (all IPv4), :: (all IPv6), 127.0.0.1, ::1, fe80::1%eth0 …",
-      hostArg,
-      "0.0.0.0",
-    )
-    .option("--unix <path>", "listen on a Unix domain socket at this path instead of a port", unixArg)
-    .option("--tls", "serve TLS: with --cert/--key, or an ephemeral self-signed certificate")
+  const command = transportFlagOptions(
+    program
+      .command("server")
+      .addHelpText("after", addressHelp())
+      .description(
+        "Run a concurrent server (echo, chat, broadcast or discard) over TCP, TLS, Unix or UDP until Ctrl-C",
+      )
+      .configureOutput(usageOutput("sockkit server"))
+      .argument(
+        "[port]",
+        "port to listen on (0 picks a free port), or an address: tcp://, tls://, udp://HOST:PORT, unix:PATH, ws://HOST:PORT/PATH, wss://…",
+        (v: string) => (looksLikeSpec(v) ? v : portArg(v)),
+        1234 as number | string,
+      )
+      .option(
+        "--host <host>",
+        "address to bind: 0.0.0.0 (all IPv4), :: (all IPv6), 127.0.0.1, ::1, fe80::1%eth0 …",
+        hostArg,
+        "0.0.0.0",
+      ),
+    "listen",
+  )
     .option("--cert <file>", "with --tls: the server's certificate chain (PEM)")
     .option("--key <file>", "with --tls: the private key of --cert (PEM)")
     .option("--write-cert <file>", "with --tls and no --cert: write the generated certificate here")
@@ -104,7 +111,6 @@ export function addServerCommand(program: Command, setExit: (code: number) => vo
       "with --tls: ALPN protocols to offer, comma-separated (e.g. h2,http/1.1)",
       alpnArg,
     )
-    .option("--udp", "serve UDP datagrams instead of TCP (modes echo and discard)")
     .option(
       "--udp-rate <n>",
       "with --udp: replies per second to one source IP (IPv6: /64), 0 for no limit (default 200)",
