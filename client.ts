@@ -30,7 +30,8 @@ import {
   type StreamEndpoint,
 } from "./lib/transports/dispatch.ts";
 import { looksLikeTls } from "./lib/transports/tls/tls.ts";
-import { runUdpClient, type UdpSettings } from "./lib/transports/udp/client.ts";
+import type { UdpSettings } from "./lib/transports/types.ts";
+import { runsOverTls, transportOf } from "./lib/transports/mod.ts";
 import { WireTap } from "./lib/server/wire.ts";
 
 /** What `runClient` needs; main.ts fills in the defaults. */
@@ -91,12 +92,12 @@ const PIPE_BUFFER_SIZE = 64 * 1024;
  * ```
  */
 export async function runClient(opts: ClientOptions, ctx: RunClientContext = {}): Promise<ClientSummary> {
-  if (opts.endpoint.transport === "udp") return await runUdpClient({ ...opts, endpoint: opts.endpoint }, ctx);
-  if (opts.endpoint.transport === "ws") {
-    const { runWsClient } = await import("./lib/transports/ws/client.ts");
-    return await runWsClient({ ...opts, endpoint: opts.endpoint }, ctx);
-  }
-  const endpoint = opts.endpoint;
+  // A transport with a client of its own (UDP, WebSocket) runs it; the byte streams share the one below.
+  const own = transportOf(opts.endpoint).runClient as
+    | ((o: ClientOptions, c: RunClientContext) => Promise<ClientSummary>)
+    | undefined;
+  if (own) return await own(opts, ctx);
+  const endpoint = opts.endpoint as StreamEndpoint;
   const emit = ctx.onEvent ?? (() => {});
   const signal = ctx.signal ?? new AbortController().signal;
   const timeoutMs = opts.timeoutMs ?? 5000;
@@ -165,7 +166,7 @@ async function connectWithin(
 
 /** How a TLS server was trusted, when not by its CA: `--insecure` (not verified), or the `--pin` it matched. */
 function tlsTrust(ep: StreamEndpoint, conn: Connection): { verified?: false; pinned?: string } {
-  if (ep.transport !== "tls") return {};
+  if (!runsOverTls(ep)) return {};
   if (ep.tls?.insecure) return { verified: false };
   const pinned = (conn as { pinned?: string }).pinned;
   return pinned ? { pinned } : {};

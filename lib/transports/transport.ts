@@ -4,8 +4,9 @@
  * (tcp.ts, tls.ts, unix.ts, udp.ts) exporting a `Transport`; ./mod.ts lists them.
  * @module
  */
-import type { EventSink, ServerEvent } from "../report/events.ts";
-import type { Connection, Endpoint, IoCore, Listener, ListenSettings } from "./types.ts";
+import type { ClientEvent, ClientSummary, EventSink, ServerEvent } from "../report/events.ts";
+import type { ByteReader, ByteWriter } from "../core/io.ts";
+import type { Connection, Endpoint, IoCore, Listener, ListenSettings, UdpSettings } from "./types.ts";
 
 export type { Connection, Listener } from "./types.ts";
 
@@ -38,6 +39,36 @@ export interface Capabilities {
    * off once its queue is full (WebSocket: the server cannot stop reading) or dropped (UDP).
    */
   backpressure: boolean;
+}
+
+/** What `sockkit client` asks of a transport that runs its own client: the endpoint and the options given. */
+export interface OwnClientOptions<E extends Endpoint = Endpoint> {
+  endpoint: E;
+  /** What to send (default `Hello`). */
+  message?: Uint8Array;
+  mode?: "once" | "repeat" | "pipe" | "interactive";
+  /** Repeat mode: how many messages (default: until stopped). */
+  count?: number;
+  /** Repeat mode: the time between messages. */
+  intervalMs?: number;
+  /** The limit for connecting and for each reply. */
+  timeoutMs?: number;
+  /** UDP: the largest datagram (`--max-datagram`). */
+  udp?: UdpSettings;
+  /** WebSocket: send binary messages (`--binary`), not text. */
+  binary?: boolean;
+  /** WebSocket: the subprotocol to ask for (`--subprotocol`). */
+  subprotocol?: string;
+}
+
+/** How a transport's own client is driven: stopped by `signal`, observed through `onEvent`, with pipe mode's streams. */
+export interface OwnClientContext {
+  signal?: AbortSignal;
+  onEvent?: EventSink<ClientEvent>;
+  /** Pipe mode reads this (default `Deno.stdin`). */
+  stdin?: ByteReader;
+  /** Pipe mode writes what it receives here (default `Deno.stdout`). */
+  stdout?: ByteWriter;
 }
 
 /**
@@ -84,6 +115,11 @@ export interface Transport<E extends Endpoint = Endpoint> {
    * `io` picks the API where the transport offers both (TCP); the others ignore it.
    */
   connect?(ep: E, signal?: AbortSignal, io?: IoCore): Promise<Connection>;
+  /**
+   * `sockkit client`'s exchange, where the transport's own differs from the byte-stream one in client.ts (UDP:
+   * datagrams whose loss is counted, not a connection; WebSocket: whole messages and close codes).
+   */
+  runClient?(opts: OwnClientOptions<E>, ctx: OwnClientContext): Promise<ClientSummary>;
   /** Whether this endpoint runs over TLS, so that its `tls` settings apply (`tls://`, and `wss://` but not `ws://`). */
   usesTls?(ep: E): boolean;
   /** What a client shows about a connection besides its address (`TLS, ALPN h2`). */

@@ -37,4 +37,8 @@ export const udp: Transport<UdpEndpoint> = {
   parse: (rest, _spec, role) => ({ transport: "udp", ...parseHostPort(rest.replace(/\/$/, ""), role) }),
   // deno-lint-ignore require-await
   listen: async (ep, emit, settings) => listenUdp(ep, emit, settings),
+  async runClient(opts, ctx) {
+    const { runUdpClient } = await import("./udp/client.ts");
+    return await runUdpClient(opts, ctx);
+  },
 };

@@ -56,6 +56,10 @@ export const ws: Transport<WsEndpoint> = {
     const { connectWs } = await import("./ws/connect.ts");
     return await connectWs(ep, { signal });
   },
+  async runClient(opts, ctx) {
+    const { runWsClient } = await import("./ws/client.ts");
+    return await runWsClient(opts, ctx);
+  },
   usesTls: (ep) => ep.secure,
   describe: (_conn, ep) => Promise.resolve(ep.secure ? "WebSocket over TLS" : "WebSocket"),
 };

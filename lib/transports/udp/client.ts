@@ -22,7 +22,6 @@ export {
   UDP_MAX_PAYLOAD,
   UDP_PEER_LINES_PER_SECOND,
 } from "./listener.ts";
-export { UDP_MODES } from "../udp.ts";
 
 /** How a UDP command is driven: stopped by `signal`, observed through `onEvent`. */
 export interface UdpContext<E> {
