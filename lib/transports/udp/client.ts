@@ -10,7 +10,8 @@ import type { ClientEvent, ClientSummary, EventSink } from "../../report/events.
 import { escapeBytes } from "../../core/format.ts";
 import { closeQuietly, sameBytes } from "../../core/io.ts";
 import { RttAccumulator } from "../../core/stats.ts";
-import type { UdpEndpoint, UdpSettings } from "../types.ts";
+import type { UdpEndpoint } from "../types.ts";
+import type { OwnClientContext, OwnClientOptions } from "../transport.ts";
 import { openDatagram, UDP_MAX_PAYLOAD } from "./listener.ts";
 
 export type { UdpSettings } from "../types.ts";
@@ -23,22 +24,8 @@ export {
   UDP_PEER_LINES_PER_SECOND,
 } from "./listener.ts";
 
-/** How a UDP command is driven: stopped by `signal`, observed through `onEvent`. */
-export interface UdpContext<E> {
-  signal?: AbortSignal;
-  onEvent?: EventSink<E>;
-}
-
-/** What `runUdpClient` needs; `runClient` passes its options through. */
-export interface UdpClientOptions {
-  endpoint: UdpEndpoint;
-  message?: Uint8Array;
-  mode?: "once" | "repeat" | "pipe" | "interactive";
-  count?: number;
-  intervalMs?: number;
-  timeoutMs?: number;
-  udp?: UdpSettings;
-}
+/** What `runUdpClient` needs: what `sockkit client` gives any transport's own client. */
+export type UdpClientOptions = OwnClientOptions<UdpEndpoint>;
 
 const DEFAULT_MESSAGE = new TextEncoder().encode("Hello");
 
@@ -98,7 +85,7 @@ export class UdpSender {
  */
 export async function runUdpClient(
   opts: UdpClientOptions,
-  ctx: UdpContext<ClientEvent> = {},
+  ctx: OwnClientContext = {},
 ): Promise<ClientSummary> {
   const emit = ctx.onEvent ?? (() => {});
   const signal = ctx.signal ?? new AbortController().signal;

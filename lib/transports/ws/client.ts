@@ -15,31 +15,16 @@ import { escapeBytes } from "../../core/format.ts";
 import { type ByteReader, type ByteWriter, sameBytes, sleep, writeAll } from "../../core/io.ts";
 import { RttAccumulator } from "../../core/stats.ts";
 import type { WsEndpoint } from "../types.ts";
+import type { OwnClientContext, OwnClientOptions } from "../transport.ts";
 import { CLOSE_GOING_AWAY, CLOSE_NORMAL, describeClose } from "./close.ts";
 import { connectWs, wsUrl } from "./connect.ts";
 import type { Message, WsConn } from "./conn.ts";
 
 /** What the WebSocket client takes (the WebSocket part of the client's options). */
-export interface WsClientOptions {
-  endpoint: WsEndpoint;
-  message?: Uint8Array;
-  mode?: "once" | "repeat" | "pipe" | "interactive";
-  count?: number;
-  intervalMs?: number;
-  timeoutMs?: number;
-  /** Send binary messages (`--binary`), not text. */
-  binary?: boolean;
-  /** Offer this subprotocol (`--subprotocol`). */
-  subprotocol?: string;
-}
+export type WsClientOptions = OwnClientOptions<WsEndpoint>;
 
 /** How the WebSocket client is driven (as `runClient`). */
-export interface WsClientContext {
-  signal?: AbortSignal;
-  onEvent?: EventSink<ClientEvent>;
-  stdin?: ByteReader;
-  stdout?: ByteWriter;
-}
+export type WsClientContext = OwnClientContext;
 
 const DEFAULT_MESSAGE = new TextEncoder().encode("Hello");
 /** At the end of stdin, the longest the client waits for a message before it closes. */
