@@ -56,20 +56,11 @@ export async function loadgen(args: string[], prefix: string[] = []): Promise<Lo
   return { code: out.code, result: text ? JSON.parse(text) : {}, stderr: decoder.decode(out.stderr) };
 }
 
-/**
- * Starts the suite's C epoll echo server on a free port (after `prefix`, such as `taskset -c 1`); `splice`
- * starts it in its splice mode (the peer suite's relay target).
- */
+/** Starts the suite's C epoll echo server on a free port (after `prefix`, such as `taskset -c 1`). */
 export async function startCEcho(
   prefix: string[] = [],
-  mode: "copy" | "splice" = "copy",
 ): Promise<{ port: number; stop: () => Promise<void> }> {
-  const cmd = [
-    ...prefix,
-    buildPeer("epoll_echo"),
-    "0",
-    ...(mode === "splice" ? ["127.0.0.1", "splice"] : []),
-  ];
+  const cmd = [...prefix, buildPeer("epoll_echo"), "0"];
   const child = new Deno.Command(cmd[0], { args: cmd.slice(1), stdout: "piped", stderr: "null" }).spawn();
   const reader = child.stdout.getReader();
   const { value } = await reader.read();

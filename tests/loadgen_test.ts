@@ -145,26 +145,6 @@ Deno.test({
 });
 
 Deno.test({
-  name: "the C echo server's splice mode (the relay target) echoes every byte, in bulk and in ping-pong",
-  ignore: !HAS_CC,
-  async fn() {
-    const server = await startCEcho([], "splice");
-    try {
-      const bulk = await loadgen(["bulk", "127.0.0.1", `${server.port}`, "-c", "4", "-b", `${32 << 20}`]);
-      assert.equal(bulk.code, 0, bulk.stderr);
-      assert.equal(bulk.result.echoed, 4 * (32 << 20), "every connection's 32 MiB came back");
-      assert.equal(bulk.result.errors, 0);
-      const pp = await loadgen(["pingpong", "127.0.0.1", `${server.port}`, "-c", "20", "-d", "0.3"]);
-      assert.equal(pp.code, 0, pp.stderr);
-      assert.equal(pp.result.connectionsWithout, 0);
-      assert.equal(pp.result.errors, 0);
-    } finally {
-      await server.stop();
-    }
-  },
-});
-
-Deno.test({
   name: "loadgen: a reply that differs by one bit is an error and a non-zero exit, in ping-pong and bulk",
   ignore: !HAS_CC,
   async fn() {

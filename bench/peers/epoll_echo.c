@@ -3,11 +3,7 @@
  * One thread, non-blocking sockets, a 64 KiB buffer shared by all connections; data a peer cannot take
  * yet is kept per connection until EPOLLOUT (so a slow reader costs memory only while it is slow).
  *
- * With "splice", each connection echoes through a pipe of its own with splice(2) (socket to pipe, pipe to
- * socket), so the bytes are not copied through the server's memory: the peer suite's relay target, which shares
- * the load CPU with the generator and must cost less than the relay it is measured through.
- *
- * Build: cc -O2 -o epoll_echo epoll_echo.c      Usage: ./epoll_echo PORT [HOST] [splice]
+ * Build: cc -O2 -o epoll_echo epoll_echo.c      Usage: ./epoll_echo PORT [HOST]
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -26,26 +22,17 @@
 #define BUF_SIZE 65536
 #define MAX_EVENTS 256
 
-#define PIPE_CAP (1 << 20) /* splice mode: each connection's pipe, where the kernel allows it */
-
 struct conn {
   int fd;
   char *pending; /* bytes read but not yet written back */
   size_t len, off;
-  int pipe[2];   /* splice mode: read end, write end; -1 otherwise */
-  size_t inpipe; /* splice mode: bytes in the pipe, not yet sent back */
-  size_t cap;    /* splice mode: the pipe's size */
-  int eof;       /* splice mode: the peer has finished sending */
 };
-
-static int g_splice;
 
 static char buf[BUF_SIZE];
 
 static void close_conn(int ep, struct conn *c) {
   epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
   close(c->fd);
-  if (c->pipe[0] >= 0) close(c->pipe[0]), close(c->pipe[1]);
   free(c->pending);
   free(c);
 }
@@ -92,32 +79,9 @@ static int echo(int ep, struct conn *c) {
   }
 }
 
-/* Splice mode: moves what the pipe holds back to the peer and what the peer sent into the pipe, until neither
- * can go on (the socket has nothing more, or the peer takes nothing more: epoll says when either changes).
- * Returns -1 when the connection is finished. */
-static int echo_spliced(struct conn *c) {
-  for (;;) {
-    int progress = 0;
-    if (c->inpipe > 0) {
-      ssize_t n = splice(c->pipe[0], NULL, c->fd, NULL, c->inpipe, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-      if (n > 0) c->inpipe -= (size_t)n, progress = 1;
-      else if (n < 0 && errno != EAGAIN) return -1;
-    }
-    if (!c->eof && c->inpipe < c->cap) {
-      ssize_t n = splice(c->fd, NULL, c->pipe[1], NULL, c->cap - c->inpipe, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-      if (n > 0) c->inpipe += (size_t)n, progress = 1;
-      else if (n == 0) c->eof = 1, progress = 1;
-      else if (errno != EAGAIN) return -1;
-    }
-    if (c->eof && c->inpipe == 0) return -1;
-    if (!progress) return 0;
-  }
-}
-
 int main(int argc, char **argv) {
   int port = argc > 1 ? atoi(argv[1]) : 1234;
   const char *host = argc > 2 ? argv[2] : "127.0.0.1";
-  g_splice = argc > 3 && strcmp(argv[3], "splice") == 0;
   signal(SIGPIPE, SIG_IGN);
   int lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
   int one = 1;
@@ -148,23 +112,12 @@ int main(int argc, char **argv) {
           setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
           struct conn *nc = calloc(1, sizeof *nc);
           nc->fd = fd;
-          nc->pipe[0] = nc->pipe[1] = -1;
-          if (g_splice) {
-            if (pipe2(nc->pipe, O_NONBLOCK) < 0) {
-              close(fd);
-              free(nc);
-              continue;
-            }
-            int size = fcntl(nc->pipe[1], F_SETPIPE_SZ, PIPE_CAP);
-            nc->cap = size > 0 ? (size_t)size : (size_t)fcntl(nc->pipe[1], F_GETPIPE_SZ);
-          }
-          /* Splice mode waits for both directions, edge-triggered: it stops only on EAGAIN from either side. */
-          struct epoll_event ev = {.events = EPOLLIN | EPOLLET | (g_splice ? EPOLLOUT : 0), .data.ptr = nc};
+          struct epoll_event ev = {.events = EPOLLIN | EPOLLET, .data.ptr = nc};
           epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
         }
         continue;
       }
-      if ((g_splice ? echo_spliced(c) : echo(ep, c)) < 0) close_conn(ep, c);
+      if (echo(ep, c) < 0) close_conn(ep, c);
     }
   }
 }
