@@ -211,6 +211,23 @@ static int pp_write(struct pp_conn *c, size_t size) {
   return 0;
 }
 
+/* Sends message number c->seq, timed from `now`; watches for the socket to drain when it is full. -1: failed. */
+static int pp_send(int ep, struct pp_conn *c, size_t size, int64_t now) {
+  c->got = c->sent = 0;
+  pp_fill(c, size);
+  c->start = now;
+  int r = pp_write(c, size);
+  if (r > 0) rewatch(ep, c->fd, EPOLLIN | EPOLLOUT, c);
+  return r < 0 ? -1 : 0;
+}
+
+/* A connection that failed or was closed: counted, and never waited on again. */
+static void pp_lose(int ep, struct pp_conn *c, uint64_t *closed) {
+  c->dead = 1;
+  (*closed)++;
+  epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
+}
+
 static int run_pingpong(int conns, size_t size, double seconds) {
   int ep = epoll_create1(0);
   struct pp_conn *cs = calloc((size_t)conns, sizeof *cs);
@@ -228,12 +245,8 @@ static int run_pingpong(int conns, size_t size, double seconds) {
   int64_t t0 = now_ns(), deadline = t0 + 10000000000LL, cpu0 = cpu_ns(), warm_start = t0;
   int warming = 1, warmed = 0;
   for (int i = 0; i < conns; i++) {
-    struct pp_conn *c = &cs[i];
-    pp_fill(c, size);
-    c->start = c->last = t0;
-    int r = pp_write(c, size);
-    if (r < 0) c->dead = 1, closed++;
-    else if (r > 0) rewatch(ep, c->fd, EPOLLIN | EPOLLOUT, c);
+    cs[i].last = t0;
+    if (pp_send(ep, &cs[i], size, t0) < 0) pp_lose(ep, &cs[i], &closed);
   }
   struct epoll_event events[MAX_EVENTS];
   int64_t now = t0;
@@ -272,19 +285,12 @@ static int run_pingpong(int conns, size_t size, double seconds) {
           c->last = now;
         }
         c->seq++;
-        c->got = c->sent = 0;
-        pp_fill(c, size);
-        c->start = now;
-        int r = pp_write(c, size);
-        if (r < 0) goto lost;
-        if (r > 0) rewatch(ep, c->fd, EPOLLIN | EPOLLOUT, c);
+        if (pp_send(ep, c, size, now) < 0) goto lost;
         break; /* the reply cannot be there yet: epoll says when it is, without a read that finds nothing */
       }
       continue;
     lost:
-      c->dead = 1;
-      closed++;
-      epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
+      pp_lose(ep, c, &closed);
     }
     if (warming && ((uint64_t)warmed + closed >= (uint64_t)conns || now >= deadline)) {
       warming = 0;
@@ -297,15 +303,7 @@ static int run_pingpong(int conns, size_t size, double seconds) {
         c->last = t0;
         if (c->dead || !c->warm) continue;
         c->seq++;
-        c->got = c->sent = 0;
-        pp_fill(c, size);
-        c->start = t0;
-        int r = pp_write(c, size);
-        if (r < 0) {
-          c->dead = 1;
-          closed++;
-          epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
-        } else if (r > 0) rewatch(ep, c->fd, EPOLLIN | EPOLLOUT, c);
+        if (pp_send(ep, c, size, t0) < 0) pp_lose(ep, c, &closed);
       }
     }
   }
