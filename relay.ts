@@ -9,13 +9,15 @@ import { acceptLoop } from "./lib/server/accept.ts";
 import { isStream } from "./lib/endpoints/addressspec.ts";
 import type { Cidr } from "./lib/endpoints/cidr.ts";
 import { networkReason, SockkitError, UsageError } from "./lib/core/errors.ts";
-import type { EventSink, ServerEvent, ServerSummary } from "./lib/report/events.ts";
+import type { EventSink, RelayEvent, ServerEvent, ServerSummary } from "./lib/report/events.ts";
 import { plural } from "./lib/core/format.ts";
 import { accessRefusal, idleReason, IdleTimer } from "./lib/server/guards.ts";
 import { closeQuietly, sleep } from "./lib/core/io.ts";
 import { type PairResult, relayPair } from "./lib/relay/pair.ts";
 import { runUdpRelay } from "./lib/relay/udp.ts";
-import { PairSlots } from "./lib/relay/slots.ts";
+import { madeEnds, PairSlots } from "./lib/relay/slots.ts";
+import { checkRelayLoop, fromThisMachine, leadsBack } from "./lib/relay/loops.ts";
+import { heldBackNote, limited } from "./lib/core/ratelimit.ts";
 import {
   connect,
   type Connection,
@@ -40,7 +42,7 @@ export interface RelayOptions {
   target: Endpoint;
   /** On shutdown, how long pairs may finish (default 2000 ms). */
   graceMs?: number;
-  /** Clients relayed at once; one more is closed at once (default: no limit; UDP: 1024 sessions). */
+  /** Clients relayed at once; one more is closed at once (default DEFAULT_RELAY_MAX_CONNS; UDP: 1024 sessions). */
   maxConns?: number;
   /** A pair with no bytes either way for this long is closed (default: never; UDP sessions: 30 s). */
   idleTimeoutMs?: number;
@@ -78,9 +80,23 @@ function targetFailure(err: unknown, target: string, connecting: AbortSignal): s
 /** The default limit for connecting to the target. */
 export const DEFAULT_CONNECT_TIMEOUT_MS = 5000;
 
+/** Pairs a stream relay carries at once without `--max-conns`: one client can never make unbounded work. */
+export const DEFAULT_RELAY_MAX_CONNS = 1024;
+
+/** Lines a second for a recurring failure (refused clients, an unreachable target); the rest are counted. */
+const FAILURE_LINES_PER_SECOND = 10;
+/** A warning that the relay is full, or in a loop, is said at most once in this many seconds. */
+const WARNING_EVERY_S = 10;
+/**
+ * How long a client from this machine may wait to be recognised as one of the relay's own connections to
+ * its target, while such connections are under way (it can be accepted before the loop that made it knows).
+ */
+const OWN_CONNECTION_WAIT_MS = 25;
+
 /**
  * Refuses the combinations a relay cannot carry faithfully: a stream to datagrams or back, since datagram
- * boundaries would be lost (or invented).
+ * boundaries would be lost (or invented); and a target that is the relay's own listen address
+ * (lib/relay/loops.ts).
  *
  * @example
  * ```ts
@@ -99,6 +115,7 @@ export function checkRelayPair(listen: Endpoint, target: Endpoint): void {
         "a byte stream has no datagram boundaries to keep (relay streams to streams, or UDP to UDP)",
     );
   }
+  checkRelayLoop(listen, target);
 }
 
 /**
@@ -130,11 +147,32 @@ export async function runRelay(opts: RelayOptions, ctx: RunRelayContext = {}): P
   const targetName = formatEndpoint(targetEp);
   const targetNote = transportNote(targetEp) ? ` over ${transportNote(targetEp)}` : "";
   const slots = new PairSlots(ctx.shared);
-  const fullReason = () => `relay full (${plural(opts.maxConns ?? 0, "client")}, --max-conns)`;
+  const maxConns = opts.maxConns ?? DEFAULT_RELAY_MAX_CONNS;
+  /** Says a warning about the whole relay, at most once in WARNING_EVERY_S over all its event loops. */
+  const warnRelay = (kind: "full" | "loop", message: string) => {
+    if (slots.mayWarn(kind, WARNING_EVERY_S)) emit({ type: "warning", message });
+  };
+  const loopReason = `loop: the target ${targetName} leads back to this relay`;
+  const loopAdvice = `${loopReason}: pairs to it are cut (give the address of another server as the target)`;
+  /** The reason a full relay gives, and once in a while a warning that says what to do. */
+  const fullReason = () => {
+    warnRelay(
+      "full",
+      `relay full: ${plural(maxConns, "pair")} open (--max-conns${
+        opts.maxConns === undefined ? `, default ${DEFAULT_RELAY_MAX_CONNS}` : ""
+      }): new clients are turned away until pairs end (raise --max-conns for more; if one client made them, the ` +
+        "target leads back to this relay through another relay or a port forward)",
+    );
+    return `relay full (${plural(maxConns, "client")}, --max-conns)`;
+  };
+  /** A recurring refusal is logged a few times a second; the rest are counted in the summary. */
+  const refused = limited<{ peer: string; reason: string }>(
+    FAILURE_LINES_PER_SECOND,
+    ({ peer, reason }, heldBack) => emit({ type: "refused", peer, reason: reason + heldBackNote(heldBack) }),
+  );
   /** Why the guard rails turn a client away, or undefined. */
   const refusalOf = (addr: Deno.Addr): string | undefined =>
-    accessRefusal(addr, opts) ??
-      (opts.maxConns !== undefined && slots.active >= opts.maxConns ? fullReason() : undefined);
+    accessRefusal(addr, opts) ?? (slots.active >= maxConns ? fullReason() : undefined);
 
   // a WebSocket listener refuses what the guard rails refuse with an HTTP status, before the upgrade
   const admission = {
@@ -144,7 +182,7 @@ export async function runRelay(opts: RelayOptions, ctx: RunRelayContext = {}): P
     },
     refused: (addr: Deno.Addr, reason: string) => {
       totals.refused++;
-      emit({ type: "refused", peer: peerLabel(addr, totals.clients + 1, endpointZone(listenEp)), reason });
+      refused({ peer: peerLabel(addr, totals.clients + 1, endpointZone(listenEp)), reason });
     },
   };
   const listener = await listen(listenEp, emit, {
@@ -167,26 +205,57 @@ export async function runRelay(opts: RelayOptions, ctx: RunRelayContext = {}): P
   signal.addEventListener("abort", stopAccepting, { once: true });
   if (signal.aborted) stopAccepting();
 
+  /** A pair that could not reach its target is logged a few times a second, like a refusal. */
+  const unreachedPair = limited<RelayEvent & { type: "pair" }>(
+    FAILURE_LINES_PER_SECOND,
+    (event, heldBack) => emit({ ...event, reason: event.reason + heldBackNote(heldBack) }),
+  );
+
+  /** Connects to the target for one pair, entering the connection among the relay's own (see `isOwn`). */
+  const connectTarget = async (connecting: AbortSignal): Promise<Connection> => {
+    slots.connecting();
+    let made: Connection | undefined;
+    try {
+      made = await connect(targetEp, connecting, opts.io);
+      return made;
+    } finally {
+      slots.connected(made);
+    }
+  };
+
   const servePair = async (accepted: Connection, id: number, peer: string) => {
     const begun = performance.now();
     const control: { closeWith?: (reason: string) => void } = {};
     pairs.add(control);
     const client = tap.wrap(accepted, `client ${peer}`);
     let result: PairResult = { up: 0, down: 0 };
+    let unreached = false;
+    let made: Connection | undefined;
     try {
-      let upstream: Connection;
       const connecting = AbortSignal.any([
         AbortSignal.timeout(opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS),
         signal,
       ]);
       control.closeWith = () => closeQuietly(client);
       try {
-        upstream = tap.wrap(await connect(targetEp, connecting, opts.io), `target ${targetName}`);
+        made = await connectTarget(connecting);
       } catch (err) {
         closeQuietly(client);
+        unreached = !signal.aborted;
         result.reason = signal.aborted ? "relay shutting down" : targetFailure(err, targetName, connecting);
         return;
       }
+      if (leadsBack(listener.addr, made)) {
+        // what connected back is refused where it arrives (`isOwn`); this pair ends here
+        slots.looped(made);
+        closeQuietly(made);
+        closeQuietly(client);
+        warnRelay("loop", loopAdvice);
+        unreached = true;
+        result.reason = loopReason;
+        return;
+      }
+      const upstream = tap.wrap(made, `target ${targetName}`);
       tap.trace("connect", { peer: `target ${targetName}` });
       emit({ type: "target", id, peer, target: targetName, connectMs: performance.now() - begun });
       const idle = opts.idleTimeoutMs
@@ -197,13 +266,15 @@ export async function runRelay(opts: RelayOptions, ctx: RunRelayContext = {}): P
       } finally {
         idle?.stop();
       }
+      if (slots.hasLooped(made)) result.reason = loopReason;
     } finally {
+      if (made) slots.forget(made);
       pairs.delete(control);
-      slots.release();
+      const active = slots.release();
       totals.messages++;
       relayed.up += result.up;
       relayed.down += result.down;
-      emit({
+      (unreached ? unreachedPair : emit)({
         type: "pair",
         id,
         peer,
@@ -211,26 +282,43 @@ export async function runRelay(opts: RelayOptions, ctx: RunRelayContext = {}): P
         up: result.up,
         down: result.down,
         durationMs: performance.now() - begun,
-        active: slots.active,
+        active,
         reason: result.reason,
       });
     }
+  };
+
+  /**
+   * Relays a client that has its slot, unless it is one of this relay's own connections to its target come
+   * back (a loop: then it is refused, and the pair that made it reports the loop).
+   */
+  const admit = async (accepted: Connection, id: number, peer: string, active: number) => {
+    if (fromThisMachine(accepted) && await slots.isOwn(accepted, OWN_CONNECTION_WAIT_MS)) {
+      slots.looped(madeEnds(accepted));
+      slots.release();
+      totals.refused++;
+      closeQuietly(accepted);
+      warnRelay("loop", loopAdvice);
+      return refused({ peer, reason: loopReason });
+    }
+    totals.clients++;
+    emit({ type: "connect", id, peer, active });
+    await servePair(accepted, id, peer);
   };
 
   await acceptLoop(listener, signal, emit, (accepted) => {
     const id = slots.nextId();
     const peer = peerLabel(accepted.remoteAddr, id, endpointZone(listenEp));
     tap.trace("accept", { address, peer });
-    const refusal = accessRefusal(accepted.remoteAddr, opts) ??
-      (slots.take(opts.maxConns) ? undefined : fullReason());
-    if (refusal) {
+    const denied = accessRefusal(accepted.remoteAddr, opts);
+    // the slot is taken at once, so two loops cannot both let in the last client; `active` counts it
+    const active = denied ? 0 : slots.take(maxConns);
+    if (!active) {
       totals.refused++;
-      emit({ type: "refused", peer, reason: refusal });
+      refused({ peer, reason: denied ?? fullReason() });
       return closeQuietly(accepted);
     }
-    totals.clients++;
-    emit({ type: "connect", id, peer, active: slots.active });
-    const task = servePair(accepted, id, peer).finally(() => running.delete(task));
+    const task = admit(accepted, id, peer, active).finally(() => running.delete(task));
     running.add(task);
   });
   signal.removeEventListener("abort", stopAccepting);

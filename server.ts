@@ -20,7 +20,14 @@ import {
   writeAll,
 } from "./lib/core/io.ts";
 import { acceptLoop } from "./lib/server/accept.ts";
-import { type ConnectionTransport, type RefusalKind, ServerCounters } from "./lib/metrics/counters.ts";
+import {
+  type ConnectionTransport,
+  type RefusalKind,
+  ServerCounters,
+  summaryOf,
+  SummedCounters,
+} from "./lib/metrics/counters.ts";
+import { SharedSlots } from "./lib/loops/slots.ts";
 import { type HttpAddress, type HttpListener, startHttpListeners } from "./lib/web/http.ts";
 import type { WebRoom } from "./lib/web/routes.ts";
 import { type Message, type ModeName, MODES, type Session } from "./lib/modes/mod.ts";
@@ -83,8 +90,33 @@ export interface ServerOptions {
 export interface RunServerContext {
   signal?: AbortSignal;
   onEvent?: EventSink<ServerEvent>;
+  /** This run is one event loop of a server on several (lib/server/loops.ts), and what it shares with them. */
+  loop?: ServerLoopShare;
 }
 
+/**
+ * What one event loop of a server shares with the others: it binds the listen address with SO_REUSEPORT
+ * beside them, numbers and counts its clients in shared cells (so `--max-conns` and `online` are the whole
+ * server's), writes its counters in its row of shared ones (so `/metrics` adds every loop up), and its room
+ * meets theirs through `hub`.
+ */
+export interface ServerLoopShare {
+  /** This loop's number from 0. */
+  index: number;
+  /** How many loops serve. */
+  loops: number;
+  /** Client ids and clients open (`SharedSlots`). */
+  slots: Int32Array;
+  /** Every loop's counters (`ServerCounters.shared`). */
+  counters: Float64Array;
+  /** Where this loop's room meets the others' (lib/hub/loops.ts). */
+  hub: Hub;
+  /** When the server started, in milliseconds since the epoch (traces are timed from it). */
+  startedAt: number;
+}
+
+/** The longest a loop waits at shutdown for what the other loops' rooms said before (lib/hub/loops.ts). */
+const SETTLE_MAX_MS = 1000;
 /** The longest a connection whose mode has ended lingers to drain what the peer still sends. */
 const LINGER_MAX_MS = 2000;
 /** Where bytes that arrive after the goodbye go: they are read only so that closing does not reset the peer. */
@@ -106,6 +138,10 @@ class Client implements Session {
   #goodbyeWanted = false;
   #halfClosed?: Promise<void>;
   #closed = false;
+  /** Closed while a write waits on a peer that does not read: the mode sees the end at its next read. */
+  #ending = false;
+  #lingerTimer?: ReturnType<typeof setTimeout>;
+  #draining?: Promise<void>;
   readonly startedAt = performance.now();
   /** Its task: settles once it has been served and reported gone. */
   done?: Promise<void>;
@@ -140,11 +176,11 @@ class Client implements Session {
   writeMessage?: (message: Message) => Promise<void>;
 
   #readMessage(): Promise<Message | null> {
-    if (this.stopping) return Promise.resolve(null);
+    if (this.stopping || this.#ending) return Promise.resolve(null);
     this.#reading = true;
     return this.conn.readMessage!().then((message) => {
       const n = this.#afterRead(message === null ? null : message.data.length);
-      return n === null ? null : message;
+      return typeof n === "number" ? message : n;
     }, this.#afterFailedRead);
   }
 
@@ -154,7 +190,7 @@ class Client implements Session {
 
   /** Data that arrives once the server is stopping is drained, not served: the mode sees the end of stream. */
   read(buf: Uint8Array): Promise<number | null> {
-    if (this.stopping) return Promise.resolve(null);
+    if (this.stopping || this.#ending) return Promise.resolve(null);
     this.#reading = true;
     if (++this.#readsInRow < READS_PER_TURN) return this.#read(buf);
     this.#readsInRow = 0;
@@ -165,10 +201,11 @@ class Client implements Session {
     return this.conn.read(buf).then(this.#afterRead, this.#afterFailedRead);
   }
 
-  readonly #afterRead = (n: number | null): number | null => {
+  readonly #afterRead = (n: number | null): number | null | Promise<null> => {
     this.#reading = false;
     if (n === null) this.#sawEnd = true;
-    if (n === null || this.stopping) return null;
+    if (n === null || this.stopping || this.#ending) return null;
+    if (this.#quiet) return this.#held();
     this.messages++;
     this.bytes += n;
     this.onMessage(this, n);
@@ -222,19 +259,58 @@ class Client implements Session {
     }
   }
 
+  #quiet = false;
+  #stopped?: PromiseWithResolvers<void>;
+
+  /** What a read that completes while the server is quiet returns: the end of stream, once it stops. */
+  #held(): Promise<null> {
+    this.#reading = true;
+    this.#stopped ??= Promise.withResolvers<void>();
+    return this.#stopped.promise.then(() => {
+      this.#reading = false;
+      return null;
+    });
+  }
+
+  /**
+   * The first step of shutting down a server on several loops: what the client sends from now on is not
+   * served (as once it is stopping), but the mode goes on and its room still delivers what the other loops
+   * said before, until `stop()`.
+   */
+  quiet(): void {
+    this.#quiet = true;
+  }
+
   /** Asks the mode to finish: a mode with output of its own flushes it; others are told goodbye at once. */
   stop(): void {
     this.stopping = true;
+    this.#stopped?.resolve();
     if (this.onStop) this.onStop();
     else this.#goodbye();
   }
 
-  /** Closes the connection now; while the server is stopping, after a goodbye (see `#goodbye`). */
+  /**
+   * Closes the connection now; while the server is stopping, after a goodbye (see `#goodbye`). A peer its
+   * idle timer closes while a write waits on it (it does not read) is not reset: what it sends is drained,
+   * the mode ends at its next read, and the write under way may finish within LINGER_MAX_MS, so once the
+   * peer reads again it gets everything written and then a clean end of stream.
+   */
   close(reason?: string): void {
     if (this.#closed) return;
     this.closeReason ??= reason;
     if (this.stopping) this.#goodbye();
+    else if (this.#writing > 0 && this.idle?.expired && this.canHalfClose) this.#leaveUnread();
     else this.closeNow();
+  }
+
+  #leaveUnread(): void {
+    if (this.#ending) return;
+    this.#ending = true;
+    this.#lingerTimer = setTimeout(() => this.closeNow(), LINGER_MAX_MS);
+    // Unread bytes left in the socket would turn the close into a reset: read them away meanwhile (a mode
+    // waiting in read() gets them first, then its end of stream).
+    if (!this.#reading) void this.#drain();
+    this.#goodbye();
   }
 
   /**
@@ -270,7 +346,11 @@ class Client implements Session {
     this.closeNow();
   }
 
-  async #drain(): Promise<void> {
+  #drain(): Promise<void> {
+    return this.#draining ??= this.#drainOnce();
+  }
+
+  async #drainOnce(): Promise<void> {
     const giveUp = this.stopping ? undefined : setTimeout(() => this.closeNow(), LINGER_MAX_MS);
     try {
       while (!this.#closed && await this.conn.read(DISCARD) !== null);
@@ -285,6 +365,7 @@ class Client implements Session {
   closeNow(): void {
     if (this.#closed) return;
     this.#closed = true;
+    clearTimeout(this.#lingerTimer);
     closeWithReason(this.conn, this.closeReason ?? (this.stopping ? "server shutting down" : undefined));
   }
 }
@@ -307,17 +388,15 @@ class Client implements Session {
 export async function runServer(opts: ServerOptions, ctx: RunServerContext = {}): Promise<ServerSummary> {
   const emit = ctx.onEvent ?? (() => {});
   const signal = ctx.signal ?? new AbortController().signal;
-  const modeName = opts.mode ?? "echo";
-  const declared = transportOf(opts.endpoint);
-  const { modes, peersExpire, halfClose } = declared.capabilities;
-  if (!modes.includes(modeName)) {
-    throw new UsageError(
-      `--mode ${modeName} does not work over ${declared.label}: use ${modes.join(" or ")}`,
-    );
-  }
-  if (opts.web && modeName !== "chat" && modeName !== "broadcast") throw webModeError(modeName);
-  const hub = opts.hub ? await connectHub(opts.hub, modeName, emit) : undefined;
-  const counters = new ServerCounters();
+  const modeName = checkServerOptions(opts);
+  const { peersExpire, halfClose } = transportOf(opts.endpoint).capabilities;
+  const loop = ctx.loop;
+  const hub = loop ? loop.hub : opts.hub ? await connectHub(opts.hub, modeName, emit) : undefined;
+  const counters = new ServerCounters(loop ? ServerCounters.rowOf(loop.counters, loop.index) : undefined);
+  // what /metrics and the web page report: the whole server, every loop added up
+  const readings = loop ? new SummedCounters(loop.counters, loop.loops) : counters;
+  // client numbers, and the clients open now (for --max-conns and "online"), over every loop
+  const slots = new SharedSlots(loop?.slots);
   const maxLine = opts.maxLine ?? DEFAULT_MAX_LINE;
   const mode = MODES[modeName]({
     maxLine,
@@ -326,7 +405,7 @@ export async function runServer(opts: ServerOptions, ctx: RunServerContext = {})
     hub,
     counters,
   });
-  const startedAt = performance.now();
+  const startedAt = loop ? loop.startedAt - performance.timeOrigin : performance.now();
   const tap = new WireTap(opts, emit, startedAt);
 
   // bind + listen (a WebSocket listener asks the guard rails before each upgrade: refusalOf, below)
@@ -339,7 +418,7 @@ export async function runServer(opts: ServerOptions, ctx: RunServerContext = {})
       counters.refused[refusalOf(addr)?.kind ?? "deny"]++; // else a page from another origin: also a policy
       report({
         type: "refused",
-        peer: peerLabel(addr, counters.connectionsTotal + 1, endpointZone(opts.endpoint)),
+        peer: peerLabel(addr, slots.issued + 1, endpointZone(opts.endpoint)),
         reason,
       });
     },
@@ -350,11 +429,11 @@ export async function runServer(opts: ServerOptions, ctx: RunServerContext = {})
     udp: opts.udp,
     counters,
     admission,
+    reusePort: loop !== undefined,
   }).catch(async (err) => {
     await hub?.close();
     throw err;
   });
-  counters.countHandshakesOf(listener);
   // The lines about clients coming and going, as the transport wants them (UDP limits them: a spoofer's flood).
   const report = listener.reporter?.(emit) ?? emit;
   const address = listenerAddress(listener, opts.endpoint);
@@ -376,7 +455,7 @@ export async function runServer(opts: ServerOptions, ctx: RunServerContext = {})
   };
   let http: { web?: HttpListener; metrics?: HttpListener };
   try {
-    http = await startHttpListeners(opts, counters, webRoom);
+    http = await startHttpListeners(opts, readings, webRoom);
   } catch (err) {
     closeQuietly(listener);
     await hub?.close();
@@ -414,6 +493,7 @@ export async function runServer(opts: ServerOptions, ctx: RunServerContext = {})
       client.idle?.stop();
       await client.finish(failed);
       clients.delete(client);
+      const active = slots.release();
       counters.disconnected(client.transport);
       report({
         type: "disconnect",
@@ -422,7 +502,7 @@ export async function runServer(opts: ServerOptions, ctx: RunServerContext = {})
         messages: client.messages,
         bytes: client.bytes,
         durationMs: performance.now() - client.startedAt,
-        active: clients.size,
+        active,
         reason: client.closeReason ?? reason ?? client.writeFailure ?? client.conn.endReason ??
           (client.stopping ? "server shutting down" : undefined),
       });
@@ -437,14 +517,7 @@ export async function runServer(opts: ServerOptions, ctx: RunServerContext = {})
   const refusalOf = (addr: Deno.Addr): Refusal | undefined => {
     const denied = accessRefusal(addr, opts);
     if (denied) return { kind: "deny", reason: denied };
-    if (opts.maxConns !== undefined && clients.size >= opts.maxConns) {
-      const limit = plural(opts.maxConns, "client");
-      return {
-        kind: "max-conns",
-        reason: `server full (${limit}, --max-conns)`,
-        notice: `server full (${limit}), try again later\n`,
-      };
-    }
+    if (opts.maxConns !== undefined && slots.active >= opts.maxConns) return full(opts.maxConns);
   };
 
   /** Closes a connection the guard rails turned away, after its one-line notice when there is one. */
@@ -461,18 +534,20 @@ export async function runServer(opts: ServerOptions, ctx: RunServerContext = {})
 
   /** Serves one connection (accepted here, or a WebSocket from --web) as a client, guard rails first. */
   const admit = (accepted: Connection, via: ConnectionTransport, label?: string) => {
-    const peer = label ??
-      peerLabel(accepted.remoteAddr, counters.connectionsTotal + 1, endpointZone(opts.endpoint));
+    const peer = label ?? peerLabel(accepted.remoteAddr, slots.issued + 1, endpointZone(opts.endpoint));
     const conn = tap.wrap(accepted, peer);
     tap.trace("accept", { address, peer });
-    const refusal = refusalOf(accepted.remoteAddr);
-    if (refusal) return refuse(conn, peer, refusal);
+    const denied = accessRefusal(accepted.remoteAddr, opts);
+    if (denied) return refuse(conn, peer, { kind: "deny", reason: denied });
+    // a slot for the whole server, taken at once: two loops cannot both let in the last client
+    const active = slots.take(opts.maxConns);
+    if (!active) return refuse(conn, peer, full(opts.maxConns!));
     counters.connected(via);
     // What the listener's transport declares; a browser's WebSocket (--web) is a stream that can say goodbye.
     const own = via === transport;
     const client = new Client(
       conn,
-      counters.connectionsTotal,
+      slots.nextId(),
       peer,
       via,
       onMessage,
@@ -493,7 +568,7 @@ export async function runServer(opts: ServerOptions, ctx: RunServerContext = {})
       });
     }
     clients.add(client);
-    report({ type: "connect", id: client.id, peer: client.peer, active: clients.size });
+    report({ type: "connect", id: client.id, peer: client.peer, active });
     client.done = serve(client);
   };
 
@@ -503,6 +578,11 @@ export async function runServer(opts: ServerOptions, ctx: RunServerContext = {})
 
   // shutdown: idle clients close now, busy ones get the grace period
   emit({ type: "stopping", active: clients.size });
+  if (loop?.hub.settle) {
+    // on several loops: nothing new is served, and what the others said before reaches this loop's room
+    for (const client of clients) client.quiet();
+    await loop.hub.settle(SETTLE_MAX_MS);
+  }
   for (const client of clients) client.stop();
   const grace = new AbortController();
   const allDone = Promise.all([...running, ...[...clients].map((c) => c.done)]).then(() => grace.abort());
@@ -514,16 +594,21 @@ export async function runServer(opts: ServerOptions, ctx: RunServerContext = {})
   await hub?.close();
 
   const summary: ServerSummary = {
-    address,
-    clients: counters.connectionsTotal,
-    messages: counters.messagesReceived,
-    bytes: counters.receivedBytes,
-    refused: counters.refusedAtAccept,
-    uptimeMs: performance.now() - startedAt,
+    ...summaryOf(counters, address, performance.now() - startedAt),
     ...listener.finish?.(),
   };
   emit({ type: "summary", ...summary });
   return summary;
+}
+
+/** `--max-conns` reached: the refusal, and the line the client is sent. */
+function full(maxConns: number): Refusal {
+  const limit = plural(maxConns, "client");
+  return {
+    kind: "max-conns",
+    reason: `server full (${limit}, --max-conns)`,
+    notice: `server full (${limit}), try again later\n`,
+  };
 }
 
 /** Why the guard rails turn a connection away, the line it is sent first, and how /metrics counts it. */
@@ -531,6 +616,23 @@ interface Refusal {
   kind: RefusalKind;
   reason: string;
   notice?: string;
+}
+
+/**
+ * Refuses what a server cannot serve (a mode its transport does not carry, `--web` without a room) with a
+ * usage error; returns the mode.
+ */
+export function checkServerOptions(opts: ServerOptions): ModeName {
+  const modeName = opts.mode ?? "echo";
+  const declared = transportOf(opts.endpoint);
+  const { modes } = declared.capabilities;
+  if (!modes.includes(modeName)) {
+    throw new UsageError(
+      `--mode ${modeName} does not work over ${declared.label}: use ${modes.join(" or ")}`,
+    );
+  }
+  if (opts.web && modeName !== "chat" && modeName !== "broadcast") throw webModeError(modeName);
+  return modeName;
 }
 
 /** `--web` serves a room: any other mode is a usage error. */
@@ -541,7 +643,11 @@ function webModeError(mode: string): UsageError {
 }
 
 /** Connects the room to the other instances over Redis (the client is loaded only when --hub is given). */
-async function connectHub(settings: HubSettings, mode: ModeName, emit: EventSink<ServerEvent>): Promise<Hub> {
+export async function connectHub(
+  settings: HubSettings,
+  mode: ModeName,
+  emit: EventSink<ServerEvent>,
+): Promise<Hub> {
   if (mode !== "chat" && mode !== "broadcast") {
     throw new UsageError(`--hub shares a chat or broadcast room: add --mode chat or --mode broadcast`);
   }

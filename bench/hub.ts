@@ -13,6 +13,7 @@ import { sleep, writeAll } from "../lib/core/io.ts";
 import { RUNTIME_FLAGS } from "../tools/compile.ts";
 import { machineDescription } from "../tests/_proc.ts";
 import { NO_REDIS, startRedis } from "../tests/_redis.ts";
+import { DEFAULT_SERVER_WORKERS } from "../lib/server/loops.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 const encoder = new TextEncoder();
@@ -27,7 +28,7 @@ interface Instance {
   stderr: string[];
 }
 
-async function startInstance(hub?: string): Promise<Instance> {
+async function startInstance(hub?: string, extra: string[] = []): Promise<Instance> {
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
@@ -42,6 +43,7 @@ async function startInstance(hub?: string): Promise<Instance> {
       "chat",
       "--quiet",
       ...(hub ? ["--hub", hub] : []),
+      ...extra,
     ],
     stdin: "null",
     stdout: "null",
@@ -262,10 +264,23 @@ export async function hubBenchSection(opts: HubBenchOptions = {}): Promise<strin
     "",
   );
 
-  // the same clients on one instance without a hub
-  const single = await startInstance();
-  const one = await burst(`one instance, no hub`, [single.port], perInstance * count, lines);
-  await stopInstance(single);
+  // the same clients on one instance without a hub: on one event loop, and spread over its default loops
+  const oneLoop = await startInstance(undefined, ["--workers", "1"]);
+  const single = await burst(
+    `one process, one loop (--workers 1), no hub`,
+    [oneLoop.port],
+    perInstance * count,
+    lines,
+  );
+  await stopInstance(oneLoop);
+  const loops = await startInstance();
+  const one = await burst(
+    `one process, ${DEFAULT_SERVER_WORKERS} loops (the default), no hub`,
+    [loops.port],
+    perInstance * count,
+    lines,
+  );
+  await stopInstance(loops);
 
   const redis = await startRedis();
   try {
@@ -280,6 +295,7 @@ export async function hubBenchSection(opts: HubBenchOptions = {}): Promise<strin
     out.push(
       "| Setup | Clients | Lines said | Deliveries expected | Delivered | Out of order | Rate | p50 | p99 |",
       "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+      row(single, false),
       row(one, false),
       row(shared, false),
       row(shared, true),

@@ -5,7 +5,13 @@
 import { accessOptions, checkIo, ioOption, outputOptions, tlsTrustOptions, wireOptions } from "./options.ts";
 import { runsOverTls, transportOf } from "../lib/transports/mod.ts";
 import { Command, Option } from "@commander-js/extra-typings";
-import { checkRelayPair, type RelayOptions, runRelay, type RunRelayContext } from "../relay.ts";
+import {
+  checkRelayPair,
+  DEFAULT_RELAY_MAX_CONNS,
+  type RelayOptions,
+  runRelay,
+  type RunRelayContext,
+} from "../relay.ts";
 import { DEFAULT_RELAY_WORKERS, relayLoops, runRelayWorkers } from "../lib/relay/workers.ts";
 import { parseDuration } from "../lib/core/duration.ts";
 import { relayEndpoints } from "../lib/endpoints/flags.ts";
@@ -42,7 +48,7 @@ export function addRelayCommand(program: Command, setExit: (code: number) => voi
     .option("--alpn <protocols>", "tls:// listen: ALPN protocols to offer, comma-separated", alpnArg)
     .option(
       "--max-conns <n>",
-      "clients relayed at once; one more is closed (UDP: sessions, default 1024)",
+      `clients relayed at once; one more is closed (default ${DEFAULT_RELAY_MAX_CONNS}; UDP: sessions, default 1024)`,
       wholeNumberArg("--max-conns"),
     )
     .addOption(
@@ -72,7 +78,7 @@ export function addRelayCommand(program: Command, setExit: (code: number) => voi
       const { listen, target } = relayEndpoints(listenSpec, targetSpec, o);
       checkRelayPair(listen, target);
       checkIo(o.io, [listen, target]);
-      const loops = relayLoops(o.workers, { listen, target, io: o.io });
+      const loops = relayLoops(o.workers, { listen, io: o.io });
       if (runsOverTls(target) && o.insecure) writeLine(Deno.stderr, INSECURE_WARNING);
       const { signal, dispose } = interruptSignal();
       // A Unix socket (either side) or a --ca read at each connect keep file access; otherwise it is dropped.

@@ -11,7 +11,8 @@ import {
   wireOptions,
 } from "./options.ts";
 import { Command, Option } from "@commander-js/extra-typings";
-import { runServer } from "../server.ts";
+import { runServer, type RunServerContext, type ServerOptions } from "../server.ts";
+import { DEFAULT_SERVER_WORKERS, runServerWorkers, serverLoops } from "../lib/server/loops.ts";
 import { parseDuration } from "../lib/core/duration.ts";
 import { looksLikeSpec, serverEndpoint } from "../lib/endpoints/flags.ts";
 import { ExitCode, UsageError } from "../lib/core/errors.ts";
@@ -38,6 +39,7 @@ import {
   udpRateArg,
   usageOutput,
   wholeNumberArg,
+  writeLine,
 } from "./common.ts";
 import { allowOriginArg, applyWsOptions, subprotocolArg } from "./ws.ts";
 
@@ -136,6 +138,12 @@ export function addServerCommand(program: Command, setExit: (code: number) => vo
       "clients served at once; one more is told 'server full'",
       wholeNumberArg("--max-conns"),
     )
+    .option(
+      "--workers <n>",
+      `TCP or TLS: event loops (threads) the clients are spread over (default ${DEFAULT_SERVER_WORKERS}: one per CPU, ` +
+        "at least 8; with --max-conns N, N/100 but one per CPU at least; one loop serves about 100 busy clients evenly)",
+      wholeNumberArg("--workers"),
+    )
     .addOption(
       new Option(
         "--idle-timeout <duration>",
@@ -199,9 +207,14 @@ export function addServerCommand(program: Command, setExit: (code: number) => vo
       checkIo(o.io, [endpoint]);
       const hub = hubSettings(o, endpoint);
       if (o.web) webCheck(o.mode, endpoint);
+      const loops = serverLoops(o.workers, { endpoint, io: o.io, maxConns: o.maxConns });
+      if (loops.warning) writeLine(Deno.stderr, `sockkit: warning: ${loops.warning}`);
+      const run = loops.count > 1
+        ? (opts: ServerOptions, ctx: RunServerContext) => runServerWorkers(opts, loops.count, ctx)
+        : runServer;
       const { signal, dispose } = interruptSignal();
       try {
-        await runServer(
+        await run(
           {
             endpoint,
             mode: o.mode as ModeName,

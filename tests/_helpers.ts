@@ -1,9 +1,11 @@
 /** Shared test helpers: an in-process server on a free loopback port, raw sockets, and the real CLI. */
 import { runServer, type ServerOptions } from "../server.ts";
+import { runServerWorkers } from "../lib/server/loops.ts";
 import type { ServerEvent, ServerSummary } from "../lib/report/events.ts";
 import { concatBytes, writeAll } from "../lib/core/io.ts";
 import type { Connection } from "../lib/transports/types.ts";
 import { RUNTIME_FLAGS } from "../tools/compile.ts";
+import { within } from "./_proc.ts";
 
 /** A server running in this process on 127.0.0.1 (or `hostname`), port 0. */
 export interface TestServer {
@@ -18,9 +20,9 @@ export interface TestServer {
   stop(): Promise<ServerSummary>;
 }
 
-/** Starts `runServer` on a free port and resolves once it is listening. */
+/** Starts `runServer` (on `workers` event loops: `runServerWorkers`) on a free port; resolves once it listens. */
 export async function startServer(
-  opts: Partial<ServerOptions> & { hostname?: string } = {},
+  opts: Partial<ServerOptions> & { hostname?: string; workers?: number } = {},
 ): Promise<TestServer> {
   const hostname = opts.hostname ?? "127.0.0.1";
   const ac = new AbortController();
@@ -41,10 +43,14 @@ export async function startServer(
       if (seen) return resolve(seen);
       watchers.push({ match, resolve });
     });
-  const done = runServer(
-    { endpoint: { transport: "tcp", hostname, port: 0 }, graceMs: 500, ...opts },
-    { signal: ac.signal, onEvent },
-  );
+  const { workers, ...rest } = opts;
+  const serverOpts = {
+    endpoint: { transport: "tcp", hostname, port: 0 },
+    graceMs: 500,
+    ...rest,
+  } as ServerOptions;
+  const ctx = { signal: ac.signal, onEvent };
+  const done = workers ? runServerWorkers(serverOpts, workers, ctx) : runServer(serverOpts, ctx);
   done.catch(() => {});
   const listening = await Promise.race([waitFor((e) => e.type === "listening"), done]);
   if (!("type" in listening) || listening.type !== "listening") throw new Error("server did not start");
@@ -179,6 +185,9 @@ export interface CliProcess {
   stop(signal?: Deno.Signal): Promise<CliResult>;
 }
 
+/** How long `CliProcess.line` waits before failing the test: long enough for a loaded CI machine. */
+const LINE_WAIT_MS = 30_000;
+
 /** Spawns `deno run main.ts …args` and follows its stdout. */
 export function spawnCli(
   args: string[],
@@ -216,15 +225,26 @@ export function spawnCli(
   return {
     child,
     lines,
-    line: (re) =>
-      new Promise((resolve, reject) => {
+    line: (re) => {
+      let waiter: { re: RegExp; resolve: (l: string) => void } | undefined;
+      const found = new Promise<string>((resolve, reject) => {
         const seen = lines.find((l) => re.test(l));
         if (seen) return resolve(seen);
-        waiters.push({ re, resolve });
+        waiter = { re, resolve };
+        waiters.push(waiter);
         reading.then(() =>
           reject(new Error(`process ended before printing ${re}; printed:\n${lines.join("\n")}`))
         );
-      }),
+      });
+      // a line that never comes fails the test with what was printed instead of hanging the suite
+      return within(found, LINE_WAIT_MS, `a line matching ${re}`)
+        .catch((e) => {
+          throw new Error(`${(e as Error).message}; printed:\n${lines.join("\n")}`);
+        })
+        .finally(() => {
+          if (waiter && waiters.includes(waiter)) waiters.splice(waiters.indexOf(waiter), 1);
+        });
+    },
     stop: async (signal = "SIGINT") => {
       try {
         child.kill(signal);
@@ -238,6 +258,17 @@ export function spawnCli(
 /** The port a spawned server printed in its "Listening on" line. */
 export async function portOf(server: CliProcess): Promise<string> {
   return (await server.line(/^Listening on /)).match(/:(\d+) /)![1];
+}
+
+/**
+ * A TCP port free on 127.0.0.1 right now, and not `avoid` (for a process that must be told its port before
+ * it binds it: a relay pointed at itself, a redis-server).
+ */
+export function freePort(avoid?: number): number {
+  const held = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (held.addr as Deno.NetAddr).port;
+  held.close();
+  return port === avoid ? freePort(avoid) : port;
 }
 
 /** Whether `name` is a command on PATH (a peer a test needs, such as openssl or python3). */

@@ -3,7 +3,7 @@
  * directory, with nothing persisted (`--save '' --appendonly no`), and killed or restarted on the same port.
  * @module
  */
-import { hasCommand } from "./_helpers.ts";
+import { freePort, hasCommand } from "./_helpers.ts";
 
 /** Why the Redis tests are ignored on this machine, or undefined when redis-server is installed. */
 export const NO_REDIS: string | undefined = hasCommand("redis-server")
@@ -21,14 +21,6 @@ export interface RedisServer {
   restart(): Promise<void>;
   /** Kills it and removes its directory. */
   stop(): Promise<void>;
-}
-
-/** A port free on 127.0.0.1 right now. */
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
 }
 
 /**

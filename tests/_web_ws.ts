@@ -160,3 +160,41 @@ export async function readUntilClose(conn: Deno.Conn): Promise<{ code: number; r
     clearTimeout(timer);
   }
 }
+
+/**
+ * Sends one upgrade request to `path` on `port` with the usual valid headers, each of which `headers`
+ * replaces (a value of null leaves that header out), and returns the response head's status code and
+ * headers (lower-case names), then closes the connection.
+ */
+export async function upgradeStatus(
+  port: number,
+  path: string,
+  headers: Record<string, string | null> = {},
+): Promise<{ status: number; headers: Record<string, string> }> {
+  const all: Record<string, string | null> = {
+    Host: `127.0.0.1:${port}`,
+    Upgrade: "websocket",
+    Connection: "Upgrade",
+    "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+    "Sec-WebSocket-Version": "13",
+    ...headers,
+  };
+  const lines = Object.entries(all).filter(([, v]) => v !== null).map(([k, v]) => `${k}: ${v}`);
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  try {
+    await conn.write(new TextEncoder().encode([`GET ${path} HTTP/1.1`, ...lines].join("\r\n") + "\r\n\r\n"));
+    let head = "";
+    const buf = new Uint8Array(1);
+    while (!head.endsWith("\r\n\r\n") && head.length < 16384) {
+      if ((await conn.read(buf)) === null) break;
+      head += String.fromCharCode(buf[0]);
+    }
+    const [statusLine, ...rest] = head.trim().split("\r\n");
+    const fields = Object.fromEntries(
+      rest.map((l) => [l.slice(0, l.indexOf(":")).toLowerCase(), l.slice(l.indexOf(":") + 1).trim()]),
+    );
+    return { status: Number(statusLine?.split(" ")[1]), headers: fields };
+  } finally {
+    conn.close();
+  }
+}

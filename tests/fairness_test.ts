@@ -4,8 +4,8 @@
  * the C echo server. Every connection must complete round trips, and
  * the least-served connection must get at least half the median connection's: a loose bound that catches a
  * server leaving some clients unserved under load, not a benchmark. The server is pinned to CPU 0 and the
- * generator to CPU 1 where the machine allows, as in `deno task bench:peers`. Run for each I/O core (`--io`);
- * the default, `deno`, is skipped unless SOCKKIT_FAIRNESS=1 while it still fails.
+ * generator to CPU 1 where the machine allows, as in `deno task bench:peers`. Run for each I/O core (`--io`),
+ * with the launcher's permissions: the default, `deno`, spreads the clients over its default event loops.
  * @module
  */
 import assert from "node:assert/strict";
@@ -17,7 +17,15 @@ const MAIN = new URL("../main.ts", import.meta.url).pathname;
 
 /** Starts `sockkit server 0 --quiet --host 127.0.0.1`; resolves once its "Listening on" line names the port. */
 function startQuietServer(io: IoCore): Promise<{ port: number; stop: () => Promise<void> }> {
-  return startSockkit(["--allow-net"], ["server", "0", "--quiet", "--host", "127.0.0.1", "--io", io]);
+  return startSockkit(["--allow-net", "--allow-read", "--unstable-net"], [
+    "server",
+    "0",
+    "--quiet",
+    "--host",
+    "127.0.0.1",
+    "--io",
+    io,
+  ]);
 }
 
 /** Starts sockkit with `args` on CPU 0; resolves once its "Listening on" line names the port. */
@@ -78,9 +86,7 @@ for (const io of IO_CORES) {
     name:
       `fairness (--io ${io}): 500 busy connections to sockkit's echo server are all served, the slowest at ` +
       `least half the median`,
-    // `--io deno` still fails it (Deno.Conn read loops starve connections past ~128 busy ones: bench/NOTES.md):
-    // run it with SOCKKIT_FAIRNESS=1.
-    ignore: !HAS_CC || (io === "deno" && Deno.env.get("SOCKKIT_FAIRNESS") !== "1"),
+    ignore: !HAS_CC,
     async fn() {
       const server = await startQuietServer(io);
       try {

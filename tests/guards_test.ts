@@ -49,6 +49,34 @@ Deno.test("idle-timeout: a client that sends without reading its echo is closed 
   }
 });
 
+Deno.test("idle-timeout: a client that stops reading, then reads, gets every byte echoed and a clean end, not a reset", async () => {
+  const server = await startServer({ idleTimeoutMs: 300 });
+  try {
+    // More than the socket buffers of both directions hold: the echo stalls, the server stops reading, and
+    // the write can only finish once the server, having closed the client, reads the rest away.
+    const sent = new Uint8Array(64 * 1024 * 1024);
+    for (let i = 0; i < 251; i++) sent[i] = i;
+    for (let n = 251; n < sent.length; n *= 2) sent.copyWithin(n, 0, n);
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+    try {
+      await writeAll(conn, sent);
+      const port = (conn.localAddr as Deno.NetAddr).port;
+      const received = await readToEnd(conn);
+      await conn.closeWrite();
+      const gone = await server.waitFor((e) => e.type === "disconnect" && e.peer.endsWith(`:${port}`));
+      assert.ok(gone.type === "disconnect");
+      assert.equal(gone.reason, "idle timeout: not reading its echo, nothing could be sent to it for 300 ms");
+      assert.ok(received.length > 0 && received.length < sent.length, `${received.length} bytes back`);
+      assert.equal(received.length, gone.bytes, "every byte the server read was echoed and arrived");
+      assert.ok(received.every((b, i) => b === sent[i]), "the echo is the start of what was sent");
+    } finally {
+      conn.close();
+    }
+  } finally {
+    await server.stop();
+  }
+});
+
 Deno.test("idle-timeout: a silent client is closed with the reason logged; a talking one is kept", async () => {
   const server = await startServer({ idleTimeoutMs: 300 });
   try {

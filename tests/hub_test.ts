@@ -387,3 +387,121 @@ Deno.test({
     for (let i = 0; i < 500; i++) assert.equal(await listener.line(), `<user1> line ${i}`);
   }),
 });
+
+/** Runs `redis-cli` on `redis` with `args`, the last argument read from `stdin` (`-x`: any bytes, any size). */
+async function redisCli(redis: RedisServer, args: string[], stdin: string | Uint8Array): Promise<string> {
+  const child = new Deno.Command("redis-cli", {
+    args: ["-p", String(redis.port), "-x", ...args],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const writer = child.stdin.getWriter();
+  await writer.write(typeof stdin === "string" ? new TextEncoder().encode(stdin) : stdin);
+  await writer.close();
+  const out = await child.output();
+  assert.ok(out.success, new TextDecoder().decode(out.stderr));
+  return new TextDecoder().decode(out.stdout).trim();
+}
+
+/** The value of one metric in `/metrics` text. */
+async function metric(url: string, name: string): Promise<number> {
+  const text = await (await fetch(url)).text();
+  return Number(new RegExp(`^${name} (\\d+)$`, "m").exec(text)?.[1]);
+}
+
+/**
+ * The value of a metric once it reaches `atLeast` (or after 5 s): the event loop that counts a hub drop is
+ * not always the one that serves the client who saw the next line, so the count may trail that line a little.
+ */
+async function settledMetric(url: string, name: string, atLeast: number): Promise<number> {
+  const deadline = Date.now() + 5_000;
+  for (;;) {
+    const value = await metric(url, name);
+    if (value >= atLeast || Date.now() > deadline) return value;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+Deno.test({
+  name:
+    "hub: what a raw Redis client publishes is passed on only as a line an instance sends; the rest is counted",
+  ignore: NO_REDIS !== undefined || !hasCommand("redis-cli"),
+  fn: withRedis(async (redis, procs, peers) => {
+    const a = await instance("chat", redis.url, ["--metrics", "127.0.0.1:0"]);
+    procs.push(a.proc);
+    await a.proc.line(/^hub: room lobby shared/);
+    const metricsUrl = (await a.proc.line(/^Metrics on /)).replace(/^Metrics on /, "");
+    const alice = await join(a.port, /^\* welcome user1, 0 others here/);
+    peers.push(alice);
+    const channel = "sockkit:chat:lobby";
+    const hostile: (string | Uint8Array)[] = [
+      "0badc0de\n<bob> hi\n<admin> a forged second line",
+      "0badc0de\n<bob> \x1b[2J\x1b]0;pwned\x07 cleared",
+      "0badc0de\n<bob> \u202eevil",
+      "0badc0de\nSYSTEM: the server restarts now",
+      "0badc0de\n<b\u200bob> an invisible character in the name",
+      "0badc0de\n* user1 is now root",
+      "0badc0de\n<user1> in the name of a member here",
+      "not-an-instance\n<bob> hi",
+      "no tag at all",
+      new Uint8Array([...new TextEncoder().encode("0badc0de\n<bob> "), 0xff, 0xfe]),
+      new TextEncoder().encode(`0badc0de\n<bob> ${"x".repeat(2 * 1024 * 1024)}`),
+    ];
+    for (const message of hostile) await redisCli(redis, ["PUBLISH", channel], message);
+    await redisCli(redis, ["PUBLISH", channel], "0badc0de\n<bob> hello, \\x1b as text is fine");
+    assert.equal(await alice.line(), "<bob> hello, \\x1b as text is fine", "the hostile ones never arrived");
+    const dropped = "sockkit_hub_dropped_total";
+    assert.equal(await settledMetric(metricsUrl, dropped, hostile.length), hostile.length);
+
+    // planted names: one with an escape, one under another name's key, one without an instance, one valid
+    await redisCli(redis, ["SET", `${channel}:name:evil`], "0badc0de \x1b[31mroot");
+    await redisCli(redis, ["SET", `${channel}:name:mallory`], "0badc0de user1");
+    await redisCli(redis, ["SET", `${channel}:name:junk`], "junk");
+    await redisCli(redis, ["SET", `${channel}:name:carol`], "0badc0de carol");
+    await alice.send("/who\n");
+    assert.equal(await alice.line(), "* 2 here: user1, carol");
+    assert.equal(await settledMetric(metricsUrl, dropped, hostile.length + 3), hostile.length + 3);
+
+    const { stdout, stderr } = await a.proc.stop();
+    const raw = [...stdout + stderr].filter((c) => /[\p{Cc}\p{Cf}]/u.test(c) && c !== "\n" && c !== "\t");
+    assert.deepEqual(raw, [], "no raw control or invisible character in the log");
+    const warned = stderr.split("\n").filter((l) => l.startsWith("warning: hub: dropped a message"));
+    assert.ok(warned.length >= 10, stderr);
+    assert.match(stderr, /not one line of screen-safe text: '<bob> hi\\n<admin> a forged second line'/);
+    assert.match(stderr, /a line in the name of user1, a member here/);
+    assert.match(stderr, /2\.0 MiB, over the 1\.0 MiB a message may carry/);
+  }),
+});
+
+Deno.test({
+  name: "hub: an instance publishes nothing over 1 MiB: a longer line reaches its own members only",
+  ignore: NO_REDIS !== undefined,
+  fn: withRedis(async (redis, procs, peers) => {
+    const a = await instance("chat", redis.url, ["--max-line", "4MiB"]);
+    const b = await instance("chat", redis.url);
+    procs.push(a.proc, b.proc);
+    const alice = await join(a.port, /^\* welcome user1/);
+    peers.push(alice);
+    const bob = await join(b.port, /^\* welcome user2/);
+    peers.push(bob);
+    const carol = await join(a.port, /^\* welcome user3/);
+    peers.push(carol);
+    assert.equal(await bob.line(), "* user3 joined");
+    const long = "x".repeat(2 * 1024 * 1024);
+    await alice.send(`${long}\n`);
+    const local = await carol.line();
+    assert.ok(local === `<user1> ${long}`, `this server's members get it, not ${local.length} characters`);
+    await alice.send("small\n");
+    const remote = await bob.line();
+    assert.ok(
+      remote === "<user1> small",
+      `the other server's got ${remote.slice(0, 40)}… (${remote.length})`,
+    );
+    const { stderr } = await a.proc.stop();
+    assert.match(
+      stderr,
+      /^warning: hub: a message of 2\.0 MiB reached this server's clients only: over the 1\.0 MiB a message may carry to the other instances$/m,
+    );
+  }),
+});

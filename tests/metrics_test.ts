@@ -215,6 +215,7 @@ Deno.test({
         "sockkit_messages_received_total",
         "sockkit_slow_consumer_disconnects_total",
         "sockkit_queued_bytes",
+        "sockkit_hub_dropped_total",
         "sockkit_udp_dropped_total",
         "sockkit_build_info",
       ]

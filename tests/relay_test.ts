@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import {
   echoRoundTrip,
+  freePort,
   hasCommand,
   portOf,
   readToEnd,
@@ -83,14 +84,23 @@ for (const config of CONFIGS) {
   });
 }
 
-Deno.test("relay: a dead target closes that client with the reason logged, and the relay keeps running", async () => {
+Deno.test("relay: a dead target closes each client with the reason logged, a few lines a second, and keeps running", async () => {
   const closed = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const deadPort = (closed.addr as Deno.NetAddr).port;
   closed.close();
-  const relay = spawnCli(["relay", "127.0.0.1:0", `127.0.0.1:${deadPort}`, "--connect-timeout", "2s"]);
+  const relay = spawnCli([
+    "relay",
+    "127.0.0.1:0",
+    `127.0.0.1:${deadPort}`,
+    "--connect-timeout",
+    "2s",
+    "--workers",
+    "1",
+  ]);
   try {
     const port = Number(await portOf(relay));
-    for (let i = 0; i < 2; i++) {
+    // 60 clients in a row: each is closed, and the log says so ten times a second (after a burst of ten)
+    for (let i = 0; i < 60; i++) {
       const back = await echoRoundTrip(port, encoder.encode("anyone?"));
       assert.equal(back.length, 0);
     }
@@ -99,11 +109,12 @@ Deno.test("relay: a dead target closes that client with the reason logged, and t
       line,
       new RegExp(`done \\(cannot connect to 127\\.0\\.0\\.1:${deadPort}: connection refused\\): 0 B up`),
     );
-    assert.equal(relay.lines.filter((l) => / done \(/.test(l)).length >= 1, true);
   } finally {
     const out = await relay.stop();
     assert.equal(out.code, 0, "still running until Ctrl-C");
-    assert.match(out.stdout, /2 clients relayed/);
+    assert.match(out.stdout, /60 clients relayed/);
+    const failures = relay.lines.filter((l) => / done \(cannot connect/.test(l));
+    assert.ok(failures.length >= 1 && failures.length < 60, `${failures.length} lines:\n${out.stdout}`);
   }
 });
 
@@ -376,6 +387,96 @@ Deno.test("relay: streams to datagrams and malformed addresses are usage errors 
     assert.equal(out.code, 2, `${args.join(" ")}: ${out.stderr}`);
     assert.match(out.stderr, re);
     assert.equal(out.stderr.trim().split("\n").length, 1, out.stderr);
+  }
+});
+
+Deno.test("relay: a target that is its own listen address is a usage error (exit 2) saying what to do", async () => {
+  const ep = (spec: string, role: "listen" | "connect") => parseAddressSpec(spec, role);
+  const loops: [string, string][] = [
+    ["127.0.0.1:24011", "127.0.0.1:24011"],
+    ["0.0.0.0:24011", "localhost:24011"],
+    ["24011", "127.0.0.2:24011"],
+    ["24011", "tls://127.0.0.1:24011"],
+    ["[::]:24011", "[::ffff:127.0.0.1]:24011"],
+    ["[::1]:24011", "[::1]:24011"],
+    ["udp://127.0.0.1:24011", "udp://127.0.0.1:24011"],
+    ["unix:/tmp/sockkit-loop.sock", "unix:/tmp/sockkit-loop.sock"],
+  ];
+  for (const [listen, target] of loops) {
+    assert.throws(
+      () => checkRelayPair(ep(listen, "listen"), ep(target, "connect")),
+      /is this relay's own listen address .*: every pair would connect back to the relay itself \(give the address of another server as the target\)$/,
+      `${listen} -> ${target}`,
+    );
+  }
+  // not loops: another port, another loopback address, IPv6 against an IPv4-only listener, a port picked
+  // by the system, a Unix socket elsewhere
+  const fine: [string, string][] = [
+    ["127.0.0.1:24011", "127.0.0.1:24012"],
+    ["127.0.0.1:24011", "127.0.0.2:24011"],
+    ["0.0.0.0:24011", "[::1]:24011"],
+    ["127.0.0.1:0", "127.0.0.1:24011"],
+    ["unix:/tmp/sockkit-loop.sock", "unix:/tmp/sockkit-other.sock"],
+  ];
+  for (const [listen, target] of fine) checkRelayPair(ep(listen, "listen"), ep(target, "connect"));
+
+  const out = await runCli(["relay", "127.0.0.1:24011", "127.0.0.1:24011"]);
+  assert.equal(out.code, 2);
+  assert.equal(
+    out.stderr.trim(),
+    "sockkit: the target 127.0.0.1:24011 is this relay's own listen address 127.0.0.1:24011: every pair " +
+      "would connect back to the relay itself (give the address of another server as the target)",
+  );
+});
+
+Deno.test("relay: a name for its own address (127.1) is a loop it tells at run time: cut at once, one warning", async () => {
+  const port = freePort();
+  const relay = spawnCli(["relay", `127.0.0.1:${port}`, `127.1:${port}`]);
+  try {
+    await portOf(relay);
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    assert.equal((await readToEnd(conn)).length, 0, "the client is closed");
+    conn.close();
+    assert.match(
+      await relay.line(/ => 127\.1:\d+ done/),
+      /done \(loop: the target 127\.1:\d+ leads back to this relay\)/,
+    );
+    await relay.line(/refused: loop: the target 127\.1:\d+ leads back to this relay/);
+  } finally {
+    const out = await relay.stop();
+    const connects = relay.lines.filter((line) => / connected \(/.test(line));
+    assert.ok(connects.length >= 1 && connects.length <= 3, `the loop went on:\n${out.stdout}`);
+    assert.deepEqual(
+      out.stderr.trim().split("\n"),
+      [
+        `warning: loop: the target 127.1:${port} leads back to this relay: pairs to it are cut ` +
+        "(give the address of another server as the target)",
+      ],
+    );
+  }
+});
+
+Deno.test("relay: two relays pointed at each other stop at the default ceiling of 1024 pairs, and unwind", async () => {
+  const pa = freePort();
+  const pb = freePort(pa);
+  const a = spawnCli(["relay", `127.0.0.1:${pa}`, `127.0.0.1:${pb}`]);
+  const b = spawnCli(["relay", `127.0.0.1:${pb}`, `127.0.0.1:${pa}`, "--max-conns", "5000"]);
+  try {
+    await Promise.all([portOf(a), portOf(b)]);
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port: pa });
+    await writeAll(conn, encoder.encode("x"));
+    await a.line(/refused: relay full \(1024 clients, --max-conns\)/);
+    conn.close();
+    // the client gone, every pair on both ends
+    await Promise.all([a.line(/ done.*\(0 online\)$/), b.line(/ done.*\(0 online\)$/)]);
+  } finally {
+    const [outA] = await Promise.all([a.stop(), b.stop()]);
+    assert.match(outA.stdout, /Stopped after .*: 1024 clients relayed, .*, 1 refused$/);
+    assert.deepEqual(outA.stderr.trim().split("\n"), [
+      "warning: relay full: 1024 pairs open (--max-conns, default 1024): new clients are turned away until " +
+      "pairs end (raise --max-conns for more; if one client made them, the target leads back to this relay " +
+      "through another relay or a port forward)",
+    ]);
   }
 });
 

@@ -1,6 +1,13 @@
 import assert from "node:assert/strict";
 import net from "node:net";
-import { echoRoundTrip, readExactly, spawnCli, startServer, type TestServer } from "./_helpers.ts";
+import {
+  CLI_PERMISSIONS,
+  echoRoundTrip,
+  readExactly,
+  spawnCli,
+  startServer,
+  type TestServer,
+} from "./_helpers.ts";
 import { echoExchanges, resettingClient } from "./_peers.ts";
 import { LinePeer } from "./_peer.ts";
 import { sleep, writeAll } from "../lib/core/io.ts";
@@ -187,7 +194,7 @@ for (const mode of MODE_NAMES) {
 
 Deno.test("abrupt peers: the server keeps serving when whoever reads its output goes away", async () => {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--quiet", "--allow-net", MAIN, "server", "0", "--host", "127.0.0.1"],
+    args: ["run", "--quiet", ...CLI_PERMISSIONS, MAIN, "server", "0", "--host", "127.0.0.1"],
     stdin: "null",
     stdout: "piped",
     stderr: "piped",

@@ -163,9 +163,9 @@ function problem(args: string[], r: Captured): string | undefined {
   if (!stackAllowed && /^\s+at .+[(:]\d+/m.test(all)) return "a stack trace";
   if (r.code === 0) return all.trim() === "" ? "success without any output" : undefined;
   // A probe that found no port open exits 1 with its report on stdout: an answer, not an error.
-  if (r.code === 1 && args[0] === "probe" && /^Probed \d+ ports? of /m.test(r.stdout) && r.stderr === "") {
-    return undefined;
-  }
+  // With --json that report is its last line, a summary record.
+  const report = /^Probed \d+ ports? of /m.test(r.stdout) || /"type":"summary"[^\n]*\n?$/.test(r.stdout);
+  if (r.code === 1 && args[0] === "probe" && report && r.stderr === "") return undefined;
   if (/[\p{Cc}--[\n]]/v.test(r.stderr)) return "a raw control character in the error";
   const lines = r.stderr.trimEnd().split("\n");
   if (!lines[0].startsWith("sockkit: ")) return "an error not starting with 'sockkit: '";

@@ -100,13 +100,21 @@ for (const plan of [broadcastPlan, chatPlan]) {
         const [sender] = await connectAll(server, 1);
         conns.push(...fast, ...hogs, sender);
         await server.waitForCount("connect", FAST + HOGS + 1, 10_000);
-        const senderName = `user${FAST + HOGS + 1}`;
+        // the sender's name, from its welcome (the clients, spread over event loops, are named as each loop
+        // gets to them, not in the order they connected)
+        const buf = new Uint8Array(64 * 1024);
+        let welcome = "";
+        while (plan.mode === "chat" && !welcome.includes("\n")) {
+          const n = await sender.read(buf);
+          if (n === null) break;
+          welcome += new TextDecoder().decode(buf.subarray(0, n));
+        }
+        const senderName = /^\* welcome (\S+),/.exec(welcome)?.[1] ?? "";
         const progress = fast.map(() => new Progress());
         const receiving = fast.map((conn, i) =>
           plan.receive(conn, progress[i], () => senderName).catch((err) => progress[i].fail(String(err)))
         );
         const drainSender = (async () => {
-          const buf = new Uint8Array(64 * 1024);
           while (await sender.read(buf) !== null);
         })().catch(() => {});
 

@@ -4,7 +4,7 @@ import { writeAll } from "../lib/core/io.ts";
 import { readToEnd, runCli, spawnCli, startServer, type TestServer } from "./_helpers.ts";
 import { httpUrl, scrape, scrapeUntil } from "./_metrics.ts";
 import { LinePeer } from "./_peer.ts";
-import { rawUpgrade, readUntilClose, WsPeer } from "./_web_ws.ts";
+import { rawUpgrade, readUntilClose, upgradeStatus, WsPeer } from "./_web_ws.ts";
 
 const LOCAL = { hostname: "127.0.0.1", port: 0 };
 
@@ -58,6 +58,29 @@ Deno.test("web: browsers on /ws and nc users share one chat room: lines, names, 
   }
 });
 
+Deno.test("web: a page's message with a line break is one room line, the break shown escaped as ws:// shows it", async () => {
+  const server = await startServer({ mode: "chat", web: LOCAL });
+  const tcp = await LinePeer.connect(server.port);
+  const web = await WsPeer.open(await wsUrl(server));
+  try {
+    assert.match(await tcp.line(), /^\* welcome user1/);
+    assert.match(await web.line(), /^\* welcome user2/);
+    assert.equal(await tcp.line(), "* user2 joined");
+    web.send("one\n<user1> forged\n");
+    assert.equal(
+      await tcp.line(),
+      "<user2> one\\n<user1> forged",
+      "one message, one line: no forged second line",
+    );
+    web.send("after");
+    assert.equal(await tcp.line(), "<user2> after");
+  } finally {
+    web.close();
+    tcp.close();
+    await server.stop();
+  }
+});
+
 Deno.test("web: broadcast relays a browser's messages to nc users as lines, and their lines back as messages", async () => {
   const server = await startServer({ mode: "broadcast", web: LOCAL });
   const web = await WsPeer.open(await wsUrl(server));
@@ -95,6 +118,23 @@ Deno.test("web: a page from another origin is refused (403) and counted; the sam
     assert.equal(same.status, "HTTP/1.1 101 Switching Protocols");
     const m = await scrape(`http://127.0.0.1:${port}/metrics`);
     assert.equal(m.get('sockkit_refused_total{reason="deny"}'), 1);
+  } finally {
+    await server.stop();
+  }
+});
+
+Deno.test("web: /ws refuses a Host that is not this server (403, DNS rebinding) and a malformed handshake", async () => {
+  const server = await startServer({ mode: "chat", web: LOCAL });
+  try {
+    const port = await webPortOf(server);
+    const evil = `evil.example:${port}`;
+    assert.equal((await upgradeStatus(port, "/ws", { Host: evil, Origin: `http://${evil}` })).status, 403);
+    assert.ok(server.events.some((e) => /Host evil\.example:\d+ is not this server/.test(JSON.stringify(e))));
+    assert.equal((await upgradeStatus(port, "/ws", { "Sec-WebSocket-Key": null })).status, 400);
+    const old = await upgradeStatus(port, "/ws", { "Sec-WebSocket-Version": "8" });
+    assert.equal(old.status, 426);
+    assert.equal(old.headers["sec-websocket-version"], "13");
+    assert.equal((await upgradeStatus(port, "/ws", { Host: `localhost:${port}` })).status, 101);
   } finally {
     await server.stop();
   }

@@ -21,6 +21,7 @@ import type { ServerEvent } from "../lib/report/events.ts";
 import { IS_LINUX, rssKiB, spawnServer, within } from "./_proc.ts";
 import { parseCidr } from "../lib/endpoints/cidr.ts";
 import { clientFrame, openWs, rawUpgrade, refusedWith, startWsServer } from "./_ws.ts";
+import { upgradeStatus } from "./_web_ws.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -104,6 +105,46 @@ Deno.test("ws server: another path is 404, plain HTTP without an upgrade is 426"
     assert.equal(decoder.decode((await peer.nth(1)).data), "ok");
     peer.ws.close();
     await peer.closed;
+  } finally {
+    await server.stop();
+  }
+});
+
+Deno.test("ws server: a Host that is not this server is 403 (DNS rebinding), with the reason in the log", async () => {
+  const server = await startWsServer({ path: "/" });
+  try {
+    const evil = `evil.example:${server.port}`;
+    const rebound = await upgradeStatus(server.port, "/", { Host: evil, Origin: `http://${evil}` });
+    assert.equal(rebound.status, 403, "a page of a rebound name gets no WebSocket");
+    assert.ok(server.events.some((e) => /Host evil\.example:\d+ is not this server/.test(JSON.stringify(e))));
+    assert.equal((await upgradeStatus(server.port, "/", { Host: `localhost:${server.port}` })).status, 101);
+    assert.equal((await upgradeStatus(server.port, "/", { Host: `127.0.0.1:${server.port}` })).status, 101);
+  } finally {
+    await server.stop();
+  }
+  const allowed = await startWsServer({ path: "/", ws: { allowOrigins: ["http://app.example"] } });
+  try {
+    const app = `app.example:${allowed.port}`;
+    assert.equal(
+      (await upgradeStatus(allowed.port, "/", { Host: app })).status,
+      101,
+      "--allow-origin's name",
+    );
+  } finally {
+    await allowed.stop();
+  }
+});
+
+Deno.test("ws server: a missing or malformed Sec-WebSocket-Key is 400, another version 426 naming 13", async () => {
+  const server = await startWsServer({ path: "/" });
+  try {
+    assert.equal((await upgradeStatus(server.port, "/", { "Sec-WebSocket-Key": null })).status, 400);
+    assert.equal((await upgradeStatus(server.port, "/", { "Sec-WebSocket-Key": "c2hvcnQ=" })).status, 400);
+    const old = await upgradeStatus(server.port, "/", { "Sec-WebSocket-Version": "8" });
+    assert.equal(old.status, 426);
+    assert.equal(old.headers["sec-websocket-version"], "13");
+    assert.ok(server.events.some((e) => /no Sec-WebSocket-Key/.test(JSON.stringify(e))), "said in the log");
+    assert.ok(!server.events.some((e) => /TypeError/.test(JSON.stringify(e))), "no raw TypeError");
   } finally {
     await server.stop();
   }

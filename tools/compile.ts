@@ -35,6 +35,8 @@ export function compileArgs(output: string, target?: string): string[] {
     "lib/bench/worker.ts",
     "--include",
     "lib/relay/worker.ts",
+    "--include",
+    "lib/server/worker.ts",
     "--output",
     output,
     "main.ts",

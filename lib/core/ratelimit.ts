@@ -96,6 +96,39 @@ export class TokenBuckets {
 }
 
 /**
+ * Passes a recurring event through at most `perSecond` times a second (bursts of up to `burst`) and counts
+ * the ones it held back: `write` gets each event passed and how many were held back since the last one.
+ *
+ * @example
+ * ```ts
+ * const refused = limited(1, (peer: string, heldBack) => console.warn(peer, heldBack));
+ * refused("127.0.0.1:5000"); // written, 0 held back
+ * refused("127.0.0.1:5001"); // held back; the next one written says 1
+ * ```
+ */
+export function limited<T>(
+  perSecond: number,
+  write: (event: T, heldBack: number) => void,
+  burst: number = Math.max(1, perSecond),
+): (event: T) => void {
+  const bucket = new TokenBucket(perSecond, burst);
+  let heldBack = 0;
+  return (event) => {
+    if (!bucket.take()) {
+      heldBack++;
+      return;
+    }
+    write(event, heldBack);
+    heldBack = 0;
+  };
+}
+
+/** ` (3 more like this not shown)` after a line that stands for others held back, or nothing. */
+export function heldBackNote(heldBack: number): string {
+  return heldBack > 0 ? ` (${heldBack} more like this not shown)` : "";
+}
+
+/**
  * Passes a recurring message through at most `perSecond` times a second and counts the ones it held back,
  * so a flood of failures makes a few log lines, not thousands.
  *
@@ -107,14 +140,5 @@ export class TokenBuckets {
  * ```
  */
 export function limitedLog(perSecond: number, write: (line: string) => void): (line: string) => void {
-  const bucket = new TokenBucket(perSecond);
-  let heldBack = 0;
-  return (line) => {
-    if (!bucket.take()) {
-      heldBack++;
-      return;
-    }
-    write(heldBack > 0 ? `${line} (${heldBack} more like this not shown)` : line);
-    heldBack = 0;
-  };
+  return limited<string>(perSecond, (line, heldBack) => write(line + heldBackNote(heldBack)));
 }

@@ -12,8 +12,9 @@ import { createClient } from "redis";
 import { SockkitError } from "../core/errors.ts";
 import type { EventSink, HubEvent } from "../report/events.ts";
 import { formatDuration } from "../core/duration.ts";
-import { plural } from "../core/format.ts";
-import type { HeldName, Hub, HubListener } from "./hub.ts";
+import { formatBytes, plural } from "../core/format.ts";
+import { limitedLog } from "../core/ratelimit.ts";
+import { type HeldName, type Hub, type HubListener, MAX_HUB_MESSAGE } from "./hub.ts";
 import type { HubSettings } from "./url.ts";
 
 /** How long a name (a member's presence) outlives the last heartbeat of the instance holding it. */
@@ -27,6 +28,9 @@ const MAX_BACKOFF_MS = 2_000;
 /** How long connecting may take, at start and on every reconnection attempt. */
 const CONNECT_TIMEOUT_MS = 3_000;
 
+/** What an instance id looks like (see `RedisHub.instance`): anything else did not come from an instance. */
+const INSTANCE_ID = /^[0-9a-f]{8}$/;
+
 /** Deletes a key only while it still holds this instance's value (a name is never released for another). */
 const RELEASE_SCRIPT =
   `if redis.call("GET", KEYS[1]) == ARGV[1] then return redis.call("DEL", KEYS[1]) end return 0`;
@@ -36,7 +40,7 @@ export interface RedisHubOptions {
   settings: HubSettings;
   /** The mode whose room this is: chat and broadcast rooms of the same name are kept apart. */
   mode: string;
-  emit: EventSink<HubEvent>;
+  emit: EventSink<HubEvent | { type: "warning"; message: string }>;
   /** Presence expiry, for tests (default PRESENCE_TTL_MS; the heartbeat runs at a third of it). */
   ttlMs?: number;
 }
@@ -74,12 +78,14 @@ class RedisHub implements Hub {
   #lastError = "";
   #restoring = false;
   #localNumber = 0;
+  readonly #tooLarge: (line: string) => void;
 
   constructor(private readonly opts: RedisHubOptions) {
     this.#ttlMs = opts.ttlMs ?? PRESENCE_TTL_MS;
     this.#channel = `sockkit:${opts.mode}:${opts.settings.room}`;
     this.#prefix = `${this.#channel}:`;
     this.#tag = new TextEncoder().encode(`${this.instance}\n`);
+    this.#tooLarge = limitedLog(1, (message) => opts.emit({ type: "warning", message }));
     this.#pub = createClient({
       url: opts.settings.url,
       disableOfflineQueue: true,
@@ -132,6 +138,13 @@ class RedisHub implements Hub {
   }
 
   publish(data: Uint8Array): void {
+    if (data.length > MAX_HUB_MESSAGE) {
+      this.#tooLarge(
+        `hub: a message of ${formatBytes(data.length)} reached this server's clients only: over the ` +
+          `${formatBytes(MAX_HUB_MESSAGE)} a message may carry to the other instances`,
+      );
+      return;
+    }
     if (!this.#reachable || this.#inFlight > MAX_IN_FLIGHT_BYTES) {
       this.#dropped++;
       return;
@@ -188,19 +201,24 @@ class RedisHub implements Hub {
     return ++this.#localNumber;
   }
 
-  async remoteNames(): Promise<string[] | undefined> {
+  async remoteNames(): Promise<HeldName[] | undefined> {
     if (!this.#reachable) return undefined;
     try {
-      const names: string[] = [];
+      const names: HeldName[] = [];
+      const keyAt = this.#nameKey("").length;
       for await (const keys of this.#pub.scanIterator({ MATCH: `${this.#prefix}name:*`, COUNT: 1000 })) {
         if (keys.length === 0) continue;
-        for (const value of await this.#pub.mGet(keys)) {
-          if (value === null) continue;
+        const values = await this.#pub.mGet(keys);
+        values.forEach((value, i) => {
+          if (value === null) return;
           const space = value.indexOf(" ");
-          if (value.slice(0, space) !== this.instance) names.push(value.slice(space + 1));
-        }
+          const instance = value.slice(0, Math.max(0, space));
+          if (instance === this.instance) return;
+          if (!INSTANCE_ID.test(instance)) return this.#listener?.dropped?.("a name not held by an instance");
+          names.push({ key: keys[i].slice(keyAt), name: value.slice(space + 1) });
+        });
       }
-      return names.sort();
+      return names.sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
     } catch {
       return undefined;
     }
@@ -244,9 +262,16 @@ class RedisHub implements Hub {
 
   #onMessage(message: Buffer): void {
     const newline = message.indexOf(0x0a);
-    if (newline < 0) return;
-    const instance = message.toString("latin1", 0, newline);
+    const instance = newline < 0 ? "" : message.toString("latin1", 0, newline);
     if (instance === this.instance) return;
+    if (!INSTANCE_ID.test(instance)) return this.#listener?.dropped?.("it is not tagged with an instance id");
+    if (message.length - newline - 1 > MAX_HUB_MESSAGE) {
+      return this.#listener?.dropped?.(
+        `${formatBytes(message.length - newline - 1)}, over the ${
+          formatBytes(MAX_HUB_MESSAGE)
+        } a message may carry`,
+      );
+    }
     this.#listener?.message(
       new Uint8Array(message.buffer, message.byteOffset + newline + 1, message.length - newline - 1),
       instance,

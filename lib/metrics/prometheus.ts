@@ -6,10 +6,7 @@
  */
 import { Counter, Gauge, Registry } from "prom-client";
 import meta from "../../deno.json" with { type: "json" };
-import { type ConnectionTransport, REFUSAL_KINDS, type ServerCounters } from "./counters.ts";
-
-/** The transports `sockkit_connections_active` always lists (0 when none is connected that way). */
-const TRANSPORTS: readonly ConnectionTransport[] = ["tcp", "tls", "unix", "udp", "ws"];
+import { CONNECTION_TRANSPORTS, type CounterReadings, REFUSAL_KINDS } from "./counters.ts";
 
 /** The content type of the Prometheus text format, version 0.0.4. */
 export const METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
@@ -22,7 +19,8 @@ function total(counter: Counter, value: number, labels?: Record<string, string>)
 }
 
 /**
- * The registry of one server run's metrics, read from `counters` each time it is rendered.
+ * The registry of one server run's metrics, read from `counters` (one loop's, or every loop's added up) each
+ * time it is rendered.
  *
  * @example
  * ```ts
@@ -31,7 +29,7 @@ function total(counter: Counter, value: number, labels?: Record<string, string>)
  * text.includes("# TYPE sockkit_connections_total counter"); // true
  * ```
  */
-export function metricsRegistry(counters: ServerCounters): Registry {
+export function metricsRegistry(counters: CounterReadings): Registry {
   const registers = [new Registry()];
   const counter = (name: string, help: string, read: () => number) =>
     new Counter({
@@ -48,7 +46,7 @@ export function metricsRegistry(counters: ServerCounters): Registry {
     labelNames: ["transport"],
     registers,
     collect: function () {
-      for (const transport of TRANSPORTS) this.set({ transport }, counters.active[transport]);
+      for (const transport of CONNECTION_TRANSPORTS) this.set({ transport }, counters.activeOf(transport));
     },
   });
   counter(
@@ -86,6 +84,11 @@ export function metricsRegistry(counters: ServerCounters): Registry {
       this.set(counters.queuedBytes);
     },
   });
+  counter(
+    "sockkit_hub_dropped_total",
+    "Messages from the other instances of a --hub room dropped: malformed, not as this server sends them, or over the cap.",
+    () => counters.hubDropped,
+  );
   counter(
     "sockkit_udp_dropped_total",
     "UDP replies not sent because a source went over --udp-rate.",

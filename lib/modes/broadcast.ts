@@ -1,5 +1,6 @@
 import type { Mode, ModeContext, Session } from "./mode.ts";
 import { Room } from "./room.ts";
+import { hubDropper } from "../hub/hub.ts";
 
 const BROADCAST_BUFFER_SIZE = 16 * 1024;
 
@@ -10,9 +11,12 @@ const BROADCAST_BUFFER_SIZE = 16 * 1024;
  * clients send also reaches the clients of every other instance in the room, the same way.
  */
 export function broadcast(ctx: ModeContext): Mode {
-  const room = new Room(ctx.maxQueue, {}, ctx.counters);
+  const room = new Room(ctx.maxQueue, { onSize: (size) => ctx.hub?.members?.(size) }, ctx.counters);
   // what other instances of the room (--hub) publish reaches every member here, like a local member's bytes
-  ctx.hub?.listen({ message: (data) => room.send(data.slice()) });
+  ctx.hub?.listen({
+    message: (data) => room.send(data.slice()),
+    dropped: hubDropper(ctx.emit, ctx.counters),
+  });
   return (session: Session) =>
     room.serve(session, async (member) => {
       const buf = new Uint8Array(BROADCAST_BUFFER_SIZE);

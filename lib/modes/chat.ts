@@ -1,8 +1,8 @@
-import { escapeBytes, escapeText, plural, textForScreen } from "../core/format.ts";
+import { escapeBytes, escapeText, isUtf8, plural, textForScreen } from "../core/format.ts";
 import { LineReader, MessageLines } from "../core/framing.ts";
 import { concatBytes } from "../core/io.ts";
 import type { Mode, ModeContext, Session } from "./mode.ts";
-import { LocalHub } from "../hub/hub.ts";
+import { type HeldName, type Hub, hubDropper, LocalHub } from "../hub/hub.ts";
 import { nameKey, nameProblem } from "./names.ts";
 import { type Member, Room } from "./room.ts";
 
@@ -23,10 +23,11 @@ const UNREACHABLE = "other servers unreachable";
  * A WebSocket member sends one line per message and is sent one text message per line, with no line ending.
  */
 export function chat(ctx: ModeContext): Mode {
-  const hub = ctx.hub ?? new LocalHub();
+  const hub: Hub = ctx.hub ?? new LocalHub();
   /** Name keys being claimed from the hub right now, so that no two local members can get the same. */
   const claiming = new Set<string>();
   const room: Room = new Room(ctx.maxQueue, {
+    onSize: (size) => hub.members?.(size),
     onLeave: (member, reason) => {
       if (!member.name) return;
       announce(member, `* ${member.name} left${reason ? ` (${reason})` : ""}`);
@@ -35,16 +36,31 @@ export function chat(ctx: ModeContext): Mode {
     onShutdown: (member) => {
       tell(member, "* server shutting down");
       if (!member.name) return;
-      hub.publish(encoder.encode(`* ${member.name} left (server shutting down)`));
+      hub.publish(encoder.encode(`* ${member.name} left (server shutting down)`), true);
       hub.release(nameKey(member.name));
     },
   }, ctx.counters);
+  const drop = hubDropper(ctx.emit, ctx.counters);
+  /** The name keys of this server's members, on every event loop (no other instance may speak for them). */
+  const localKeys = () => {
+    const keys = new Set(hub.heldHere);
+    for (const m of room.members) if (m.name) keys.add(nameKey(m.name));
+    return keys;
+  };
   hub.listen({
-    // what another instance relays was made screen-safe there, as its own members' lines are here
-    message: (text, instance) => {
-      ctx.emit({ type: "chat", id: 0, peer: `instance ${instance}`, text: new TextDecoder().decode(text) });
+    // Anyone who can publish on the hub's channel can write anything there: a line is passed on only in a
+    // shape this server would publish itself, screen-safe as its own members' lines are made here.
+    message: (text, instance, via) => {
+      // another event loop's line is one of this server's own; another instance's is checked by each loop
+      // it reaches, against the names held on every loop, and the loop that logs it counts and says a drop
+      const problem = via === "loop" ? undefined : hubLineProblem(text, localKeys());
+      if (problem) return via ? undefined : drop(problem);
+      if (!via) {
+        ctx.emit({ type: "chat", id: 0, peer: `instance ${instance}`, text: new TextDecoder().decode(text) });
+      }
       room.send(lineFor(text));
     },
+    dropped: drop,
     down: () => {
       for (const member of room.members) {
         tell(member, `* ${UNREACHABLE}: only this server's members hear you`);
@@ -74,22 +90,22 @@ export function chat(ctx: ModeContext): Mode {
     return false;
   }
 
-  /** Claims `name` here and on the other instances; false when someone has it. */
-  async function claim(name: string, except?: Member): Promise<boolean> {
-    if (nameTaken(name, except)) return false;
+  /** Claims `name` for `member` here and on the other instances; false when someone else has it. */
+  async function claim(name: string, member: Member): Promise<boolean> {
+    if (nameTaken(name, member)) return false;
     const key = nameKey(name);
     claiming.add(key);
     try {
-      return await hub.claim({ key, name });
+      return await hub.claim({ key, name, since: member.session.id });
     } finally {
       claiming.delete(key);
     }
   }
 
-  async function defaultName(): Promise<string> {
+  async function defaultName(member: Member): Promise<string> {
     for (;;) {
       const name = `user${await hub.nextNumber()}`;
-      if (await claim(name)) return name;
+      if (await claim(name, member)) return name;
     }
   }
 
@@ -108,9 +124,30 @@ export function chat(ctx: ModeContext): Mode {
 
   /** Everyone in the room, this instance's members first (in the order they joined); undefined: unreachable. */
   async function everyone(): Promise<{ names: string[]; unreachable: boolean }> {
+    if (hub.roomNames) {
+      // the other event loops' members are this server's; the other instances' names are checked as below
+      const { here, elsewhere, unreachable } = await hub.roomNames();
+      return { names: [...here, ...validNames(elsewhere, new Set(here.map(nameKey)))], unreachable };
+    }
     const here = [...room.members].map((m) => m.name).filter((name) => name !== "");
     const elsewhere = await hub.remoteNames();
-    return { names: [...here, ...elsewhere ?? []], unreachable: elsewhere === undefined };
+    return { names: [...here, ...validNames(elsewhere ?? [])], unreachable: elsewhere === undefined };
+  }
+
+  /** The names other instances hold that could be names here, each once and none of this server's. */
+  function validNames(held: HeldName[], seen = localKeys()): string[] {
+    const names: string[] = [];
+    for (const { key, name } of held) {
+      const problem = nameProblem(name) ??
+        (key !== nameKey(name) ? `'${name}' is held under another name's key` : undefined) ??
+        (seen.has(key) ? `'${name}' is a name already listed` : undefined);
+      if (problem) drop(`a name in /who: ${problem}`);
+      else {
+        seen.add(key);
+        names.push(name);
+      }
+    }
+    return names;
   }
 
   async function who(member: Member): Promise<void> {
@@ -157,7 +194,7 @@ export function chat(ctx: ModeContext): Mode {
   return (session: Session) =>
     room.serve(session, async (member) => {
       member.hearing = false;
-      const name = await defaultName();
+      const name = await defaultName(member);
       if (!room.has(member)) return hub.release(nameKey(name));
       member.name = name;
       const { names, unreachable } = await everyone();
@@ -191,6 +228,45 @@ export function chat(ctx: ModeContext): Mode {
         if (!await handleLine(member, result.line)) return;
       }
     });
+}
+
+/** The lines an instance publishes: a member's line, a join, a leave (with its reason), a rename. */
+const HUB_LINES: { re: RegExp; names: number[] }[] = [
+  { re: /^<([^>]*)> /, names: [1] },
+  { re: /^\* (\S+) joined$/, names: [1] },
+  { re: /^\* (\S+) left(?: \(.*\))?$/s, names: [1] },
+  { re: /^\* (\S+) is now (\S+)$/, names: [1, 2] },
+];
+
+/**
+ * Why a line another instance published through the hub is not passed on, or undefined: it must be one
+ * line of screen-safe text (what `textForScreen` leaves as it is), in a shape an instance publishes, with
+ * valid names, none of them one of this server's members (`localKeys`).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * const line = (text: string) => new TextEncoder().encode(text);
+ * assert.equal(hubLineProblem(line("<bob> hi"), new Set()), undefined);
+ * assert.match(hubLineProblem(line("<bob> hi\n<alice> forged"), new Set())!, /not one line of screen-safe text/);
+ * assert.match(hubLineProblem(line("<alice> hi"), new Set(["alice"]))!, /in the name of alice, a member here/);
+ * ```
+ */
+export function hubLineProblem(text: Uint8Array, localKeys: ReadonlySet<string>): string | undefined {
+  if (!isUtf8(text)) return "not UTF-8";
+  const line = new TextDecoder().decode(text);
+  if (textForScreen(text) !== line) {
+    return `not one line of screen-safe text: '${textForScreen(text).slice(0, 80)}'`;
+  }
+  const shape = HUB_LINES.map(({ re, names }) => ({ match: re.exec(line), names })).find((s) => s.match);
+  if (!shape) return `not a line an instance sends: '${line.slice(0, 80)}'`;
+  for (const i of shape.names) {
+    const name = shape.match![i];
+    const problem = nameProblem(name);
+    if (problem) return problem;
+    if (localKeys.has(nameKey(name))) return `a line in the name of ${name}, a member here`;
+  }
+  return undefined;
 }
 
 /** The bytes of a line for each member, ending the way that member's lines end (built at most twice). */

@@ -34,6 +34,8 @@ export interface RoomHooks {
   onLeave?(member: Member, reason?: string): void;
   /** The server is shutting down: last words to queue for this member before its queue is flushed. */
   onShutdown?(member: Member): void;
+  /** The room's size changed (a member joined or left). */
+  onSize?(size: number): void;
 }
 
 /**
@@ -85,10 +87,11 @@ export class Room {
   async serve(session: Session, loop: (member: Member) => Promise<void>): Promise<void> {
     const member = new Member(session, this.maxQueue, this.counters);
     this.#members.add(member);
+    this.hooks.onSize?.(this.#members.size);
     let closing: Promise<void> | undefined;
     session.onStop = () => {
       if (closing) return;
-      this.#members.delete(member);
+      if (this.#members.delete(member)) this.hooks.onSize?.(this.#members.size);
       this.hooks.onShutdown?.(member);
       closing = member.queue.flush().then(() => session.close());
     };
@@ -108,6 +111,7 @@ export class Room {
   /** Takes a member out of the room (once); the others hear of it unless the server is shutting down. */
   leave(member: Member, reason?: string): void {
     if (!this.#members.delete(member)) return;
+    this.hooks.onSize?.(this.#members.size);
     if (!member.session.stopping) this.hooks.onLeave?.(member, reason);
   }
 

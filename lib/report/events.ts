@@ -79,14 +79,20 @@ export interface HubEvent {
   message: string;
 }
 
-/** What a mode reports: a chat transcript line (as members see it), or a note about one client. */
+/**
+ * What a mode reports: a chat transcript line (as members see it), a note about one client, or a warning
+ * (what the hub brought that was dropped).
+ */
 export type ModeEvent =
   | { type: "chat"; id: number; peer: string; text: string }
-  | { type: "note"; id: number; peer: string; text: string };
+  | { type: "note"; id: number; peer: string; text: string }
+  | { type: "warning"; message: string };
 
 /** A socket call narrated by `--trace`: what was called, on which peer, with which sizes, and when. */
 export interface TraceEvent {
   type: "trace";
+  /** The event loop that made the call (1, 2, …), when the command runs on several (`--workers`). */
+  loop?: number;
   call: "bind" | "listen" | "accept" | "connect" | "recv" | "send" | "shutdown" | "close";
   /** Milliseconds since the command started. */
   elapsedMs: number;
@@ -104,6 +110,8 @@ export interface TraceEvent {
 /** Bytes on the wire for `--hex`: one event per recv or send, with the stream offset of its first byte. */
 export interface HexEvent {
   type: "hex";
+  /** The event loop that moved the bytes (1, 2, …), when the command runs on several (`--workers`). */
+  loop?: number;
   direction: "recv" | "send";
   peer: string;
   offset: number;

@@ -57,10 +57,16 @@ export function notReadingReason(timeoutMs: number): string {
 export class IdleTimer {
   #lastActive = performance.now();
   #timer: ReturnType<typeof setTimeout> | undefined;
+  #expired = false;
 
   /** `onIdle` may answer `"active"`: then the timer counts as touched and keeps watching. */
   constructor(readonly timeoutMs: number, private readonly onIdle: () => void | "active") {
     this.#arm(timeoutMs);
+  }
+
+  /** True once `onIdle` has been called and did not answer `"active"` (while it runs: true). */
+  get expired(): boolean {
+    return this.#expired;
   }
 
   /** Records activity now. */
@@ -79,7 +85,9 @@ export class IdleTimer {
       const left = this.timeoutMs - (performance.now() - this.#lastActive);
       if (left > 0) return this.#arm(left);
       this.#timer = undefined;
+      this.#expired = true;
       if (this.onIdle() === "active") {
+        this.#expired = false;
         this.touch();
         this.#arm(this.timeoutMs);
       }

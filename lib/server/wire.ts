@@ -163,7 +163,8 @@ export function formatTrace(e: TraceEvent): string {
       call = `close(${e.peer})`;
       break;
   }
-  return `${time} ${call}${e.error ? ` = error: ${e.error}` : ""}`;
+  const loop = e.loop === undefined ? "" : ` [loop ${e.loop}]`;
+  return `${time}${loop} ${call}${e.error ? ` = error: ${e.error}` : ""}`;
 }
 
 const HEX_ROW = 16;
@@ -180,10 +181,11 @@ const HEX_ROW = 16;
  */
 export function formatHex(e: HexEvent): string[] {
   const bytes = e.hex.match(/../g)?.map((h) => parseInt(h, 16)) ?? [];
+  const loop = e.loop === undefined ? "" : ` [loop ${e.loop}]`;
   const lines = [
     e.direction === "recv"
-      ? `< recv ${bytes.length} bytes from ${e.peer}`
-      : `> send ${bytes.length} bytes to ${e.peer}`,
+      ? `< recv ${bytes.length} bytes from ${e.peer}${loop}`
+      : `> send ${bytes.length} bytes to ${e.peer}${loop}`,
   ];
   for (let i = 0; i < bytes.length; i += HEX_ROW) {
     const row = bytes.slice(i, i + HEX_ROW);

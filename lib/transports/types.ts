@@ -154,9 +154,10 @@ export interface ListenSettings {
   udp?: UdpSettings;
   /**
    * The server's counters, for what a listener drops itself (UDP replies over the rate limit: counted as
-   * dropped, and not as sent, although the mode's write of them succeeded).
+   * dropped, and not as sent, although the mode's write of them succeeded; failed TLS handshakes: refused,
+   * reason `handshake`).
    */
-  counters?: { udpDropped: number; sentBytes: number };
+  counters?: { udpDropped: number; sentBytes: number; refused?: { handshake: number } };
   /** WebSocket: the guard rails' decision before an upgrade (refused with an HTTP status). */
   admission?: Admission;
   /** Transports that share a port: bind with SO_REUSEPORT, beside the other event loops of the same relay. */
@@ -189,6 +190,4 @@ export interface Listener {
   reporter?(emit: EventSink<ServerEvent>): EventSink<ServerEvent>;
   /** Called once the server has stopped: reports what it held back, and adds to the summary (UDP drops). */
   finish?(): Partial<ServerSummary>;
-  /** TLS: handshakes that failed or timed out, each a connection never handed to `accept()`'s caller. */
-  readonly failedHandshakes?: number;
 }

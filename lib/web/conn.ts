@@ -53,6 +53,8 @@ function goneError(): Error {
  */
 export class WebSocketConn implements Deno.Conn {
   #inbox: Uint8Array[] = [];
+  /** For each inbox entry: true when it is a text message (its bytes end with the `\n` a byte read adds). */
+  #isText: boolean[] = [];
   #inboxBytes = 0;
   #reader?: { buf: Uint8Array; resolve(n: number | null): void; reject(err: unknown): void };
   #pending: Uint8Array = new Uint8Array(0);
@@ -66,7 +68,13 @@ export class WebSocketConn implements Deno.Conn {
     readonly remoteAddr: Deno.NetAddr,
     readonly localAddr: Deno.NetAddr,
     private readonly maxInbox: number = 1024 * 1024,
+    /** True (chat): whole messages too (`readMessage`, `writeMessage`), so one message is one line. */
+    messages = false,
   ) {
+    if (messages) {
+      this.readMessage = () => this.#readMessage();
+      this.writeMessage = (message) => this.#writeMessage(message);
+    }
     socket.binaryType = "arraybuffer";
     this.#opened = new Promise((resolve) => {
       socket.addEventListener("open", () => resolve(true), { once: true });
@@ -84,9 +92,11 @@ export class WebSocketConn implements Deno.Conn {
     const bytes = typeof data === "string" ? encoder.encode(data + "\n") : new Uint8Array(data);
     if (bytes.length === 0) return;
     this.#inbox.push(bytes);
+    this.#isText.push(typeof data === "string");
     this.#inboxBytes += bytes.length;
     if (this.#inboxBytes > this.maxInbox) {
       this.#inbox = [];
+      this.#isText = [];
       this.#inboxBytes = 0;
       this.#closeSocket(1008, "sending faster than the server reads");
       this.#peerGone = true;
@@ -96,6 +106,9 @@ export class WebSocketConn implements Deno.Conn {
 
   /** Hands the reader waiting in `read` what arrived, or the end of the stream. */
   #wake(): void {
+    const waiter = this.#messageWaiter;
+    this.#messageWaiter = undefined;
+    waiter?.();
     const reader = this.#reader;
     if (!reader) return;
     if (this.#inbox.length > 0) {
@@ -112,8 +125,10 @@ export class WebSocketConn implements Deno.Conn {
     const first = this.#inbox[0];
     const n = Math.min(buf.length, first.length);
     buf.set(first.subarray(0, n));
-    if (n === first.length) this.#inbox.shift();
-    else this.#inbox[0] = first.subarray(n);
+    if (n === first.length) {
+      this.#inbox.shift();
+      this.#isText.shift();
+    } else this.#inbox[0] = first.subarray(n);
     this.#inboxBytes -= n;
     return n;
   }
@@ -128,10 +143,53 @@ export class WebSocketConn implements Deno.Conn {
     });
   }
 
-  /** Sends each complete line of `data` as a text message, then waits while the peer is behind. */
-  async write(data: Uint8Array): Promise<number> {
+  /**
+   * The next whole message (the rest of it, after a byte read took part), without the `\n` a byte read adds
+   * to a text message: with it the server's modes treat the page as a message transport, so a chat line
+   * with a line break inside is one line, shown escaped, as a ws:// client's is.
+   */
+  async #readMessage(): Promise<{ data: Uint8Array; text: boolean } | null> {
+    for (;;) {
+      if (this.#closed) throw new Deno.errors.BadResource("the WebSocket is closed");
+      const bytes = this.#inbox.shift();
+      if (bytes) {
+        const text = this.#isText.shift()!;
+        this.#inboxBytes -= bytes.length;
+        return { data: text ? bytes.subarray(0, -1) : bytes, text };
+      }
+      if (this.#peerGone) return null;
+      await new Promise<void>((resolve) => (this.#messageWaiter = resolve));
+    }
+  }
+  #messageWaiter?: () => void;
+  /** Chat (see the constructor): the next whole message; the server then reads whole messages. */
+  readMessage?: () => Promise<{ data: Uint8Array; text: boolean } | null>;
+  /** Chat: sends one line as one text message. */
+  writeMessage?: (message: { data: Uint8Array }) => Promise<void>;
+
+  /** Sends one message as a text message (the room's lines), then waits while the peer is behind. */
+  async #writeMessage(message: { data: Uint8Array }): Promise<void> {
+    await this.#ready();
+    this.#send(message.data);
+    await this.#drain();
+  }
+
+  async #ready(): Promise<void> {
     if (this.#closed) throw new Deno.errors.BadResource("the WebSocket is closed");
     if (!await this.#opened || this.#peerGone) throw goneError();
+  }
+
+  async #drain(): Promise<void> {
+    while (this.socket.bufferedAmount > HIGH_WATER) {
+      await sleep(DRAIN_POLL_MS);
+      if (this.#closed) throw new Deno.errors.BadResource("the WebSocket is closed");
+      if (this.#peerGone) throw goneError();
+    }
+  }
+
+  /** Sends each complete line of `data` as a text message, then waits while the peer is behind. */
+  async write(data: Uint8Array): Promise<number> {
+    await this.#ready();
     const bytes = this.#pending.length > 0 ? concatBytes(this.#pending, data) : data;
     let start = 0;
     for (let i = bytes.indexOf(NEWLINE[0]); i !== -1; i = bytes.indexOf(NEWLINE[0], start)) {
@@ -144,11 +202,7 @@ export class WebSocketConn implements Deno.Conn {
       this.#send(this.#pending);
       this.#pending = new Uint8Array(0);
     }
-    while (this.socket.bufferedAmount > HIGH_WATER) {
-      await sleep(DRAIN_POLL_MS);
-      if (this.#closed) throw new Deno.errors.BadResource("the WebSocket is closed");
-      if (this.#peerGone) throw goneError();
-    }
+    await this.#drain();
     return data.length;
   }
 
@@ -179,6 +233,8 @@ export class WebSocketConn implements Deno.Conn {
     if (this.#closed) throw new Deno.errors.BadResource("the WebSocket is closed");
     this.#closed = true;
     this.#inbox = [];
+    this.#isText = [];
+    this.#wake();
     const reader = this.#reader;
     this.#reader = undefined;
     reader?.reject(new Deno.errors.BadResource("the WebSocket is closed"));

@@ -5,7 +5,7 @@
  */
 import { formatHostPort } from "../endpoints/address.ts";
 import { toNetworkError } from "../core/errors.ts";
-import type { ServerCounters } from "../metrics/counters.ts";
+import type { CounterReadings } from "../metrics/counters.ts";
 import type { WebRoom } from "./routes.ts";
 
 /** Where an HTTP listener binds: `--metrics HOST:PORT`, `--web HOST:PORT` (port 0 picks a free one). */
@@ -57,7 +57,7 @@ export function listenHttp(
  */
 export async function startHttpListeners(
   opts: { web?: HttpAddress; metrics?: HttpAddress },
-  counters: ServerCounters,
+  counters: CounterReadings,
   room?: WebRoom,
 ): Promise<{ web?: HttpListener; metrics?: HttpListener }> {
   if (!opts.web && !opts.metrics) return {};

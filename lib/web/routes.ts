@@ -5,9 +5,10 @@
  * @module
  */
 import { originRefusal } from "../transports/ws/origin.ts";
+import { handshakeRefusal, hostRefusal } from "../transports/ws/handshake.ts";
 import { formatAddr } from "../endpoints/address.ts";
 import { accessRefusal, type AccessRules } from "../server/guards.ts";
-import type { RefusalKind, ServerCounters } from "../metrics/counters.ts";
+import type { CounterReadings, RefusalKind } from "../metrics/counters.ts";
 import { METRICS_CONTENT_TYPE, metricsRegistry } from "../metrics/prometheus.ts";
 import { WebSocketConn } from "./conn.ts";
 import { CHAT_CSS, CHAT_JS, chatPage } from "./page.ts";
@@ -52,7 +53,7 @@ function text(status: number, body: string, type = "text/plain; charset=utf-8"):
  * ```
  */
 export function httpHandler(
-  counters: ServerCounters,
+  counters: CounterReadings,
   room?: WebRoom,
 ): (request: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>) => Promise<Response> | Response {
   const registry = metricsRegistry(counters);
@@ -91,8 +92,17 @@ function upgrade(request: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>, ro
     room.refuse(peer, "deny", denied);
     return text(403, `${denied}\n`);
   }
-  // the same check as a ws:// server's (lib/transports/ws/origin.ts): a page may only connect to the server it came from
-  const problem = originRefusal(
+  const malformed = handshakeRefusal(request.headers);
+  if (malformed) {
+    room.refuse(peer, "handshake", malformed.reason);
+    return new Response(`${malformed.reason}\n`, {
+      status: malformed.status,
+      headers: { ...HEADERS, "content-type": "text/plain; charset=utf-8", ...malformed.headers },
+    });
+  }
+  // the same checks as a ws:// server's (lib/transports/ws/handshake.ts, origin.ts): the Host must name this
+  // server (no DNS rebinding), and a page may only connect to the server it came from
+  const problem = hostRefusal(request.headers.get("host"), room.localAddr.hostname) ?? originRefusal(
     request.headers.get("origin"),
     request.headers.get("host"),
     [],
@@ -105,6 +115,7 @@ function upgrade(request: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>, ro
   // Deno pings an idle WebSocket and closes it when no pong comes back (idleTimeout, 120 s by default)
   const remoteAddr = info.remoteAddr; // read before the upgrade: the request is gone after it
   const { socket, response } = Deno.upgradeWebSocket(request);
-  room.admit(new WebSocketConn(socket, remoteAddr, room.localAddr, room.maxInbox));
+  // in chat one message is one line (a line break inside is shown escaped), as for a ws:// client
+  room.admit(new WebSocketConn(socket, remoteAddr, room.localAddr, room.maxInbox, room.mode === "chat"));
   return response;
 }

@@ -9,7 +9,7 @@ import { SockkitError, toNetworkError, UsageError } from "../../core/errors.ts";
 import type { EventSink, ServerEvent } from "../../report/events.ts";
 import { closeQuietly, ForwardingConn } from "../../core/io.ts";
 import { limitedLog } from "../../core/ratelimit.ts";
-import type { Listener, TlsEndpoint, TlsSettings } from "../types.ts";
+import type { Listener, ListenSettings, TlsEndpoint, TlsSettings } from "../types.ts";
 
 export type { TlsSettings };
 
@@ -190,7 +190,7 @@ export async function serveOnce(ep: TlsEndpoint, emit: EventSink<ServerEvent>): 
 export async function listenTls(
   ep: TlsEndpoint,
   emit: EventSink<ServerEvent>,
-  settings: { reusePort?: boolean } = {},
+  settings: Pick<ListenSettings, "reusePort" | "counters"> = {},
 ): Promise<Listener> {
   const s = ep.tls ?? {};
   const own = s.served ? undefined : await serverMaterial(ep);
@@ -234,7 +234,10 @@ export async function listenTls(
   const warn = limitedLog(FAILURE_LOG_RATE, (message) => emit({ type: "warning", message }));
   return new HandshakingListener(
     inner,
-    (peer, reason) => warn(`TLS handshake with ${peer} failed: ${reason}`),
+    (peer, reason) => {
+      if (settings.counters?.refused) settings.counters.refused.handshake++;
+      warn(`TLS handshake with ${peer} failed: ${reason}`);
+    },
     s.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS,
   );
 }
@@ -253,7 +256,6 @@ interface AcceptWaiter {
  */
 class HandshakingListener implements Listener {
   readonly addr: Deno.Addr;
-  failedHandshakes = 0;
   /** Handshakes in progress, oldest first, with when each began and why it was dropped early, if it was. */
   #pending = new Map<Deno.TlsConn, { since: number; source: string; dropped?: string }>();
   #bySource = new Map<string, Set<Deno.TlsConn>>();
@@ -391,7 +393,6 @@ class HandshakingListener implements Listener {
         (timedOut
           ? `no complete handshake within ${this.timeoutMs} ms (a plain TCP client, or a stalled one)`
           : explainServerHandshakeError(err));
-      this.failedHandshakes++;
       this.onFailure(formatAddr(conn.remoteAddr), reason);
     } finally {
       clearTimeout(timer);

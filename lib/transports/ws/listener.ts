@@ -14,6 +14,7 @@ import type { EventSink, ServerEvent } from "../../report/events.ts";
 import type { Admission, Listener, WsEndpoint } from "../types.ts";
 import { DEFAULT_MAX_MESSAGE, DEFAULT_WS_MAX_QUEUE, type SocketLike, WsConn } from "./conn.ts";
 import { originRefusal } from "./origin.ts";
+import { handshakeRefusal, hostRefusal } from "./handshake.ts";
 
 /** The default `--ping-interval`: seconds without a message before a ping (and as long again for its pong). */
 export const DEFAULT_PING_INTERVAL_S = 30;
@@ -102,9 +103,9 @@ export async function listenWs(
   }
   const stopper = new AbortController();
   const listener = new WsListener({ stop: () => stopper.abort() });
-  const refuse = (addr: Deno.Addr, status: number, reason: string, notice = reason) => {
+  const refuse = (addr: Deno.Addr, status: number, reason: string, notice = reason, headers = {}) => {
     admission.refused?.(addr, reason);
-    return plain(status, `${status} ${notice}`);
+    return plain(status, `${status} ${notice}`, headers);
   };
   const handler = (req: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>): Response => {
     const url = new URL(req.url);
@@ -119,6 +120,12 @@ export async function listenWs(
     }
     const remoteAddr = info.remoteAddr;
     if (listener.closed) return plain(503, "503 server shutting down");
+    const malformed = handshakeRefusal(req.headers);
+    if (malformed) {
+      return refuse(remoteAddr, malformed.status, malformed.reason, undefined, malformed.headers);
+    }
+    const rebound = hostRefusal(req.headers.get("host"), ep.hostname, settings.allowOrigins);
+    if (rebound) return refuse(remoteAddr, 403, rebound);
     const cross = originRefusal(req.headers.get("origin"), req.headers.get("host"), settings.allowOrigins);
     if (cross) return refuse(remoteAddr, 403, cross);
     const refusal = admission.check?.(remoteAddr);
