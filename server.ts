@@ -455,7 +455,7 @@ export async function runServer(opts: ServerOptions, ctx: RunServerContext = {})
   };
   let http: { web?: HttpListener; metrics?: HttpListener };
   try {
-    http = await startHttpListeners(opts, readings, webRoom);
+    http = await startHttpListeners(opts, readings, webRoom, emit);
   } catch (err) {
     closeQuietly(listener);
     await hub?.close();

@@ -97,8 +97,13 @@ export async function refusedWith(url: string, options: Record<string, unknown> 
 }
 
 /** A raw TCP connection that has completed the WebSocket upgrade by hand (and read the 101 response). */
-export async function rawUpgrade(port: number, path = "/"): Promise<Deno.TcpConn> {
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+export async function rawUpgrade(port: number, path?: string): Promise<Deno.TcpConn>;
+export async function rawUpgrade(port: number, path: string, ca: string | undefined): Promise<Deno.Conn>;
+/** (`ca`: over TLS, trusting that PEM certificate) */
+export async function rawUpgrade(port: number, path = "/", ca?: string): Promise<Deno.Conn> {
+  const conn = ca
+    ? await Deno.connectTls({ hostname: "127.0.0.1", port, caCerts: [ca] })
+    : await Deno.connect({ hostname: "127.0.0.1", port });
   await conn.write(
     new TextEncoder().encode(
       `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +

@@ -435,7 +435,9 @@ Deno.test({
     const alice = await join(a.port, /^\* welcome user1, 0 others here/);
     peers.push(alice);
     const channel = "sockkit:chat:lobby";
+    // (the warnings are rate-limited: the ones asserted below come first, within the first second's burst)
     const hostile: (string | Uint8Array)[] = [
+      new TextEncoder().encode(`0badc0de\n<bob> ${"x".repeat(2 * 1024 * 1024)}`),
       "0badc0de\n<bob> hi\n<admin> a forged second line",
       "0badc0de\n<bob> \x1b[2J\x1b]0;pwned\x07 cleared",
       "0badc0de\n<bob> \u202eevil",
@@ -446,7 +448,6 @@ Deno.test({
       "not-an-instance\n<bob> hi",
       "no tag at all",
       new Uint8Array([...new TextEncoder().encode("0badc0de\n<bob> "), 0xff, 0xfe]),
-      new TextEncoder().encode(`0badc0de\n<bob> ${"x".repeat(2 * 1024 * 1024)}`),
     ];
     for (const message of hostile) await redisCli(redis, ["PUBLISH", channel], message);
     await redisCli(redis, ["PUBLISH", channel], "0badc0de\n<bob> hello, \\x1b as text is fine");

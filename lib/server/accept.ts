@@ -6,7 +6,7 @@
 import type { EventSink, ServerEvent } from "../report/events.ts";
 import { networkReason } from "../core/errors.ts";
 import { isClosedError, sleep } from "../core/io.ts";
-import type { Connection, Listener } from "../transports/dispatch.ts";
+import type { Connection, Listener } from "../transports/types.ts";
 
 /** Accept failures of one kind are reported at most this often. */
 const WARNING_INTERVAL_MS = 1000;

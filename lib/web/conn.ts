@@ -6,6 +6,8 @@
  * @module
  */
 import { concatBytes, sleep } from "../core/io.ts";
+import type { SocketLike } from "../transports/ws/conn.ts";
+import { protocolFailure } from "../transports/ws/close.ts";
 
 /** A write returns once the WebSocket buffers no more than this many bytes for the peer. */
 export const HIGH_WATER = 64 * 1024;
@@ -41,14 +43,12 @@ function goneError(): Error {
 }
 
 /**
- * A `Deno.Conn` over a server-side WebSocket (from `Deno.upgradeWebSocket`). `closeWrite` starts the close
+ * A `Deno.Conn` over a server-side WebSocket (lib/http/websocket.ts, or any with the browser's API). `closeWrite` starts the close
  * handshake (reads end once the peer answers it); `close` ends it at once, after what was sent is flushed.
  *
  * @example
  * ```ts ignore
- * const { socket, response } = Deno.upgradeWebSocket(request);
- * serveClient(new WebSocketConn(socket, info.remoteAddr, server.addr));
- * return response;
+ * return new WebSocketUpgrade(options, (socket) => serveClient(new WebSocketConn(socket, remoteAddr, addr)));
  * ```
  */
 export class WebSocketConn implements Deno.Conn {
@@ -60,11 +60,13 @@ export class WebSocketConn implements Deno.Conn {
   #pending: Uint8Array = new Uint8Array(0);
   #opened: Promise<boolean>;
   #peerGone = false;
+  /** Why the peer was cut off when it broke the protocol: what reads then fail with. */
+  #failure?: Error;
   #closed = false;
 
   /** `maxInbox`: bytes received and not yet read past which the peer is cut off (it sends too fast). */
   constructor(
-    private readonly socket: WebSocket,
+    private readonly socket: SocketLike,
     readonly remoteAddr: Deno.NetAddr,
     readonly localAddr: Deno.NetAddr,
     private readonly maxInbox: number = 1024 * 1024,
@@ -76,11 +78,18 @@ export class WebSocketConn implements Deno.Conn {
       this.writeMessage = (message) => this.#writeMessage(message);
     }
     socket.binaryType = "arraybuffer";
-    this.#opened = new Promise((resolve) => {
-      socket.addEventListener("open", () => resolve(true), { once: true });
-      socket.addEventListener("close", () => resolve(false), { once: true });
+    this.#opened = socket.readyState === WebSocket.OPEN ? Promise.resolve(true) : new Promise((resolve) => {
+      socket.addEventListener("open", () => resolve(true));
+      socket.addEventListener("close", () => resolve(false));
     });
-    socket.addEventListener("message", (e) => this.#receive(e.data));
+    socket.addEventListener("message", (e) => this.#receive((e as MessageEvent).data));
+    socket.addEventListener("error", (e) => {
+      const broke = protocolFailure(e, `the page's limit (${maxInbox} bytes)`);
+      if (!broke || this.#failure) return;
+      this.#failure = new Error(broke.reason);
+      this.#peerGone = true;
+      this.#wake();
+    });
     socket.addEventListener("close", () => {
       this.#peerGone = true;
       this.#wake();
@@ -116,7 +125,8 @@ export class WebSocketConn implements Deno.Conn {
       reader.resolve(this.#take(reader.buf));
     } else if (this.#peerGone) {
       this.#reader = undefined;
-      reader.resolve(null);
+      if (this.#failure) reader.reject(this.#failure);
+      else reader.resolve(null);
     }
   }
 
@@ -137,7 +147,7 @@ export class WebSocketConn implements Deno.Conn {
   read(buf: Uint8Array): Promise<number | null> {
     if (this.#closed) return Promise.reject(new Deno.errors.BadResource("the WebSocket is closed"));
     if (this.#inbox.length > 0) return Promise.resolve(this.#take(buf));
-    if (this.#peerGone) return Promise.resolve(null);
+    if (this.#peerGone) return this.#failure ? Promise.reject(this.#failure) : Promise.resolve(null);
     return new Promise((resolve, reject) => {
       this.#reader = { buf, resolve, reject };
     });
@@ -157,7 +167,10 @@ export class WebSocketConn implements Deno.Conn {
         this.#inboxBytes -= bytes.length;
         return { data: text ? bytes.subarray(0, -1) : bytes, text };
       }
-      if (this.#peerGone) return null;
+      if (this.#peerGone) {
+        if (this.#failure) throw this.#failure;
+        return null;
+      }
       await new Promise<void>((resolve) => (this.#messageWaiter = resolve));
     }
   }

@@ -1,12 +1,15 @@
 /**
- * The HTTP listener behind `--metrics` and `--web` (`Deno.serve`): bound before the server says it is
- * listening, so a port in use is one clear error at start-up, and shut down after the last client is gone.
+ * The HTTP listener behind `--metrics` and `--web` (lib/http/server.ts: a head deadline, a cap on pending
+ * requests, and a back-off when descriptors run out): bound before the server says it is listening, so a
+ * port in use is one clear error at start-up, and shut down after the last client is gone.
  * @module
  */
 import { formatHostPort } from "../endpoints/address.ts";
 import { toNetworkError } from "../core/errors.ts";
 import type { CounterReadings } from "../metrics/counters.ts";
 import type { WebRoom } from "./routes.ts";
+import { type HttpHandler, type HttpServer, serveHttp } from "../http/server.ts";
+import type { EventSink, ServerEvent } from "../report/events.ts";
 
 /** Where an HTTP listener binds: `--metrics HOST:PORT`, `--web HOST:PORT` (port 0 picks a free one). */
 export interface HttpAddress {
@@ -38,17 +41,21 @@ export interface HttpListener {
  */
 export function listenHttp(
   address: HttpAddress,
-  handler: (request: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>) => Response | Promise<Response>,
+  handler: HttpHandler,
   option: string,
+  emit: EventSink<ServerEvent> = () => {},
 ): HttpListener {
-  let server: Deno.HttpServer<Deno.NetAddr>;
+  let server: HttpServer;
   try {
-    server = Deno.serve({ hostname: address.hostname, port: address.port, onListen: () => {} }, handler);
+    server = serveHttp(Deno.listen({ hostname: address.hostname, port: address.port }), handler, {
+      emit: (event) =>
+        emit(event.type === "warning" ? { ...event, message: `${option}: ${event.message}` } : event),
+    });
   } catch (err) {
     throw toNetworkError(err, "listen", `${formatHostPort(address.hostname, address.port)} (${option})`);
   }
   const bound = formatHostPort(server.addr.hostname, server.addr.port);
-  return { addr: server.addr, address: bound, url: `http://${bound}`, shutdown: () => server.shutdown() };
+  return { addr: server.addr, address: bound, url: `http://${bound}`, shutdown: () => server.close() };
 }
 
 /**
@@ -59,12 +66,15 @@ export async function startHttpListeners(
   opts: { web?: HttpAddress; metrics?: HttpAddress },
   counters: CounterReadings,
   room?: WebRoom,
+  emit: EventSink<ServerEvent> = () => {},
 ): Promise<{ web?: HttpListener; metrics?: HttpListener }> {
   if (!opts.web && !opts.metrics) return {};
   const { httpHandler } = await import("./routes.ts");
-  const web = opts.web && room ? listenHttp(opts.web, httpHandler(counters, room), "--web") : undefined;
+  const web = opts.web && room ? listenHttp(opts.web, httpHandler(counters, room), "--web", emit) : undefined;
   try {
-    const metrics = opts.metrics ? listenHttp(opts.metrics, httpHandler(counters), "--metrics") : undefined;
+    const metrics = opts.metrics
+      ? listenHttp(opts.metrics, httpHandler(counters), "--metrics", emit)
+      : undefined;
     return { web, metrics };
   } catch (err) {
     await web?.shutdown();

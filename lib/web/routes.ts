@@ -11,6 +11,11 @@ import { accessRefusal, type AccessRules } from "../server/guards.ts";
 import type { CounterReadings, RefusalKind } from "../metrics/counters.ts";
 import { METRICS_CONTENT_TYPE, metricsRegistry } from "../metrics/prometheus.ts";
 import { WebSocketConn } from "./conn.ts";
+import type { HttpHandler, HttpRequestInfo } from "../http/server.ts";
+import { WebSocketUpgrade } from "../http/websocket.ts";
+
+/** Seconds between pings to a page's WebSocket (a page gone without a close is dropped after two). */
+const WEB_PING_INTERVAL_S = 60;
 import { CHAT_CSS, CHAT_JS, chatPage } from "./page.ts";
 
 /** The room a `--web` listener lets browsers into. */
@@ -55,7 +60,7 @@ function text(status: number, body: string, type = "text/plain; charset=utf-8"):
 export function httpHandler(
   counters: CounterReadings,
   room?: WebRoom,
-): (request: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>) => Promise<Response> | Response {
+): HttpHandler {
   const registry = metricsRegistry(counters);
   return async (request, info) => {
     const path = new URL(request.url).pathname;
@@ -81,7 +86,7 @@ export function httpHandler(
 }
 
 /** `/ws`: checks who asks and from which page, then hands the WebSocket to the room. */
-function upgrade(request: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>, room: WebRoom): Response {
+function upgrade(request: Request, info: HttpRequestInfo, room: WebRoom): Response | WebSocketUpgrade {
   const peer = `${formatAddr(info.remoteAddr)} (web)`;
   if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
     return text(426, "this is the chat page's WebSocket: open / in a browser\n");
@@ -112,10 +117,16 @@ function upgrade(request: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>, ro
     room.refuse(peer, "deny", problem);
     return text(403, `${problem}\n`);
   }
-  // Deno pings an idle WebSocket and closes it when no pong comes back (idleTimeout, 120 s by default)
-  const remoteAddr = info.remoteAddr; // read before the upgrade: the request is gone after it
-  const { socket, response } = Deno.upgradeWebSocket(request);
-  // in chat one message is one line (a line break inside is shown escaped), as for a ws:// client
-  room.admit(new WebSocketConn(socket, remoteAddr, room.localAddr, room.maxInbox, room.mode === "chat"));
-  return response;
+  // a message may be as long as what the room lets wait unread; an idle page is pinged, and dropped when no
+  // pong comes back (lib/http/websocket.ts)
+  const remoteAddr = info.remoteAddr;
+  const options = {
+    maxMessage: room.maxInbox,
+    pingIntervalS: WEB_PING_INTERVAL_S,
+    limitName: "the page's limit",
+  };
+  return new WebSocketUpgrade(options, (socket) => {
+    // in chat one message is one line (a line break inside is shown escaped), as for a ws:// client
+    room.admit(new WebSocketConn(socket, remoteAddr, room.localAddr, room.maxInbox, room.mode === "chat"));
+  });
 }

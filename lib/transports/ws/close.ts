@@ -64,3 +64,29 @@ export function closeReasonText(reason: string): string {
   while (new TextEncoder().encode(text + "…").length > 123) text = text.slice(0, -1);
   return text + "…";
 }
+
+/**
+ * What an error event of the npm `ws` framing says about a peer that broke the protocol (its `WS_ERR_…`
+ * errors; `ws` has already sent the close frame): the code it closed with and the reason for the log, or
+ * undefined for any other error. `limit` names the message limit: `--max-message (1048576 bytes)`.
+ *
+ * @example
+ * ```ts ignore
+ * socket.addEventListener("error", (e) => console.log(protocolFailure(e, "--max-message (1024 bytes)")));
+ * ```
+ */
+export function protocolFailure(event: Event, limit: string): { code: number; reason: string } | undefined {
+  const { message, error } = event as ErrorEvent;
+  if (!(error instanceof Error) || !String((error as { code?: unknown }).code).startsWith("WS_ERR_")) {
+    return undefined;
+  }
+  let code = 1002;
+  for (const key of Object.getOwnPropertySymbols(error)) {
+    const value = (error as unknown as Record<symbol, unknown>)[key];
+    if (typeof value === "number" && value >= 1000 && value < 5000) code = value;
+  }
+  if (code === CLOSE_TOO_BIG && /max payload/i.test(message)) {
+    return { code, reason: `a message over ${limit}` };
+  }
+  return { code, reason: `protocol error: ${message} (closed with ${code})` };
+}

@@ -24,6 +24,7 @@ import {
   closeCodeFor,
   closeReasonText,
   describeClose,
+  protocolFailure,
 } from "./close.ts";
 
 export type { Message };
@@ -61,6 +62,10 @@ export interface SocketLike {
   send(data: string | ArrayBuffer | Uint8Array): void;
   close(code?: number, reason?: string): void;
   addEventListener(type: string, listener: (event: Event) => void): void;
+  /** Drops the connection without a close handshake (the npm `ws` package's; the runtime's has none). */
+  terminate?(): void;
+  /** Stops reading from the peer (the npm `ws` package's). */
+  pause?(): void;
 }
 
 /** How a connection ended: the close code and reason, and who closed it. */
@@ -127,7 +132,18 @@ export class WsConn implements Deno.Conn {
     let errorMessage: string | undefined;
     socket.addEventListener("message", (event) => this.#onMessage((event as MessageEvent).data));
     socket.addEventListener("error", (event) => {
-      errorMessage ??= (event as ErrorEvent).message;
+      const { message } = event as ErrorEvent;
+      // the npm `ws` framing's protocol errors: it has sent the close frame (with their code)
+      const broke = protocolFailure(event, `--max-message (${this.#maxMessage} bytes)`);
+      if (broke && !this.#failure) {
+        this.#failure = new Error(broke.reason);
+        this.#inbox = [];
+        this.#inboxBytes = 0;
+        this.#closing = true;
+        this.#expire(broke.code, message);
+        this.#wake();
+      }
+      errorMessage ??= message;
     });
     socket.addEventListener("close", (event) => {
       const e = event as CloseEvent;
@@ -200,6 +216,8 @@ export class WsConn implements Deno.Conn {
   #fail(code: number, reason: string, now = false): void {
     this.#failure = new Error(reason);
     if (now) {
+      // what the peer still sends is not read: its writes back up into its own socket
+      this.#socket.pause?.();
       this.#inbox = [];
       this.#inboxBytes = 0;
       this.#close(code, reason);
@@ -343,10 +361,16 @@ export class WsConn implements Deno.Conn {
     } catch {
       // already closing
     }
-    // The runtime sends the close frame after what is buffered, and a peer that reads nothing never gets
-    // it: past CLOSE_WAIT_MS the connection is over for sockkit (what it holds stays bounded: bufferedAmount
-    // is at most maxQueue), and the runtime lets the socket go when the peer closes it.
+    this.#expire(code, reason);
+  }
+
+  /**
+   * The close frame goes out after what is buffered, and a peer that reads nothing never gets it (nor
+   * answers it): past CLOSE_WAIT_MS the connection is over for sockkit, and the socket is dropped.
+   */
+  #expire(code: number, reason: string): void {
     const timer = setTimeout(() => {
+      this.#socket.terminate?.();
       if (this.closed) return;
       this.closed = { code, reason, byPeer: false, clean: false };
       this.#settle(this.closed);

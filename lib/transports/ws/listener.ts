@@ -1,6 +1,7 @@
 /**
- * The WebSocket server's listener: `Deno.serve` answers HTTP, and upgrades at the endpoint's path with
- * `Deno.upgradeWebSocket` (the runtime's WebSocket, with its keep-alive pings); each upgraded connection is
+ * The WebSocket server's listener: lib/http/server.ts answers HTTP (with its head deadline, pending cap and
+ * descriptor back-off), and upgrades at the endpoint's path through lib/http/websocket.ts (the npm `ws`
+ * framing: whole-message limits, protocol errors closed with their code, keep-alive pings); each upgraded connection is
  * handed on as a `WsConn` through the same `Listener` interface the TCP, TLS and Unix listeners have, so the
  * server and the relay serve it as they serve any other. Before an upgrade, plain HTTP is answered: another
  * path 404, a request that is no upgrade 426, a cross-site `Origin` 403 (lib/transports/ws/origin.ts), and what the
@@ -15,6 +16,8 @@ import type { Admission, Listener, WsEndpoint } from "../types.ts";
 import { DEFAULT_MAX_MESSAGE, DEFAULT_WS_MAX_QUEUE, type SocketLike, WsConn } from "./conn.ts";
 import { originRefusal } from "./origin.ts";
 import { handshakeRefusal, hostRefusal } from "./handshake.ts";
+import { type HttpRequestInfo, serveHttp } from "../../http/server.ts";
+import { WebSocketUpgrade } from "../../http/websocket.ts";
 
 /** The default `--ping-interval`: seconds without a message before a ping (and as long again for its pong). */
 export const DEFAULT_PING_INTERVAL_S = 30;
@@ -29,7 +32,7 @@ class WsListener implements Listener {
   /** Upgraded connections still open; the HTTP server stops once the listener is closed and they are gone. */
   readonly #open = new Set<WsConn>();
 
-  /** Where it listens: set once `Deno.serve` has bound. */
+  /** Where it listens: set once the socket is bound. */
   addr: Deno.Addr = { transport: "tcp", hostname: "0.0.0.0", port: 0 };
 
   constructor(private readonly server: { stop(): void }) {}
@@ -107,7 +110,7 @@ export async function listenWs(
     admission.refused?.(addr, reason);
     return plain(status, `${status} ${notice}`, headers);
   };
-  const handler = (req: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>): Response => {
+  const handler = (req: Request, info: HttpRequestInfo): Response | WebSocketUpgrade => {
     const url = new URL(req.url);
     if (url.pathname !== ep.path) {
       return plain(404, `404 not found: the WebSocket is at ${ep.path}`);
@@ -134,36 +137,33 @@ export async function listenWs(
     const protocol = settings.subprotocol && asked.includes(settings.subprotocol)
       ? settings.subprotocol
       : undefined;
-    // Deno 2.9.6 splits the offered subprotocols at ", " only, and refuses a list written "a,b" (as the npm ws
-    // client writes it) when asked to agree to one: the header is read and answered here instead
-    const { socket, response } = Deno.upgradeWebSocket(req, {
-      idleTimeout: settings.pingIntervalS ?? DEFAULT_PING_INTERVAL_S,
+    const pingIntervalS = settings.pingIntervalS ?? DEFAULT_PING_INTERVAL_S;
+    const maxMessage = settings.maxMessage ?? DEFAULT_MAX_MESSAGE;
+    return new WebSocketUpgrade({ protocol, maxMessage, pingIntervalS }, (socket) => {
+      const conn = new WsConn(socket as unknown as SocketLike, {
+        localAddr: listener.addr,
+        remoteAddr,
+        maxMessage,
+        maxQueue: settings.maxQueue ?? DEFAULT_WS_MAX_QUEUE,
+        pingIntervalS,
+        protocol: protocol ?? "",
+      });
+      listener.deliver(conn);
     });
-    if (protocol) response.headers.set("sec-websocket-protocol", protocol);
-    const conn = new WsConn(socket as unknown as SocketLike, {
-      localAddr: listener.addr,
-      remoteAddr,
-      maxMessage: settings.maxMessage ?? DEFAULT_MAX_MESSAGE,
-      maxQueue: settings.maxQueue ?? DEFAULT_WS_MAX_QUEUE,
-      pingIntervalS: settings.pingIntervalS ?? DEFAULT_PING_INTERVAL_S,
-      protocol: protocol ?? "",
-    });
-    socket.addEventListener("open", () => listener.deliver(conn), { once: true });
-    return response;
   };
-  let server: Deno.HttpServer<Deno.NetAddr>;
+  let socket: Deno.Listener;
   try {
-    server = Deno.serve({
-      hostname: ep.hostname,
-      port: ep.port,
-      signal: stopper.signal,
-      onListen: () => {},
-      onError: () => plain(500, "500 internal error"),
-      ...tls,
-    }, handler);
+    socket = tls
+      ? Deno.listenTls({ hostname: ep.hostname, port: ep.port, ...tls, alpnProtocols: ["http/1.1"] })
+      : Deno.listen({ hostname: ep.hostname, port: ep.port });
   } catch (err) {
     throw toNetworkError(err, "listen", address);
   }
+  const server = serveHttp(socket, handler, {
+    emit,
+    dropped: (addr, reason) => admission.refused?.(addr, reason),
+  });
+  stopper.signal.addEventListener("abort", () => void server.close(), { once: true });
   listener.addr = server.addr;
   if (certEvent) {
     const writeTo = ep.tls?.writeCertFile;
@@ -172,7 +172,7 @@ export async function listenWs(
       try {
         await writeCertificate(writeTo, tls!.cert);
       } catch (err) {
-        stopper.abort();
+        await server.close();
         throw err;
       }
       certEvent.writtenTo = writeTo;
