@@ -26,6 +26,7 @@ export const tls: Transport<TlsEndpoint> = {
     traceable: true,
     backpressure: true,
     sharesPort: true,
+    proxied: true,
   },
   options: ["--cert", "--key", "--write-cert", "--alpn", "--ca", "--servername", "--pin", "--insecure"],
   namedInListening: true,

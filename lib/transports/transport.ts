@@ -39,6 +39,8 @@ export interface Capabilities {
    * off once its queue is full (WebSocket: the server cannot stop reading) or dropped (UDP).
    */
   backpressure: boolean;
+  /** A client's connect can go through an upstream proxy (`--proxy`: it connects over TCP). */
+  proxied: boolean;
 }
 
 /** What `sockkit client` asks of a transport that runs its own client: the endpoint and the options given. */

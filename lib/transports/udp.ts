@@ -30,6 +30,7 @@ export const udp: Transport<UdpEndpoint> = {
     traceable: false,
     backpressure: false,
     sharesPort: false,
+    proxied: false,
   },
   options: ["--udp", "--udp-rate", "--max-datagram"],
   namedInListening: true,

@@ -25,6 +25,7 @@ export const unix: Transport<UnixEndpoint> = {
     traceable: true,
     backpressure: true,
     sharesPort: false,
+    proxied: false,
   },
   options: ["--unix"],
   namedInListening: false,

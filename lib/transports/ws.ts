@@ -31,6 +31,7 @@ export const ws: Transport<WsEndpoint> = {
     traceable: false,
     backpressure: false,
     sharesPort: false,
+    proxied: false,
   },
   options: ["--binary", "--ping-interval", "--max-message", "--subprotocol", "--allow-origin"],
   namedInListening: false,

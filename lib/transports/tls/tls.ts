@@ -10,6 +10,7 @@ import type { EventSink, ServerEvent } from "../../report/events.ts";
 import { closeQuietly, ForwardingConn } from "../../core/io.ts";
 import { limitedLog } from "../../core/ratelimit.ts";
 import type { Listener, ListenSettings, TlsEndpoint, TlsSettings } from "../types.ts";
+import { openVia } from "../proxy/mod.ts";
 
 export type { TlsSettings };
 
@@ -578,6 +579,11 @@ async function openTlsConnection(ep: TlsEndpoint, signal: AbortSignal | undefine
   const address = formatHostPort(ep.hostname, ep.port);
   try {
     if (s.certFile || s.keyFile) {
+      if (ep.proxy) {
+        throw new UsageError(
+          "--cert/--key cannot go through --proxy (Deno's TLS takes a client certificate only on a direct connection)",
+        );
+      }
       if (!s.certFile || !s.keyFile) {
         throw new UsageError("--cert and --key go together: give both, or neither");
       }
@@ -589,7 +595,10 @@ async function openTlsConnection(ep: TlsEndpoint, signal: AbortSignal | undefine
       const options = { hostname: ep.hostname, port: ep.port, caCerts, alpnProtocols: s.alpn, cert, key };
       return await unlessAborted(Deno.connectTls(options), signal);
     }
-    const tcp = await Deno.connect({ hostname: ep.hostname, port: ep.port, signal });
+    // through --proxy: the hop's connection, on which TLS then runs end to end with the target
+    const tcp = ep.proxy
+      ? await openVia(ep.proxy, ep, signal)
+      : await Deno.connect({ hostname: ep.hostname, port: ep.port, signal });
     tcp.setNoDelay(true);
     return await Deno.startTls(tcp, { hostname: verifiedName(ep), caCerts, alpnProtocols: s.alpn });
   } catch (err) {
@@ -609,6 +618,13 @@ function verifiedName(ep: TlsEndpoint): string {
 export async function connectTls(ep: TlsEndpoint, signal?: AbortSignal): Promise<Deno.TlsConn> {
   const address = formatHostPort(ep.hostname, ep.port);
   const s = ep.tls ?? {};
+  if ((s.pins?.length || s.insecure) && ep.proxy) {
+    throw new UsageError(
+      `${
+        s.insecure ? "--insecure" : "--pin"
+      } cannot go through --proxy: over a proxy the server's certificate is verified (trust it with --ca FILE)`,
+    );
+  }
   if (s.pins?.length || s.insecure) {
     // Deno's TLS client cannot skip verification: node:tls can, and shows the certificate to check the pin.
     const { connectNodeTls } = await import("./nodetls.ts");
