@@ -24,7 +24,6 @@ export const tcp: Transport<TcpEndpoint> = {
     lossy: false,
     peersExpire: false,
     keepsFileAccess: false,
-    modes: ["echo", "chat", "broadcast", "discard"],
     traceable: true,
     backpressure: true,
     sharesPort: true,

@@ -22,7 +22,6 @@ export const tls: Transport<TlsEndpoint> = {
     lossy: false,
     peersExpire: false,
     keepsFileAccess: false,
-    modes: ["echo", "chat", "broadcast", "discard"],
     traceable: true,
     backpressure: true,
     sharesPort: true,

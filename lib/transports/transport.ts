@@ -25,8 +25,6 @@ export interface Capabilities {
   peersExpire: boolean;
   /** The server keeps read/write access to files after listening (a Unix socket's file is removed at exit). */
   keepsFileAccess: boolean;
-  /** The server modes it serves. */
-  modes: readonly string[];
   /** `--trace` and `--hex` can follow its connections. */
   traceable: boolean;
   /**

@@ -21,7 +21,6 @@ export const unix: Transport<UnixEndpoint> = {
     lossy: false,
     peersExpire: false,
     keepsFileAccess: true,
-    modes: ["echo", "chat", "broadcast", "discard"],
     traceable: true,
     backpressure: true,
     sharesPort: false,

@@ -27,7 +27,6 @@ export const ws: Transport<WsEndpoint> = {
     lossy: false,
     peersExpire: false,
     keepsFileAccess: false,
-    modes: ["echo", "chat", "broadcast", "discard"],
     traceable: false,
     backpressure: false,
     sharesPort: false,
