@@ -119,3 +119,11 @@ Deno.test("docs: each command's --help ends with the page of its details", async
     await Deno.stat(new URL(m[1], ROOT)); // the page exists
   }
 });
+
+Deno.test("docs: the file map of docs/architecture.md lists exactly the folders of lib/", async () => {
+  const page = await Deno.readTextFile(new URL("docs/architecture.md", ROOT));
+  const mapped = [...page.matchAll(/^\| `lib\/([\w-]+)\/` +\|/gm)].map((m) => m[1]).sort();
+  const folders = [...Deno.readDirSync(new URL("lib/", ROOT))].filter((e) => e.isDirectory).map((e) => e.name)
+    .sort();
+  assert.deepEqual(mapped, folders, "a row per lib/ folder in the Layout table");
+});
