@@ -35,3 +35,27 @@ Deno.test("readme: every option of every command is documented in the README or 
     }
   }
 });
+
+Deno.test("readme: 'Getting Deno' names every npm package sockkit's own code loads (the first run downloads them)", async () => {
+  const meta = JSON.parse(await Deno.readTextFile(new URL("deno.json", ROOT))) as {
+    imports: Record<string, string>;
+  };
+  const start = README.indexOf("The first run downloads");
+  const paragraph = README.slice(start, README.indexOf("\n\n", start));
+  const sources: string[] = [];
+  const walk = (dir: URL) => {
+    for (const e of Deno.readDirSync(dir)) {
+      const url = new URL(e.name + (e.isDirectory ? "/" : ""), dir);
+      if (e.isDirectory) walk(url);
+      else if (e.name.endsWith(".ts")) sources.push(Deno.readTextFileSync(url));
+    }
+  };
+  for (const dir of ["lib/", "cli/"]) walk(new URL(dir, ROOT));
+  for (const file of ["main.ts", "server.ts", "client.ts", "relay.ts", "bench.ts"]) {
+    sources.push(await Deno.readTextFile(new URL(file, ROOT)));
+  }
+  const code = sources.join("\n");
+  const used = Object.keys(meta.imports).filter((name) => code.includes(`"${name}"`));
+  assert.ok(used.includes("ws") && used.includes("redis"), used.join(", "));
+  for (const name of used) assert.ok(paragraph.includes(`\`${name}\``), `the README names ${name}`);
+});
