@@ -57,7 +57,7 @@ export function accessOptions<A extends unknown[], O extends OptionValues, G ext
 /**
  * `--io deno|node`: which runtime API moves TCP's bytes (`what`: whose connections, e.g. `TCP clients`).
  * `node` is `node:net`, even under hundreds of busy connections where `Deno.Conn` read loops starve some
- * (README "Which API moves the bytes").
+ * (docs/transports.md "Which API moves the bytes").
  */
 export function ioOption<A extends unknown[], O extends OptionValues, G extends OptionValues>(
   cmd: Command<A, O, G>,

@@ -84,7 +84,7 @@ export interface Transport<E extends Endpoint = Endpoint> {
   readonly schemes: readonly string[];
   /** How its addresses are written, in usage errors (`tcp://HOST:PORT`, `unix:PATH`). */
   readonly spec: string;
-  /** One line for `--help` and the README. */
+  /** One line for `--help` and docs/transports.md. */
   readonly help: string;
   /** What it can do. */
   readonly capabilities: Capabilities;

@@ -157,7 +157,7 @@ export interface UdpSettings {
 /** Server settings a transport's listener may use (each takes what applies to it). */
 /**
  * Which runtime API moves a stream's bytes: `deno` (`Deno.listen`/`Deno.connect`, the default) or `node`
- * (`node:net` from the same runtime, which serves hundreds of busy connections evenly: README "Which API moves the bytes").
+ * (`node:net` from the same runtime, which serves hundreds of busy connections evenly: docs/transports.md "Which API moves the bytes").
  */
 export type IoCore = "deno" | "node";
 

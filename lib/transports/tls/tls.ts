@@ -55,6 +55,14 @@ export async function readPem(path: string, flag: string, label: string): Promis
       );
     }
   }
+  if (label === "CERTIFICATE" && !text.includes("-----BEGIN CERTIFICATE-----")) {
+    // `BEGIN TRUSTED CERTIFICATE` (OpenSSL's -trustout) passes the check above, but no TLS stack reads it.
+    const other = /-----BEGIN ([A-Z ]*CERTIFICATE)-----/.exec(text)?.[1];
+    throw new SockkitError(
+      `${flag} ${path} holds a '${other}' block, not a plain 'CERTIFICATE' one: convert it with ` +
+        `'openssl x509 -in ${path} -out cert.pem' and give cert.pem`,
+    );
+  }
   if (label === "CERTIFICATE") {
     const { badCertificateLine } = await import("./certinfo.ts");
     const line = badCertificateLine(text);
