@@ -55,7 +55,7 @@ export function denoRun(script: string, flags: string[], args: string[] = []): s
  * The output of a shell command. Reading /proc needs `--allow-all` in Deno 2, so /proc is read by a small
  * `sh` child instead: `--allow-run` is enough.
  */
-async function shell(script: string): Promise<string> {
+export async function shell(script: string): Promise<string> {
   const out = await new Deno.Command("sh", { args: ["-c", script], stdout: "piped", stderr: "piped" })
     .output();
   if (!out.success) throw new Error(`'${script}' failed: ${new TextDecoder().decode(out.stderr).trim()}`);

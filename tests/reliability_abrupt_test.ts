@@ -12,7 +12,7 @@ import { echoExchanges, resettingClient } from "./_peers.ts";
 import { LinePeer } from "./_peer.ts";
 import { sleep, writeAll } from "../lib/core/io.ts";
 import { MODE_NAMES, type ModeName } from "../lib/modes/mod.ts";
-import { IS_LINUX, openSockets, within } from "./_proc.ts";
+import { IS_LINUX, openSockets, shell, within } from "./_proc.ts";
 
 const CLIENTS = 500;
 const ABRUPT_REASONS = ["connection reset by peer", "connection closed by peer (broken pipe)"];
@@ -229,9 +229,11 @@ Deno.test({
     const server = spawnCli(["server", "0", "--host", "127.0.0.1"]);
     try {
       const port = Number(/:(\d+) /.exec(await server.line(/^Listening on/))![1]);
-      // Stopped, the server cannot accept: the connections wait in the backlog and reset there.
+      // Stopped, the server cannot accept: the connections wait in the backlog and reset there. (Stopping is
+      // not instant: wait until every thread, each event loop's included, is stopped.)
       Deno.kill(server.child.pid, "SIGSTOP");
       try {
+        await allThreadsStopped(server.child.pid);
         for (let i = 0; i < 5; i++) {
           await new Promise<void>((resolve) => {
             const socket = net.connect(port, "127.0.0.1", () => {
@@ -253,3 +255,15 @@ Deno.test({
     }
   },
 });
+
+/** Resolves once every thread of `pid` is stopped (state T in /proc, read with `sh`), within 5 s. */
+async function allThreadsStopped(pid: number): Promise<void> {
+  for (let i = 0; i < 250; i++) {
+    // each thread's state is the field after the name in parentheses (a name may hold spaces)
+    const states = (await shell(`cat /proc/${pid}/task/*/stat 2>/dev/null`)).split("\n").filter(Boolean)
+      .map((stat) => stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3));
+    if (states.length > 0 && states.every((s) => s === "T" || s === "t")) return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`process ${pid} did not stop`);
+}

@@ -164,7 +164,10 @@ function problem(args: string[], r: Captured): string | undefined {
   if (r.code === 0) return all.trim() === "" ? "success without any output" : undefined;
   // A probe that found no port open exits 1 with its report on stdout: an answer, not an error.
   // With --json that report is its last line, a summary record.
-  const report = /^Probed \d+ ports? of /m.test(r.stdout) || /"type":"summary"[^\n]*\n?$/.test(r.stdout);
+  // With -q it prints nothing at all: the exit code is the answer.
+  const quiet = args.includes("-q") || args.includes("--quiet");
+  const report = /^Probed \d+ ports? of /m.test(r.stdout) || /"type":"summary"[^\n]*\n?$/.test(r.stdout) ||
+    (quiet && r.stdout === "");
   if (r.code === 1 && args[0] === "probe" && report && r.stderr === "") return undefined;
   if (/[\p{Cc}--[\n]]/v.test(r.stderr)) return "a raw control character in the error";
   const lines = r.stderr.trimEnd().split("\n");
