@@ -38,6 +38,7 @@ import {
   endpointZone,
   type IoCore,
   listen,
+  type Listener,
   listenerAddress,
   peerLabel,
   transportNote,
@@ -74,6 +75,10 @@ export interface ServerOptions {
   io?: IoCore;
   /** Report every socket call (`--trace`). */
   trace?: boolean;
+  /** With `trace`: name the line of sockkit that made each call (`--trace=columns`). */
+  sites?: boolean;
+  /** With `trace`: time the calls from this `performance.now()` (`sockkit demo`: one clock for both sides). */
+  traceClock?: number;
   /** Report the bytes received and sent as hex dumps (`--hex`). */
   hex?: boolean;
   /** UDP: reply rate limit and largest datagram. */
@@ -423,17 +428,22 @@ export async function runServer(opts: ServerOptions, ctx: RunServerContext = {})
       });
     },
   };
-  const listener = await listen(opts.endpoint, emit, {
+  const settings = {
     io: opts.io,
     idleTimeoutMs: opts.idleTimeoutMs,
     udp: opts.udp,
     counters,
     admission,
     reusePort: loop !== undefined,
-  }).catch(async (err) => {
-    await hub?.close();
-    throw err;
-  });
+    tap,
+  };
+  const addressOf = (l: Listener) => listenerAddress(l, opts.endpoint);
+  const listener = await tap.listening(listen(opts.endpoint, emit, settings), addressOf).catch(
+    async (err) => {
+      await hub?.close();
+      throw err;
+    },
+  );
   // The lines about clients coming and going, as the transport wants them (UDP limits them: a spoofer's flood).
   const report = listener.reporter?.(emit) ?? emit;
   const address = listenerAddress(listener, opts.endpoint);
@@ -461,8 +471,6 @@ export async function runServer(opts: ServerOptions, ctx: RunServerContext = {})
     await hub?.close();
     throw err;
   }
-  tap.trace("bind", { address });
-  tap.trace("listen", { address });
   emit({ type: "listening", address, mode: modeName, transport: transportNote(opts.endpoint) });
   if (http.web) {
     webRoom.localAddr = http.web.addr;
@@ -535,8 +543,9 @@ export async function runServer(opts: ServerOptions, ctx: RunServerContext = {})
   /** Serves one connection (accepted here, or a WebSocket from --web) as a client, guard rails first. */
   const admit = (accepted: Connection, via: ConnectionTransport, label?: string) => {
     const peer = label ?? peerLabel(accepted.remoteAddr, slots.issued + 1, endpointZone(opts.endpoint));
-    const conn = tap.wrap(accepted, peer);
-    tap.trace("accept", { address, peer });
+    // a message transport's calls (UDP: sendto, recvfrom) are its socket's, traced by its listener
+    const conn = accepted.readMessage ? accepted : tap.wrap(accepted, peer);
+    if (!accepted.readMessage) tap.accepted(accepted, { address, peer });
     const denied = accessRefusal(accepted.remoteAddr, opts);
     if (denied) return refuse(conn, peer, { kind: "deny", reason: denied });
     // a slot for the whole server, taken at once: two loops cannot both let in the last client
@@ -573,7 +582,7 @@ export async function runServer(opts: ServerOptions, ctx: RunServerContext = {})
   };
 
   // accept, one task per client
-  await acceptLoop(listener, signal, emit, (accepted) => admit(accepted, transport));
+  await acceptLoop(tap.listener(listener), signal, emit, (accepted) => admit(accepted, transport));
   signal.removeEventListener("abort", stopAccepting);
 
   // shutdown: idle clients close now, busy ones get the grace period

@@ -59,6 +59,12 @@ export interface OwnClientOptions<E extends Endpoint = Endpoint> {
   binary?: boolean;
   /** WebSocket: the subprotocol to ask for (`--subprotocol`). */
   subprotocol?: string;
+  /** UDP: report each bind, sendto and recvfrom (`--trace`), with the line that made it (`sites`). */
+  trace?: boolean;
+  /** With `trace`: name the line of sockkit that made each call. */
+  sites?: boolean;
+  /** With `trace`: time the calls from this `performance.now()`. */
+  traceClock?: number;
 }
 
 /** How a transport's own client is driven: stopped by `signal`, observed through `onEvent`, with pipe mode's streams. */

@@ -9,6 +9,7 @@ import { SockkitError, toNetworkError, UsageError } from "../../core/errors.ts";
 import type { EventSink, ServerEvent } from "../../report/events.ts";
 import { closeQuietly, ForwardingConn } from "../../core/io.ts";
 import { limitedLog } from "../../core/ratelimit.ts";
+import { type SocketStep, step } from "../../core/site.ts";
 import type { Listener, ListenSettings, TlsEndpoint, TlsSettings } from "../types.ts";
 
 export type { TlsSettings };
@@ -378,11 +379,12 @@ class HandshakingListener implements Listener {
       closeQuietly(conn);
     }, this.timeoutMs);
     try {
-      await conn.handshake();
+      const steps: SocketStep[] = [];
+      await step(steps, "handshake", conn.handshake());
       if (entry.dropped) throw new Deno.errors.BadResource(entry.dropped);
       this.#forget(conn);
       if (this.#closed) return closeQuietly(conn);
-      const ready = new LenientTlsConn(conn);
+      const ready = new LenientTlsConn(conn, steps);
       const waiter = this.#waiters.shift();
       if (waiter) waiter.resolve(ready);
       else this.#ready.push(ready);
@@ -420,7 +422,8 @@ function sourceKey(addr: Deno.Addr): string {
  * sockkit's server and client treat it the same way.
  */
 class LenientTlsConn extends ForwardingConn<Deno.TlsConn> implements Deno.TlsConn {
-  constructor(private readonly tls: Deno.TlsConn) {
+  /** `steps`: the TCP connect and the handshake made before it was handed up, for `--trace`. */
+  constructor(private readonly tls: Deno.TlsConn, readonly steps: readonly SocketStep[] = []) {
     super(tls);
   }
 
@@ -572,7 +575,11 @@ function unlessAborted<T extends { close(): void }>(promise: Promise<T>, signal?
   });
 }
 
-async function openTlsConnection(ep: TlsEndpoint, signal: AbortSignal | undefined): Promise<Deno.TlsConn> {
+async function openTlsConnection(
+  ep: TlsEndpoint,
+  signal: AbortSignal | undefined,
+  steps: SocketStep[],
+): Promise<Deno.TlsConn> {
   const s = ep.tls ?? {};
   const caCerts = s.caFile ? [await readPem(s.caFile, "--ca", "CERTIFICATE")] : undefined;
   const address = formatHostPort(ep.hostname, ep.port);
@@ -589,7 +596,7 @@ async function openTlsConnection(ep: TlsEndpoint, signal: AbortSignal | undefine
       const options = { hostname: ep.hostname, port: ep.port, caCerts, alpnProtocols: s.alpn, cert, key };
       return await unlessAborted(Deno.connectTls(options), signal);
     }
-    const tcp = await Deno.connect({ hostname: ep.hostname, port: ep.port, signal });
+    const tcp = await step(steps, "connect", Deno.connect({ hostname: ep.hostname, port: ep.port, signal }));
     tcp.setNoDelay(true);
     return await Deno.startTls(tcp, { hostname: verifiedName(ep), caCerts, alpnProtocols: s.alpn });
   } catch (err) {
@@ -635,12 +642,13 @@ export async function connectTls(ep: TlsEndpoint, signal?: AbortSignal): Promise
       throw toNetworkError(err, "connect", address);
     }
   }
-  const conn = await openTlsConnection(ep, signal);
+  const steps: SocketStep[] = [];
+  const conn = await openTlsConnection(ep, signal, steps);
   const onAbort = () => closeQuietly(conn);
   signal?.addEventListener("abort", onAbort, { once: true });
   try {
-    await conn.handshake();
-    return new LenientTlsConn(conn);
+    await step(steps, "handshake", conn.handshake());
+    return new LenientTlsConn(conn, steps);
   } catch (err) {
     closeQuietly(conn);
     const timedOut = signal?.reason instanceof DOMException && signal.reason.name === "TimeoutError";
