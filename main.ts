@@ -13,6 +13,7 @@ import { addClientCommand } from "./cli/client.ts";
 import { addRelayCommand } from "./cli/relay.ts";
 import { addBenchCommand } from "./cli/bench.ts";
 import { addProbeCommand } from "./cli/probe.ts";
+import { addDemoCommand } from "./cli/demo.ts";
 
 /** The version printed by `--version` and carried by compiled binaries. */
 export const VERSION: string = meta.version;
@@ -33,6 +34,7 @@ export function buildProgram(setExit: (code: number) => void) {
   addRelayCommand(program, setExit);
   addBenchCommand(program, setExit);
   addProbeCommand(program, setExit);
+  addDemoCommand(program, setExit);
 
   return program;
 }
