@@ -8,7 +8,7 @@ import {
   outputOptions,
   tlsTrustOptions,
   transportFlagOptions,
-  wireOptions,
+  wireViewOptions,
 } from "./options.ts";
 import { transportOf } from "../lib/transports/mod.ts";
 import { Command } from "@commander-js/extra-typings";
@@ -69,7 +69,7 @@ export function addClientCommand(program: Command, setExit: (code: number) => vo
     .addOption(durationOption("-t, --timeout <duration>", "limit for connecting and for each reply", "5s"))
     .option("-I, --interactive", "chat: send each line typed, print each line that arrives");
   outputOptions(
-    wireOptions(
+    wireViewOptions(
       tlsTrustOptions(ioOption(command, "the connection"), "with --tls"),
       "narrate every socket call: connect, send, recv, close",
       "show the bytes sent and received as a hex dump",
@@ -108,7 +108,8 @@ export function addClientCommand(program: Command, setExit: (code: number) => vo
             count: o.count,
             intervalMs: o.interval,
             timeoutMs: o.timeout,
-            trace: o.trace,
+            trace: o.trace !== undefined,
+            sites: o.trace === "columns",
             hex: o.hex,
             udp: { maxDatagram: o.maxDatagram },
             binary: o.binary,

@@ -17,8 +17,8 @@ export interface TransportFlags {
   cert?: string;
   key?: string;
   alpn?: string[];
-  /** `--trace` and `--hex` follow socket calls: a transport that is not traceable refuses them. */
-  trace?: boolean;
+  /** `--trace` (`=columns`: how) and `--hex` follow socket calls: a transport not traceable refuses them. */
+  trace?: boolean | string;
   hex?: boolean;
   /** Set by a `ws://` or `wss://` address (`secure`): the path upgrades are accepted at or asked for. */
   ws?: { path: string; secure: boolean };
@@ -93,7 +93,7 @@ function foldSpec<F extends TransportFlags>(spec: string, role: "listen" | "conn
  * `--trace` and `--hex` follow a stream's socket calls: a transport that does not declare itself traceable
  * (UDP, WebSocket: messages) refuses them, whichever command and spelling chose it.
  */
-function checkWire(ep: Endpoint, f: { trace?: boolean; hex?: boolean }): void {
+function checkWire(ep: Endpoint, f: { trace?: boolean | string; hex?: boolean }): void {
   const t = transportOf(ep);
   if (t.capabilities.traceable || !(f.trace || f.hex)) return;
   const flag = f.trace ? "--trace" : "--hex";
