@@ -47,6 +47,7 @@ import type { UdpSettings } from "./lib/transports/types.ts";
 import { transportOf } from "./lib/transports/mod.ts";
 import { EventLoopTurns, READS_PER_TURN } from "./lib/server/turns.ts";
 import { WireTap } from "./lib/server/wire.ts";
+import { TraceFeed } from "./lib/web/traces.ts";
 
 /** What `runServer` needs; main.ts fills in the defaults. */
 export interface ServerOptions {
@@ -411,7 +412,15 @@ export async function runServer(opts: ServerOptions, ctx: RunServerContext = {})
     counters,
   });
   const startedAt = loop ? loop.startedAt - performance.timeOrigin : performance.now();
-  const tap = new WireTap(opts, emit, startedAt);
+  // with --web, the /trace page draws the calls --trace reports
+  const traces = opts.web && opts.trace ? new TraceFeed() : undefined;
+  const wire: EventSink<ServerEvent> = traces
+    ? (e) => {
+      emit(e);
+      if (e.type === "trace") traces.publish(e);
+    }
+    : emit;
+  const tap = new WireTap(opts, wire, startedAt);
 
   // bind + listen (a WebSocket listener asks the guard rails before each upgrade: refusalOf, below)
   const admission = {
@@ -462,6 +471,7 @@ export async function runServer(opts: ServerOptions, ctx: RunServerContext = {})
       emit({ type: "refused", peer, reason });
     },
     admit: (conn) => admit(conn, "ws", `${peerLabel(conn.remoteAddr, 0)} (web)`),
+    traces,
   };
   let http: { web?: HttpListener; metrics?: HttpListener };
   try {
@@ -543,9 +553,10 @@ export async function runServer(opts: ServerOptions, ctx: RunServerContext = {})
   /** Serves one connection (accepted here, or a WebSocket from --web) as a client, guard rails first. */
   const admit = (accepted: Connection, via: ConnectionTransport, label?: string) => {
     const peer = label ?? peerLabel(accepted.remoteAddr, slots.issued + 1, endpointZone(opts.endpoint));
-    // a message transport's calls (UDP: sendto, recvfrom) are its socket's, traced by its listener
-    const conn = accepted.readMessage ? accepted : tap.wrap(accepted, peer);
-    if (!accepted.readMessage) tap.accepted(accepted, { address, peer });
+    // UDP's calls (sendto, recvfrom) are its one socket's, traced by its listener: no accept, no connection
+    const datagrams = via === "udp";
+    const conn = datagrams ? accepted : tap.wrap(accepted, peer);
+    if (!datagrams) tap.accepted(accepted, { address, peer });
     const denied = accessRefusal(accepted.remoteAddr, opts);
     if (denied) return refuse(conn, peer, { kind: "deny", reason: denied });
     // a slot for the whole server, taken at once: two loops cannot both let in the last client
