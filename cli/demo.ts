@@ -4,7 +4,7 @@
  */
 import { Command } from "@commander-js/extra-typings";
 import { type DemoResult, type DemoTransport, runDemo } from "../demo.ts";
-import { UsageError } from "../lib/core/errors.ts";
+import { ExitCode, UsageError } from "../lib/core/errors.ts";
 import { MODE_NAMES, type ModeName } from "../lib/modes/mod.ts";
 import { columnHeader, columnRow, fittedLayout } from "../lib/report/columns.ts";
 import { formatBytes, plural } from "../lib/core/format.ts";
@@ -50,7 +50,9 @@ export function addDemoCommand(program: Command, setExit: (code: number) => void
           count: o.count,
         }, { signal });
         for (const line of o.json ? jsonLines(result) : textLines(result)) writeLine(Deno.stdout, line);
-        setExit(0);
+        // an echo that did not all come back is a failed run (exit 1), as it is for `sockkit client --count`
+        const echoed = result.mode !== "echo" || result.client.lost === 0;
+        setExit(echoed ? ExitCode.Ok : ExitCode.Failure);
       } finally {
         dispose();
       }
