@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { type DemoCall, runDemo } from "../demo.ts";
-import { runCli } from "./_helpers.ts";
+import { hasCommand, runCli } from "./_helpers.ts";
 
 const ROOT = new URL("../", import.meta.url);
 
@@ -132,4 +132,83 @@ Deno.test("demo CLI: columns with arrows, --json lines, and a one-line usage err
   const two = await runCli(["demo", "--udp", "--tls"]);
   assert.equal(two.code, 2);
   assert.match(two.stderr, /^sockkit: --tls and --udp pick different transports: give one of them\n$/);
+});
+
+const STRACE = hasCommand("strace") && hasCommand("python3");
+const PEERS = new URL("./peers/", import.meta.url).pathname;
+
+/** The AF_INET socket calls `strace -f -e trace=network` saw in `file`, by name and result. */
+async function straced(file: string): Promise<string[]> {
+  const calls: string[] = [];
+  for (const line of (await Deno.readTextFile(file)).split("\n")) {
+    const m = /^(?:\d+ +)?(bind|listen|accept4?|connect|sendto|recvfrom)\((\d+), (.*)\) += (-?\d+)/.exec(
+      line,
+    );
+    if (!m || /AF_UNIX|AF_NETLINK|AF_INET6/.test(m[3])) continue;
+    calls.push(["sendto", "recvfrom"].includes(m[1]) ? `${m[1]}=${m[4]}` : m[1].replace("accept4", "accept"));
+  }
+  return calls;
+}
+
+/** What sockkit calls each system call of the Python lesson (a stream socket's sendto is send, recvfrom recv). */
+const AS_SOCKKIT: Record<string, string> = { sendto: "send", recvfrom: "recv" };
+
+/** Reads `reader` until what it gave so far matches `re`; throws if it ends first. */
+async function readUntil(
+  reader: ReadableStreamDefaultReader<string>,
+  re: RegExp,
+  seen = "",
+): Promise<string> {
+  while (!re.test(seen)) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`ended before ${re}: ${seen}`);
+    seen += value;
+  }
+  return seen;
+}
+
+Deno.test({
+  name:
+    "demo and the lesson: the classic Python server and client (under strace) make sockkit's calls, call for call" +
+    (STRACE ? "" : " (ignored: needs strace and python3)"),
+  ignore: !STRACE,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "sockkit-strace-" });
+    const trace = (file: string, script: string, arg: string) =>
+      new Deno.Command("strace", {
+        args: ["-f", "-e", "trace=network", "-o", `${dir}/${file}`, "python3", `${PEERS}${script}`, arg],
+        stdout: "piped",
+        stderr: "null",
+      });
+    const server = trace("server.txt", "classic_server.py", "0").spawn();
+    const lines = server.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    try {
+      const out = await readUntil(lines, /listening on \d+\n/);
+      const port = /listening on (\d+)/.exec(out)![1];
+      const client = await trace("client.txt", "classic_client.py", port).output();
+      assert.equal(new TextDecoder().decode(client.stdout), "Received: b'Hello, Kael2'\n");
+      await readUntil(lines, / 1\n/, out); // the server's line for the message it received
+      const { calls } = await runDemo({ message: new TextEncoder().encode("Hello, Kael2") });
+      const ours = (which: "client" | "server") => side(calls, which).filter((c) => c !== "close");
+      const theirs = async (file: string) =>
+        (await straced(`${dir}/${file}`)).map((c) => c.replace(/^(sendto|recvfrom)/, (n) => AS_SOCKKIT[n]));
+      assert.deepEqual(await theirs("client.txt"), ours("client"));
+      // the Python server reads the end of the stream just after its client has closed: wait for that call
+      let python = await theirs("server.txt");
+      for (let i = 0; i < 100 && !python.includes("recv=0"); i++) {
+        await new Promise((r) => setTimeout(r, 20));
+        python = await theirs("server.txt");
+      }
+      assert.deepEqual(python, ours("server"));
+    } finally {
+      // strace outlives a SIGTERM while its tracee waits in accept: stop the Python server itself (the
+      // process strace started, named by the pid on its bind line)
+      const bind = /^(\d+) +bind\(/m.exec(await Deno.readTextFile(`${dir}/server.txt`).catch(() => ""));
+      if (bind) Deno.kill(Number(bind[1]), "SIGTERM");
+      else server.kill("SIGKILL");
+      await server.status;
+      await lines.cancel();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
 });
