@@ -121,7 +121,9 @@ export async function runClient(opts: ClientOptions, ctx: RunClientContext = {})
   const connectMs = performance.now() - startedAt;
   const detail = await describeConnection(endpoint, conn);
   const zone = endpointZone(endpoint);
-  const remote = formatAddr(conn.remoteAddr, zone);
+  // through --proxy the connection's far end is the proxy: say so instead of naming it as the server
+  const proxy = "proxy" in endpoint ? endpoint.proxy : undefined;
+  const remote = proxy ? `through ${proxy.shown}` : formatAddr(conn.remoteAddr, zone);
   tap.connected(conn, { peer: remote, address: formatAddr(conn.localAddr, zone) });
   conn = tap.wrap(conn, remote);
   emit({ type: "connected", address, remote, connectMs, detail, ...tlsTrust(endpoint, conn) });

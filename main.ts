@@ -18,6 +18,21 @@ import { addDemoCommand } from "./cli/demo.ts";
 /** The version printed by `--version` and carried by compiled binaries. */
 export const VERSION: string = meta.version;
 
+/** The page with each command's details, named on the last line of its `--help`. */
+export const COMMAND_DOCS: Readonly<Record<string, string>> = {
+  server: "docs/server.md",
+  client: "docs/client.md",
+  relay: "docs/relay.md",
+  bench: "docs/bench.md",
+  probe: "docs/probe.md",
+  demo: "docs/trace.md",
+};
+
+/** Where a command's details are: its page in docs/, or the README for a command without one. */
+function docFor(command: string): string {
+  return COMMAND_DOCS[command] ?? "README.md";
+}
+
 /** Builds the command line; each action resolves to the process exit code. */
 export function buildProgram(setExit: (code: number) => void) {
   const program = new Command()
@@ -35,6 +50,9 @@ export function buildProgram(setExit: (code: number) => void) {
   addBenchCommand(program, setExit);
   addProbeCommand(program, setExit);
   addDemoCommand(program, setExit);
+  for (const command of program.commands) {
+    command.addHelpText("after", `\nDetails: ${docFor(command.name())}`);
+  }
 
   return program;
 }

@@ -194,7 +194,8 @@ export async function runRelay(opts: RelayOptions, ctx: RunRelayContext = {}): P
   tap.trace("bind", { address });
   tap.trace("listen", { address });
   const listenNote = transportNote(listenEp);
-  const mode = `${listenNote ? `${listenNote} ` : ""}relay to ${targetName}${targetNote}`;
+  const proxy = "proxy" in targetEp && targetEp.proxy ? ` through ${targetEp.proxy.shown}` : "";
+  const mode = `${listenNote ? `${listenNote} ` : ""}relay to ${targetName}${targetNote}${proxy}`;
   emit({ type: "listening", address, mode });
 
   const totals = new RelayTotals(startedAt);

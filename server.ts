@@ -30,7 +30,16 @@ import {
 import { SharedSlots } from "./lib/loops/slots.ts";
 import { type HttpAddress, type HttpListener, startHttpListeners } from "./lib/web/http.ts";
 import type { WebRoom } from "./lib/web/routes.ts";
-import { type Message, type ModeName, MODES, type Session } from "./lib/modes/mod.ts";
+import {
+  hasRoom,
+  type Message,
+  type ModeName,
+  MODES,
+  modesOver,
+  ROOM_MODES_TEXT,
+  type Session,
+} from "./lib/modes/mod.ts";
+import { hubFor } from "./lib/hub/mod.ts";
 import { DEFAULT_MAX_QUEUE } from "./lib/server/queue.ts";
 import {
   type Connection,
@@ -404,7 +413,7 @@ export async function runServer(opts: ServerOptions, ctx: RunServerContext = {})
   // client numbers, and the clients open now (for --max-conns and "online"), over every loop
   const slots = new SharedSlots(loop?.slots);
   const maxLine = opts.maxLine ?? DEFAULT_MAX_LINE;
-  const mode = MODES[modeName]({
+  const mode = MODES[modeName].factory({
     maxLine,
     maxQueue: opts.maxQueue ?? DEFAULT_MAX_QUEUE,
     emit,
@@ -645,20 +654,20 @@ interface Refusal {
 export function checkServerOptions(opts: ServerOptions): ModeName {
   const modeName = opts.mode ?? "echo";
   const declared = transportOf(opts.endpoint);
-  const { modes } = declared.capabilities;
+  const modes = modesOver(declared.capabilities);
   if (!modes.includes(modeName)) {
     throw new UsageError(
       `--mode ${modeName} does not work over ${declared.label}: use ${modes.join(" or ")}`,
     );
   }
-  if (opts.web && modeName !== "chat" && modeName !== "broadcast") throw webModeError(modeName);
+  if (opts.web && !hasRoom(modeName)) throw webModeError(modeName);
   return modeName;
 }
 
 /** `--web` serves a room: any other mode is a usage error. */
 function webModeError(mode: string): UsageError {
   return new UsageError(
-    `--web serves a chat page, which needs a room: add --mode chat or --mode broadcast (not --mode ${mode})`,
+    `--web serves a chat page, which needs a room: add ${ROOM_MODES_TEXT} (not --mode ${mode})`,
   );
 }
 
@@ -668,9 +677,6 @@ export async function connectHub(
   mode: ModeName,
   emit: EventSink<ServerEvent>,
 ): Promise<Hub> {
-  if (mode !== "chat" && mode !== "broadcast") {
-    throw new UsageError(`--hub shares a chat or broadcast room: add --mode chat or --mode broadcast`);
-  }
-  const { connectRedisHub } = await import("./lib/hub/redis.ts");
-  return await connectRedisHub({ settings, mode, emit });
+  if (!hasRoom(mode)) throw new UsageError(`--hub shares a room: add ${ROOM_MODES_TEXT}`);
+  return await hubFor(settings).connect({ settings, mode, emit });
 }

@@ -6,11 +6,13 @@ import {
   checkIo,
   ioOption,
   outputOptions,
+  proxyOption,
   tlsTrustOptions,
   transportFlagOptions,
   wireViewOptions,
 } from "./options.ts";
 import { transportOf } from "../lib/transports/mod.ts";
+import { withProxy } from "../lib/transports/dispatch.ts";
 import { Command } from "@commander-js/extra-typings";
 import { runClient } from "../client.ts";
 import { clientTarget } from "../lib/endpoints/flags.ts";
@@ -70,14 +72,16 @@ export function addClientCommand(program: Command, setExit: (code: number) => vo
     .option("-I, --interactive", "chat: send each line typed, print each line that arrives");
   outputOptions(
     wireViewOptions(
-      tlsTrustOptions(ioOption(command, "the connection"), "with --tls"),
+      tlsTrustOptions(proxyOption(ioOption(command, "the connection"), "the server"), "with --tls"),
       "narrate every socket call: connect, send, recv, close",
       "show the bytes sent and received as a hex dump",
     ),
     "more detail (a summary in single-message and pipe modes)",
   )
     .action(async (host, port, arg3, o) => {
-      const { endpoint, message } = clientTarget([host, port, arg3], o);
+      const target = clientTarget([host, port, arg3], o);
+      const endpoint = withProxy(target.endpoint, o.proxy, o.io);
+      const message = target.message;
       checkIo(o.io, [endpoint]);
       rejectOtherTransportsOptions(endpoint, "connect", {
         "--binary": o.binary,

@@ -6,6 +6,7 @@
  * A command adds a group with one call and says, in a few words, what the group applies to there.
  * @module
  */
+import { parseProxy } from "../lib/transports/proxy/mod.ts";
 import { type Command, Option, type OptionValues } from "@commander-js/extra-typings";
 import { choiceOption, cidrListArg, pinArg, unixArg } from "./common.ts";
 import { transportOf } from "../lib/transports/mod.ts";
@@ -57,7 +58,7 @@ export function accessOptions<A extends unknown[], O extends OptionValues, G ext
 /**
  * `--io deno|node`: which runtime API moves TCP's bytes (`what`: whose connections, e.g. `TCP clients`).
  * `node` is `node:net`, even under hundreds of busy connections where `Deno.Conn` read loops starve some
- * (README "Which API moves the bytes").
+ * (docs/transports.md "Which API moves the bytes").
  */
 export function ioOption<A extends unknown[], O extends OptionValues, G extends OptionValues>(
   cmd: Command<A, O, G>,
@@ -71,6 +72,19 @@ export function ioOption<A extends unknown[], O extends OptionValues, G extends 
       IO_CORES,
       "deno",
     ),
+  );
+}
+
+/** Adds `--proxy URL` (an upstream SOCKS5 or HTTP CONNECT proxy) for what `what` connects to. */
+export function proxyOption<A extends unknown[], O extends OptionValues, G extends OptionValues>(
+  cmd: Command<A, O, G>,
+  what: string,
+) {
+  return cmd.option(
+    "--proxy <url>",
+    `connect to ${what} through a proxy: socks5://[USER:PASS@]HOST:PORT (the proxy resolves names) or ` +
+      `http://[USER:PASS@]HOST:PORT (HTTP CONNECT)`,
+    parseProxy,
   );
 }
 

@@ -2,6 +2,7 @@
  * `sockkit probe`: its options and action.
  * @module
  */
+import { parseProxy } from "../lib/transports/proxy/mod.ts";
 import { Command } from "@commander-js/extra-typings";
 import { parseWholeNumber } from "../lib/endpoints/flags.ts";
 import { ExitCode, UsageError } from "../lib/core/errors.ts";
@@ -39,6 +40,12 @@ export function addProbeCommand(program: Command, setExit: (code: number) => voi
     .option("-v, --verbose", "list every port, also the closed and unanswered ones of a long list")
     .option("-q, --quiet", "print only errors: the exit code says whether any port is open")
     .option("--json", "print one JSON object per event: start, port (every port), summary")
+    .option(
+      "--proxy <url>",
+      "probe through a proxy: socks5://[USER:PASS@]HOST:PORT (it resolves the host, and its reply says " +
+        "refused or unreachable) or http://[USER:PASS@]HOST:PORT (HTTP CONNECT)",
+      parseProxy,
+    )
     .action(async (host, ports, o) => {
       if (o.timeout === 0) {
         throw new UsageError("invalid --timeout '0': a connect needs some time, such as 500ms");
@@ -46,7 +53,7 @@ export function addProbeCommand(program: Command, setExit: (code: number) => voi
       const { signal, dispose } = interruptSignal();
       try {
         const summary = await runProbe(
-          { host, ports, concurrency: o.concurrency, timeoutMs: o.timeout },
+          { host, ports, concurrency: o.concurrency, timeoutMs: o.timeout, proxy: o.proxy },
           { signal, onEvent: probeReporter(o, output(false)) },
         );
         setExit(summary.open > 0 ? ExitCode.Ok : ExitCode.Failure);

@@ -2,7 +2,16 @@
  * `sockkit relay`: its options and action.
  * @module
  */
-import { accessOptions, checkIo, ioOption, outputOptions, tlsTrustOptions, wireOptions } from "./options.ts";
+import {
+  accessOptions,
+  checkIo,
+  ioOption,
+  outputOptions,
+  proxyOption,
+  tlsTrustOptions,
+  wireOptions,
+} from "./options.ts";
+import { withProxy } from "../lib/transports/dispatch.ts";
 import { runsOverTls, transportOf } from "../lib/transports/mod.ts";
 import { Command, Option } from "@commander-js/extra-typings";
 import {
@@ -68,14 +77,19 @@ export function addRelayCommand(program: Command, setExit: (code: number) => voi
     );
   outputOptions(
     wireOptions(
-      accessOptions(tlsTrustOptions(ioOption(command, "both legs"), "tls:// target", "it"), "relay"),
+      accessOptions(
+        tlsTrustOptions(proxyOption(ioOption(command, "both legs"), "the target"), "tls:// target", "it"),
+        "relay",
+      ),
       "narrate every socket call on both legs (client and target)",
       "show the bytes of both legs as a hex dump",
     ),
     "also print a line when each target connection is made",
   )
     .action(async (listenSpec, targetSpec, o) => {
-      const { listen, target } = relayEndpoints(listenSpec, targetSpec, o);
+      const pair = relayEndpoints(listenSpec, targetSpec, o);
+      const listen = pair.listen;
+      const target = withProxy(pair.target, o.proxy, o.io);
       checkRelayPair(listen, target);
       checkIo(o.io, [listen, target]);
       const loops = relayLoops(o.workers, { listen, io: o.io });

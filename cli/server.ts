@@ -16,8 +16,16 @@ import { DEFAULT_SERVER_WORKERS, runServerWorkers, serverLoops } from "../lib/se
 import { parseDuration } from "../lib/core/duration.ts";
 import { looksLikeSpec, serverEndpoint } from "../lib/endpoints/flags.ts";
 import { ExitCode, UsageError } from "../lib/core/errors.ts";
-import { MODE_NAMES, type ModeName } from "../lib/modes/mod.ts";
-import { DEFAULT_ROOM, type HubSettings, parseHubUrl } from "../lib/hub/url.ts";
+import {
+  hasRoom,
+  MODE_NAMES,
+  type ModeName,
+  modesOver,
+  ROOM_MODES,
+  ROOM_MODES_TEXT,
+} from "../lib/modes/mod.ts";
+import { DEFAULT_ROOM, type HubSettings } from "../lib/hub/url.ts";
+import { parseHub } from "../lib/hub/mod.ts";
 import type { Endpoint } from "../lib/transports/dispatch.ts";
 import { transportOf } from "../lib/transports/mod.ts";
 import { serverReporter } from "../lib/report/reporter.ts";
@@ -54,30 +62,30 @@ function hubSettings(
     }
     return undefined;
   }
-  if (o.mode !== "chat" && o.mode !== "broadcast") {
+  if (!hasRoom(o.mode)) {
     throw new UsageError(
-      `--hub shares a chat or broadcast room, not --mode ${o.mode}: add --mode chat or --mode broadcast`,
+      `--hub shares a ${ROOM_MODES.join(" or ")} room, not --mode ${o.mode}: add ${ROOM_MODES_TEXT}`,
     );
   }
   requireServedMode("--hub", o.mode, endpoint);
-  return parseHubUrl(o.hub, o.room);
+  return parseHub(o.hub, o.room);
 }
 
 /** `--web` serves a room's page: it needs chat or broadcast, over a transport that serves them (not UDP). */
 function webCheck(mode: string, endpoint: Endpoint): void {
-  if (mode !== "chat" && mode !== "broadcast") {
+  if (!hasRoom(mode)) {
     throw new UsageError(
-      `--web serves a chat page, which needs a room: add --mode chat or --mode broadcast (not --mode ${mode})`,
+      `--web serves a chat page, which needs a room: add ${ROOM_MODES_TEXT} (not --mode ${mode})`,
     );
   }
   requireServedMode("--web", mode, endpoint);
 }
 
-/** `flag` shares a chat or broadcast room: the endpoint's transport must declare `mode` among its modes. */
-function requireServedMode(flag: string, mode: string, endpoint: Endpoint): void {
+/** `flag` shares a room: the endpoint's transport must serve `mode`. */
+function requireServedMode(flag: string, mode: ModeName, endpoint: Endpoint): void {
   const t = transportOf(endpoint);
-  if (!t.capabilities.modes.includes(mode)) {
-    throw new UsageError(`${flag} works with chat and broadcast, which ${t.label} does not serve`);
+  if (!modesOver(t.capabilities).includes(mode)) {
+    throw new UsageError(`${flag} works with ${ROOM_MODES.join(" and ")}, which ${t.label} does not serve`);
   }
 }
 

@@ -5,14 +5,12 @@
  * @module
  */
 
-import meta from "../deno.json" with { type: "json" };
+import { RUNTIME_FLAGS } from "../tools/compile.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 
 /** The flags `deno task server` runs sockkit with: its permissions and `--unstable-net`. */
-export const SERVER_FLAGS: string[] = meta.tasks.server.split(/\s+/).filter((t) =>
-  /^--(allow-|unstable-)/.test(t)
-);
+export const SERVER_FLAGS: string[] = RUNTIME_FLAGS.filter((t) => /^--(allow-|unstable-)/.test(t));
 
 /** True where `/proc` and `sh -c 'ulimit -n …'` exist, which the process-level checks need. */
 export const IS_LINUX: boolean = Deno.build.os === "linux";

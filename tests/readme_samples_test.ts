@@ -1,5 +1,6 @@
 /**
- * Runs the README's sample sessions and compares what the program prints with what the README shows.
+ * Runs the sample sessions of README.md and docs/*.md and compares what the program prints with what the page
+ * shows. A sample that appears word for word on two pages (the README repeats some of docs/) runs once.
  *
  * A sample is a fenced block right after a `<!-- sample … -->` comment. Its `$ ` lines are commands, each
  * followed by the output it prints (stdout and stderr together, in order). Inside the comment:
@@ -26,13 +27,21 @@
 import assert from "node:assert/strict";
 
 const ROOT = new URL("..", import.meta.url).pathname;
-const README = Deno.readTextFileSync(`${ROOT}README.md`);
+/** The pages whose samples run: the README and every page of docs/. */
+const PAGES: string[] = [
+  "README.md",
+  ...[...Deno.readDirSync(`${ROOT}docs`)].filter((e) => e.name.endsWith(".md")).map((e) => `docs/${e.name}`)
+    .sort(),
+];
 const decoder = new TextDecoder();
 const DEBUG = Deno.env.get("SAMPLES_DEBUG");
 
 /** One sample: its README line, the comment's directives, and the commands with the output each shows. */
 interface Sample {
+  /** The page and line it is on, and its text (the comment and the block), which identifies it. */
+  page: string;
   line: number;
+  text: string;
   servers: string[];
   background: string[];
   /** In a server log: the `then:` and `await:` lines, in order. */
@@ -41,7 +50,7 @@ interface Sample {
   steps: { command: string; expected: string[] }[];
 }
 
-function parseSamples(readme: string): Sample[] {
+function parseSamples(readme: string, page = "README.md"): Sample[] {
   const samples: Sample[] = [];
   for (const m of readme.matchAll(/<!-- sample([\s\S]*?)-->\s*\n( *)```[^\n]*\n([\s\S]*?)\n *```/g)) {
     const directives = m[1].split("\n").map((l) => l.trim());
@@ -55,7 +64,9 @@ function parseSamples(readme: string): Sample[] {
       else steps.at(-1)?.expected.push(text);
     }
     samples.push({
+      page,
       line: readme.slice(0, m.index).split("\n").length + 1,
+      text: m[0].split("\n").map((l) => l.trim()).join("\n"),
       servers: value("server"),
       background: value("background"),
       script: directives.flatMap((l) => {
@@ -226,12 +237,19 @@ function missingPeers(sample: Sample): string[] {
   );
 }
 
-for (const sample of parseSamples(README)) {
+/** Every page's samples, each distinct one once (the first page that shows it). */
+function allSamples(): Sample[] {
+  const seen = new Set<string>();
+  return PAGES.flatMap((page) => parseSamples(Deno.readTextFileSync(`${ROOT}${page}`), page))
+    .filter((s) => !seen.has(s.text) && seen.add(s.text));
+}
+
+for (const sample of allSamples()) {
   const first = sample.steps[0]?.command ?? "";
   const missing = missingPeers(sample);
   const ignored = missing.length ? ` (ignored: ${missing.join(", ")} not installed)` : "";
   Deno.test(
-    { name: `readme sample (README.md:${sample.line}): $ ${first}${ignored}`, ignore: !!ignored },
+    { name: `readme sample (${sample.page}:${sample.line}): $ ${first}${ignored}`, ignore: !!ignored },
     async () => {
       const tmp = await Deno.makeTempDir({ prefix: "sockkit-sample-" });
       const ports = new Map<string, string>();
@@ -286,6 +304,19 @@ for (const sample of parseSamples(README)) {
   );
 }
 
-Deno.test("readme samples: the README marks its runnable samples", () => {
-  assert.ok(parseSamples(README).length >= 10, "samples are marked with <!-- sample -->");
+Deno.test("readme samples: the README and docs/ mark their runnable samples", () => {
+  assert.ok(
+    parseSamples(Deno.readTextFileSync(`${ROOT}README.md`)).length >= 10,
+    "README.md marks its samples",
+  );
+  assert.ok(allSamples().length >= 50, "docs/ keeps the samples that moved out of the README");
+  for (const page of PAGES.filter((p) => p.startsWith("docs/"))) {
+    const text = Deno.readTextFileSync(`${ROOT}${page}`);
+    const marked = (text.match(/^ *<!-- sample/gm) ?? []).length;
+    assert.equal(
+      parseSamples(text, page).length,
+      marked,
+      `${page}: every <!-- sample --> is followed by a block`,
+    );
+  }
 });

@@ -9,7 +9,7 @@ const FAST_CLIENTS = 50;
 /**
  * The stated bound: never-reading clients may not grow the server's resident memory by more than this. With
  * `--io node` every read gets a fresh buffer that V8 frees in batches, so RSS follows the traffic further
- * before it levels off (README "Which API moves the bytes"): its bound is wider, but still a bound.
+ * before it levels off (docs/transports.md "Which API moves the bytes"): its bound is wider, but still a bound.
  */
 const RSS_GROWTH_BOUND_KIB: Record<IoCore, number> = { deno: 32 * 1024, node: 128 * 1024 };
 

@@ -19,16 +19,55 @@ async function documentedFlags(): Promise<string[]> {
   return [...exactly[1].split(/\s+/), ...(exactly[2] ? [exactly[2]] : [])];
 }
 
+/** A task's command line, with a task it runs (`deno task -q sockkit server`) replaced by that task's. */
+function taskLine(name: keyof typeof meta.tasks): string {
+  const line: string = meta.tasks[name];
+  const runs = /^deno task -q (\S+)(.*)$/.exec(line);
+  return runs ? taskLine(runs[1] as keyof typeof meta.tasks) + runs[2] : line;
+}
+
+/** The command line `./sockkit` execs, seen through a stand-in Deno that prints its arguments. */
+function launcherLine(): string {
+  const dir = Deno.makeTempDirSync();
+  try {
+    const fake = `${dir}/deno`;
+    Deno.writeTextFileSync(
+      fake,
+      '#!/bin/sh\n[ "$1" = --version ] && echo "deno 2.9.6 (stub)" && exit 0\necho "$@"\n',
+    );
+    Deno.chmodSync(fake, 0o755);
+    const out = new Deno.Command(`${ROOT}sockkit`, {
+      args: ["--version"],
+      env: { DENO: fake },
+      stderr: "null",
+    })
+      .outputSync();
+    return new TextDecoder().decode(out.stdout);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+}
+
 /** Every way sockkit is run, with the command line each one grants. */
 const WAYS: Record<string, string> = {
-  "deno task server": meta.tasks.server,
-  "deno task client": meta.tasks.client,
-  "deno task sockkit": meta.tasks.sockkit,
+  "deno task server": taskLine("server"),
+  "deno task client": taskLine("client"),
+  "deno task sockkit": taskLine("sockkit"),
   "deno task compile (the binary)": compileArgs("dist/sockkit").join(" "),
-  "./sockkit": Deno.readTextFileSync(new URL("../sockkit", import.meta.url)).split("\n").filter((l) =>
-    /--allow-|--unstable-net/.test(l)
-  ).join(" "),
+  "./sockkit": launcherLine(),
 };
+
+Deno.test("sandbox: the permission flags have one source, deno.json's sockkit task, which the others run or read", () => {
+  for (const task of ["server", "client", "bench"] as const) {
+    assert.match(meta.tasks[task], new RegExp(`^deno task -q sockkit ${task}$`), `deno task ${task}`);
+  }
+  assert.match(
+    Deno.readTextFileSync(`${ROOT}sockkit`),
+    /sed -n .*"sockkit".*deno\.json/,
+    "./sockkit reads it",
+  );
+  assert.match(Deno.readTextFileSync(`${ROOT}tools/compile.ts`), /runtimeFlags\(meta\.tasks\.sockkit\)/);
+});
 
 Deno.test("sandbox: every run and compile path grants exactly the permissions the README documents", async () => {
   const documented = await documentedFlags();

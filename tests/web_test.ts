@@ -221,13 +221,13 @@ Deno.test("web: a browser that does not read is cut off as too slow (--max-queue
   }
 });
 
-Deno.test("web: at shutdown a browser is told, then closed with 1000 'server shutting down'", async () => {
+Deno.test("web: at shutdown a browser is told, then closed with 1001 'server shutting down' as a ws:// client is", async () => {
   const server = await startServer({ mode: "chat", web: LOCAL });
   const web = await WsPeer.open(await wsUrl(server));
   assert.match(await web.line(), /^\* welcome/);
   await server.stop();
   assert.equal(await web.line(), "* server shutting down");
-  assert.deepEqual(await web.whenClosed(), { code: 1000, reason: "server shutting down" });
+  assert.deepEqual(await web.whenClosed(), { code: 1001, reason: "server shutting down" });
 });
 
 Deno.test("web: the page, its script and style are served with a strict CSP; other paths are 404", async () => {

@@ -6,15 +6,20 @@
  * compile:all` builds `dist/sockkit-<os>-<arch>` for every supported target.
  * @module
  */
+import meta from "../deno.json" with { type: "json" };
 
-/** The permissions and flags sockkit runs with: the tasks, `./sockkit` and every compiled binary. */
-export const RUNTIME_FLAGS: readonly string[] = [
-  "--allow-net",
-  "--allow-read",
-  "--allow-write",
-  "--unstable-net",
-  "--no-prompt",
-];
+/**
+ * The permissions and flags sockkit runs with, from their one source: deno.json's `sockkit` task (which the
+ * `server`, `client` and `bench` tasks run, and `./sockkit` reads), so every compiled binary gets the same.
+ */
+export const RUNTIME_FLAGS: readonly string[] = runtimeFlags(meta.tasks.sockkit);
+
+/** The flags of a `… deno run FLAGS main.ts` command line. */
+export function runtimeFlags(task: string): string[] {
+  const flags = /\bdeno run (.*?) main\.ts\b/.exec(task)?.[1].split(/\s+/);
+  if (!flags?.length) throw new Error(`deno.json's sockkit task runs no 'deno run FLAGS main.ts': ${task}`);
+  return flags;
+}
 
 /** The targets `compile:all` builds, and the file name each binary gets under `dist/`. */
 export const TARGETS: Readonly<Record<string, string>> = {

@@ -1,11 +1,14 @@
 /**
- * Brings the line numbers of README's "How it works" table up to date: each row names a file, a line and the
+ * Brings the line numbers of the "How it works" table (docs/architecture.md) up to date: each row names a file, a line and the
  * code on it; when the code has moved, the row gets the line it is on now (`deno task readme:lines`).
  * tests/readme_test.ts checks the same rows.
  * @module
  */
 
-/** A row of the table: where it is in the README, and the file, line and code it names. */
+/** The page that holds the table. */
+export const CODE_TABLE = "docs/architecture.md";
+
+/** A row of the table: where it is in the page, and the file, line and code it names. */
 export interface CodeRow {
   match: string;
   file: string;
@@ -25,7 +28,7 @@ export function codeRows(readme: string): CodeRow[] {
 
 if (import.meta.main) {
   const root = new URL("../", import.meta.url);
-  let readme = Deno.readTextFileSync(new URL("README.md", root));
+  let readme = Deno.readTextFileSync(new URL(CODE_TABLE, root));
   let failed = false;
   for (const row of codeRows(readme)) {
     const lines = Deno.readTextFileSync(new URL(row.file, root)).split("\n");
@@ -41,6 +44,6 @@ if (import.meta.main) {
     readme = readme.replace(row.match, row.match.replace(`\`${old}\``, `\`${ref}\``.padEnd(old.length + 2)));
     console.log(`${old} -> ${ref}`);
   }
-  Deno.writeTextFileSync(new URL("README.md", root), readme);
+  Deno.writeTextFileSync(new URL(CODE_TABLE, root), readme);
   Deno.exit(failed ? 1 : 0);
 }

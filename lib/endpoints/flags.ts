@@ -306,6 +306,13 @@ function buildClientTarget(
       `missing the host and port: sockkit ${command} HOST PORT${message} [options], or --unix PATH${message}`,
     );
   }
+  if (second === undefined && /^\d{1,5}$/.test(first)) {
+    // `sockkit client 1234`: a port alone, as the server takes it; the client needs to know where too.
+    throw new UsageError(
+      `missing the host: '${first}' is a port; connect with sockkit ${command} HOST ${first}, such as ` +
+        `sockkit ${command} localhost ${first}`,
+    );
+  }
   const hostname = parseHost(first);
   if (second === undefined) {
     throw new UsageError(`missing required argument 'port' (see 'sockkit ${command} --help')`);

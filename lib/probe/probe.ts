@@ -21,6 +21,8 @@ import { lookup } from "node:dns/promises";
 import { isIP } from "node:net";
 import { formatHostPort } from "../endpoints/address.ts";
 import { formatDuration } from "../core/duration.ts";
+import { openVia } from "../transports/proxy/mod.ts";
+import type { ProxySpec } from "../transports/types.ts";
 import { SockkitError, UsageError } from "../core/errors.ts";
 import type { EventSink } from "../report/events.ts";
 import { plural } from "../core/format.ts";
@@ -95,6 +97,8 @@ export interface ProbeOptions {
   concurrency?: number;
   /** The limit for one connect, in milliseconds (default 2000). */
   timeoutMs?: number;
+  /** Connect through this proxy (`--proxy`): the proxy resolves the host and reports each port. */
+  proxy?: ProxySpec;
 }
 
 /** How a probe is stopped (Ctrl-C) and where its events go. */
@@ -201,6 +205,10 @@ type Outcome = { state: number; ms?: number; reason?: string } | "stopped";
 
 /** Errors that say nothing about the port but about this machine: the probe stops with them. */
 function localFailure(err: unknown, hostname: string, concurrency: number): SockkitError | undefined {
+  // the proxy itself unreachable, silent or refusing the credentials: no port can be probed through it
+  if (err instanceof SockkitError && /--proxy|authentication|password|did not answer as/.test(err.message)) {
+    return new SockkitError(`cannot probe through the proxy: ${err.message}`, undefined, { cause: err });
+  }
   if (err instanceof Deno.errors.NotCapable) {
     return new SockkitError(`cannot probe: ${err.message}`, undefined, { cause: err });
   }
@@ -225,8 +233,17 @@ function localFailure(err: unknown, hostname: string, concurrency: number): Sock
   return undefined;
 }
 
-/** Why a connect failed, as a port state: refused or reset is closed; anything else is no answer. */
+/**
+ * Why a connect failed, as a port state: refused or reset is closed; anything else is no answer. Through a
+ * proxy, its answer says which (SOCKS5 reply 5 is a refusal; an HTTP proxy's 5xx is no answer).
+ */
 function classify(err: unknown): { state: number; reason: string } {
+  const said = err instanceof Error
+    ? /(?:could not connect to \S+|would not connect to \S+): (.*)$/.exec(err.message)
+    : null;
+  if (said) {
+    return { state: /connection refused/.test(said[1]) ? CLOSED : NO_ANSWER, reason: `proxy: ${said[1]}` };
+  }
   if (err instanceof Deno.errors.ConnectionRefused) return { state: CLOSED, reason: "refused" };
   if (err instanceof Deno.errors.ConnectionReset) return { state: CLOSED, reason: "reset" };
   if (err instanceof Deno.errors.NetworkUnreachable) {
@@ -249,6 +266,7 @@ async function probePort(
   port: number,
   timeoutMs: number,
   stop: AbortSignal,
+  proxy: ProxySpec | undefined,
 ): Promise<Outcome> {
   const ac = new AbortController();
   let timedOut = false;
@@ -260,7 +278,9 @@ async function probePort(
   stop.addEventListener("abort", onStop, { once: true });
   const started = performance.now();
   try {
-    const conn = await Deno.connect({ hostname, port, transport: "tcp", signal: ac.signal });
+    const conn = proxy
+      ? await openVia(proxy, { hostname, port }, ac.signal)
+      : await Deno.connect({ hostname, port, transport: "tcp", signal: ac.signal });
     const ms = Math.round((performance.now() - started) * 1000) / 1000;
     try {
       conn.close();
@@ -289,7 +309,8 @@ export async function runProbe(opts: ProbeOptions, hooks: ProbeHooks = {}): Prom
   const concurrency = Math.max(1, Math.min(opts.concurrency ?? DEFAULT_PROBE_CONCURRENCY, n));
   const timeoutMs = opts.timeoutMs ?? 2000;
   const emit = hooks.onEvent ?? (() => {});
-  const [address, ...others] = await resolveProbeHost(opts.host);
+  // through a proxy the name is the proxy's to resolve (it may be one only its network knows)
+  const [address, ...others] = opts.proxy ? [opts.host] : await resolveProbeHost(opts.host);
   emit({ type: "start", host: opts.host, address, others, ports: n, concurrency, timeoutMs });
 
   const stop = new AbortController();
@@ -350,7 +371,7 @@ export async function runProbe(opts: ProbeOptions, hooks: ProbeHooks = {}): Prom
       const i = next++;
       let outcome: Outcome;
       try {
-        outcome = await probePort(address, ports[i], timeoutMs, stop.signal);
+        outcome = await probePort(address, ports[i], timeoutMs, stop.signal, opts.proxy);
       } catch (err) {
         const local = localFailure(err, address, concurrency);
         if (local) {

@@ -23,7 +23,7 @@ import type { ServerLoopStart } from "./worker.ts";
 /**
  * Event loops a server runs when `--workers` is not given: one per CPU, and at least 8, so that 500 busy
  * clients are about 62 a loop, well inside the ~128 one loop serves evenly, and a thousand still do not
- * overload one (the measurements: README "Event loops", bench/NOTES.md).
+ * overload one (the measurements: docs/event-loops.md, bench/NOTES.md).
  */
 export const DEFAULT_SERVER_WORKERS: number = Math.max(8, navigator.hardwareConcurrency ?? 1);
 

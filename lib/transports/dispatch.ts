@@ -5,6 +5,7 @@
  * @module
  */
 import { formatAddr, zoneOf } from "../endpoints/address.ts";
+import { UsageError } from "../core/errors.ts";
 import type { EventSink, ServerEvent } from "../report/events.ts";
 import { type Transport, transportOf, TRANSPORTS } from "./mod.ts";
 import type {
@@ -13,6 +14,7 @@ import type {
   IoCore,
   Listener,
   ListenSettings,
+  ProxySpec,
   StreamEndpoint,
   TransportName,
 } from "./types.ts";
@@ -109,4 +111,32 @@ export function endpointZone(ep?: Endpoint): string | undefined {
 export function peerLabel(addr: Deno.Addr, id: number, zone?: string): string {
   if ("path" in addr && !addr.path) return `unix client ${id}`;
   return formatAddr(addr, zone);
+}
+
+/**
+ * `ep` to be reached through `proxy` (or `ep` itself without one). Only a transport that connects over TCP
+ * can go through a proxy (`proxied`: tcp://, tls://); any other is a `UsageError`, as is `--io node`
+ * (a hop is made with Deno's API).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseProxy } from "./proxy/mod.ts";
+ * import type { TcpEndpoint } from "./types.ts";
+ * const tcp: TcpEndpoint = { transport: "tcp", hostname: "db.internal", port: 5432 };
+ * const ep = withProxy(tcp, parseProxy("socks5://127.0.0.1:1080"));
+ * assert.equal(ep.proxy?.port, 1080);
+ * assert.throws(() => withProxy({ transport: "unix", path: "/tmp/s" }, parseProxy("http://127.0.0.1:3128")), /--proxy/);
+ * ```
+ */
+export function withProxy<E extends Endpoint>(ep: E, proxy: ProxySpec | undefined, io?: IoCore): E {
+  if (!proxy) return ep;
+  const t = transportOf(ep);
+  if (!t.capabilities.proxied) {
+    throw new UsageError(
+      `--proxy carries TCP and TLS connections; a ${t.label} address cannot go through it`,
+    );
+  }
+  if (io === "node") throw new UsageError("--proxy connects with Deno's API: drop --io node");
+  return { ...ep, proxy };
 }

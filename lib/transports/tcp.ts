@@ -9,6 +9,7 @@ import type { TcpEndpoint } from "./types.ts";
 import { parseHostPort } from "./hostport.ts";
 import type { Transport } from "./transport.ts";
 import { connectNode, listenNode } from "./node/listener.ts";
+import { openVia } from "./proxy/mod.ts";
 
 /** The TCP transport: `tcp://HOST:PORT`, and a bare `HOST:PORT` or `PORT`. */
 export const tcp: Transport<TcpEndpoint> = {
@@ -23,10 +24,10 @@ export const tcp: Transport<TcpEndpoint> = {
     lossy: false,
     peersExpire: false,
     keepsFileAccess: false,
-    modes: ["echo", "chat", "broadcast", "discard"],
     traceable: true,
     backpressure: true,
     sharesPort: true,
+    proxied: true,
   },
   ioCores: ["deno", "node"],
   options: ["--io"],
@@ -47,6 +48,7 @@ export const tcp: Transport<TcpEndpoint> = {
     }
   },
   async connect(ep, signal, io) {
+    if (ep.proxy) return await openVia(ep.proxy, ep, signal);
     try {
       if (io === "node") return await connectNode({ hostname: ep.hostname, port: ep.port }, signal);
       return await Deno.connect({ hostname: ep.hostname, port: ep.port, transport: "tcp", signal });

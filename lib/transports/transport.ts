@@ -25,8 +25,6 @@ export interface Capabilities {
   peersExpire: boolean;
   /** The server keeps read/write access to files after listening (a Unix socket's file is removed at exit). */
   keepsFileAccess: boolean;
-  /** The server modes it serves. */
-  modes: readonly string[];
   /** `--trace` and `--hex` can follow its connections. */
   traceable: boolean;
   /**
@@ -39,6 +37,8 @@ export interface Capabilities {
    * off once its queue is full (WebSocket: the server cannot stop reading) or dropped (UDP).
    */
   backpressure: boolean;
+  /** A client's connect can go through an upstream proxy (`--proxy`: it connects over TCP). */
+  proxied: boolean;
 }
 
 /** What `sockkit client` asks of a transport that runs its own client: the endpoint and the options given. */
@@ -90,7 +90,7 @@ export interface Transport<E extends Endpoint = Endpoint> {
   readonly schemes: readonly string[];
   /** How its addresses are written, in usage errors (`tcp://HOST:PORT`, `unix:PATH`). */
   readonly spec: string;
-  /** One line for `--help` and the README. */
+  /** One line for `--help` and docs/transports.md. */
   readonly help: string;
   /** What it can do. */
   readonly capabilities: Capabilities;

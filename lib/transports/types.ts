@@ -29,19 +29,38 @@ export interface TlsSettings {
   served?: { cert: string; key: string };
 }
 
-/** Plain TCP to a host and port. */
+/** The user name and password of a proxy URL (`socks5://user:pass@…`). */
+export interface ProxyAuth {
+  username: string;
+  password: string;
+}
+
+/** An upstream proxy a client's TCP connect goes through (`--proxy`; lib/transports/proxy/). */
+export interface ProxySpec {
+  /** The URL as given, without its password (for messages). */
+  readonly shown: string;
+  /** `socks5:`, `socks5h:` or `http:`. */
+  readonly scheme: string;
+  readonly hostname: string;
+  readonly port: number;
+  readonly auth?: ProxyAuth;
+}
+
+/** Plain TCP to a host and port (a client's: maybe through a `proxy`). */
 export interface TcpEndpoint {
   transport: "tcp";
   hostname: string;
   port: number;
+  proxy?: ProxySpec;
 }
 
-/** TLS over TCP; `tls` holds certificates and verification settings. */
+/** TLS over TCP; `tls` holds certificates and verification settings (a client's: maybe through a `proxy`). */
 export interface TlsEndpoint {
   transport: "tls";
   hostname: string;
   port: number;
   tls?: TlsSettings;
+  proxy?: ProxySpec;
 }
 
 /** A Unix domain (stream) socket at a file path. */
@@ -138,7 +157,7 @@ export interface UdpSettings {
 /** Server settings a transport's listener may use (each takes what applies to it). */
 /**
  * Which runtime API moves a stream's bytes: `deno` (`Deno.listen`/`Deno.connect`, the default) or `node`
- * (`node:net` from the same runtime, which serves hundreds of busy connections evenly: README "Which API moves the bytes").
+ * (`node:net` from the same runtime, which serves hundreds of busy connections evenly: docs/transports.md "Which API moves the bytes").
  */
 export type IoCore = "deno" | "node";
 

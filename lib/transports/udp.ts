@@ -10,9 +10,6 @@ import { listenUdp } from "./udp/listener.ts";
 import { parseHostPort } from "./hostport.ts";
 import type { Transport } from "./transport.ts";
 
-/** The modes a UDP server serves: those that need no stream (a reply per datagram, or none). */
-export const UDP_MODES = ["echo", "discard"] as const;
-
 /** The UDP transport: `udp://HOST:PORT` (needs `--unstable-net`). */
 export const udp: Transport<UdpEndpoint> = {
   name: "udp",
@@ -26,10 +23,10 @@ export const udp: Transport<UdpEndpoint> = {
     lossy: true,
     peersExpire: true,
     keepsFileAccess: false,
-    modes: UDP_MODES,
     traceable: false,
     backpressure: false,
     sharesPort: false,
+    proxied: false,
   },
   options: ["--udp", "--udp-rate", "--max-datagram"],
   namedInListening: true,

@@ -7,7 +7,7 @@
  */
 import { concatBytes, sleep } from "../core/io.ts";
 import type { SocketLike } from "../transports/ws/conn.ts";
-import { protocolFailure } from "../transports/ws/close.ts";
+import { closeCodeFor, closeReasonText, protocolFailure } from "../transports/ws/close.ts";
 
 /** A write returns once the WebSocket buffers no more than this many bytes for the peer. */
 export const HIGH_WATER = 64 * 1024;
@@ -17,25 +17,9 @@ const DRAIN_POLL_MS = 5;
 const MAX_PENDING_LINE = 64 * 1024;
 /** How long a close waits for what was sent to reach the peer before it closes the socket anyway. */
 const CLOSE_FLUSH_MS = 2000;
-/** The longest close reason the protocol allows, in UTF-8 bytes. */
-const MAX_REASON_BYTES = 123;
 
 const encoder = new TextEncoder();
 const NEWLINE = encoder.encode("\n");
-
-/** The close code for a reason the server gives: 1008 (policy violation) for the guard rails, else 1000. */
-function closeCodeFor(reason: string): number {
-  if (/^server full/.test(reason)) return 1013;
-  if (/^(too slow|idle timeout|denied|not in the --allow)/.test(reason)) return 1008;
-  return 1000;
-}
-
-/** `reason`, cut to what a close frame can carry. */
-function fitReason(reason: string): string {
-  let text = reason;
-  while (encoder.encode(text).length > MAX_REASON_BYTES) text = text.slice(0, -2) + "…";
-  return text;
-}
 
 /** What the peer's side of the connection looks like once it is gone. */
 function goneError(): Error {
@@ -228,11 +212,14 @@ export class WebSocketConn implements Deno.Conn {
     return this.closeWriteExplained("");
   }
 
-  /** Starts the close handshake with `reason` (code 1000: a goodbye, not an error). */
+  /**
+   * Starts the close handshake with `reason`, its code by the rule every WebSocket of the server follows
+   * (lib/transports/ws/close.ts: 1000 for none, 1001 at shutdown, 1013 server full, 1008 the guard rails).
+   */
   closeWriteExplained(reason: string): Promise<void> {
     if (this.#pending.length > 0) this.#send(this.#pending);
     this.#pending = new Uint8Array(0);
-    this.#closeSocket(1000, reason);
+    this.#closeSocket(closeCodeFor(reason || undefined), reason);
     return Promise.resolve();
   }
 
@@ -241,7 +228,7 @@ export class WebSocketConn implements Deno.Conn {
     this.closeExplained("");
   }
 
-  /** Closes now, sending `reason` as the close reason (1013 for server full, 1008 for the guard rails). */
+  /** Closes now, sending `reason` as the close reason (its code by the same rule as `closeWriteExplained`). */
   closeExplained(reason: string): void {
     if (this.#closed) throw new Deno.errors.BadResource("the WebSocket is closed");
     this.#closed = true;
@@ -251,7 +238,7 @@ export class WebSocketConn implements Deno.Conn {
     const reader = this.#reader;
     this.#reader = undefined;
     reader?.reject(new Deno.errors.BadResource("the WebSocket is closed"));
-    this.#closeSocket(closeCodeFor(reason), reason);
+    this.#closeSocket(closeCodeFor(reason || undefined), reason);
   }
 
   /** Sends the close frame once what was sent before it is on its way (within CLOSE_FLUSH_MS). */
@@ -259,7 +246,7 @@ export class WebSocketConn implements Deno.Conn {
     const socket = this.socket;
     if (socket.readyState === WebSocket.CLOSING || socket.readyState === WebSocket.CLOSED) return;
     if (socket.readyState === WebSocket.CONNECTING) {
-      void this.#opened.then((open) => open && socket.close(code, fitReason(reason)));
+      void this.#opened.then((open) => open && socket.close(code, closeReasonText(reason)));
       return;
     }
     const giveUpAt = performance.now() + CLOSE_FLUSH_MS;
@@ -268,7 +255,7 @@ export class WebSocketConn implements Deno.Conn {
       if (socket.bufferedAmount > 0 && performance.now() < giveUpAt) {
         return void setTimeout(attempt, DRAIN_POLL_MS);
       }
-      socket.close(code, fitReason(reason));
+      socket.close(code, closeReasonText(reason));
     };
     attempt();
   }

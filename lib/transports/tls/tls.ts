@@ -11,6 +11,7 @@ import { closeQuietly, ForwardingConn } from "../../core/io.ts";
 import { limitedLog } from "../../core/ratelimit.ts";
 import { type SocketStep, step } from "../../core/site.ts";
 import type { Listener, ListenSettings, TlsEndpoint, TlsSettings } from "../types.ts";
+import { openVia } from "../proxy/mod.ts";
 
 export type { TlsSettings };
 
@@ -54,6 +55,14 @@ export async function readPem(path: string, flag: string, label: string): Promis
           "(the file is damaged: export it again)",
       );
     }
+  }
+  if (label === "CERTIFICATE" && !text.includes("-----BEGIN CERTIFICATE-----")) {
+    // `BEGIN TRUSTED CERTIFICATE` (OpenSSL's -trustout) passes the check above, but no TLS stack reads it.
+    const other = /-----BEGIN ([A-Z ]*CERTIFICATE)-----/.exec(text)?.[1];
+    throw new SockkitError(
+      `${flag} ${path} holds a '${other}' block, not a plain 'CERTIFICATE' one: convert it with ` +
+        `'openssl x509 -in ${path} -out cert.pem' and give cert.pem`,
+    );
   }
   if (label === "CERTIFICATE") {
     const { badCertificateLine } = await import("./certinfo.ts");
@@ -585,6 +594,11 @@ async function openTlsConnection(
   const address = formatHostPort(ep.hostname, ep.port);
   try {
     if (s.certFile || s.keyFile) {
+      if (ep.proxy) {
+        throw new UsageError(
+          "--cert/--key cannot go through --proxy (Deno's TLS takes a client certificate only on a direct connection)",
+        );
+      }
       if (!s.certFile || !s.keyFile) {
         throw new UsageError("--cert and --key go together: give both, or neither");
       }
@@ -596,7 +610,10 @@ async function openTlsConnection(
       const options = { hostname: ep.hostname, port: ep.port, caCerts, alpnProtocols: s.alpn, cert, key };
       return await unlessAborted(Deno.connectTls(options), signal);
     }
-    const tcp = await step(steps, "connect", Deno.connect({ hostname: ep.hostname, port: ep.port, signal }));
+    // through --proxy: the hop's connection, on which TLS then runs end to end with the target
+    const tcp = ep.proxy
+      ? await openVia(ep.proxy, ep, signal)
+      : await step(steps, "connect", Deno.connect({ hostname: ep.hostname, port: ep.port, signal }));
     tcp.setNoDelay(true);
     return await Deno.startTls(tcp, { hostname: verifiedName(ep), caCerts, alpnProtocols: s.alpn });
   } catch (err) {
@@ -616,6 +633,13 @@ function verifiedName(ep: TlsEndpoint): string {
 export async function connectTls(ep: TlsEndpoint, signal?: AbortSignal): Promise<Deno.TlsConn> {
   const address = formatHostPort(ep.hostname, ep.port);
   const s = ep.tls ?? {};
+  if ((s.pins?.length || s.insecure) && ep.proxy) {
+    throw new UsageError(
+      `${
+        s.insecure ? "--insecure" : "--pin"
+      } cannot go through --proxy: over a proxy the server's certificate is verified (trust it with --ca FILE)`,
+    );
+  }
   if (s.pins?.length || s.insecure) {
     // Deno's TLS client cannot skip verification: node:tls can, and shows the certificate to check the pin.
     const { connectNodeTls } = await import("./nodetls.ts");
