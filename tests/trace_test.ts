@@ -245,3 +245,27 @@ Deno.test("CLI: --trace=columns draws real traffic, the server's calls on the ri
     assert.equal(stopped.code, 0, stopped.stderr);
   }
 });
+
+Deno.test("CLI over UDP: --trace shows bind, then a sendto and a recvfrom per datagram (no accept, no connect)", async () => {
+  const server = spawnCli(["server", "0", "--host", "127.0.0.1", "--udp", "--trace"]);
+  try {
+    const port = await portOf(server);
+    const client = await runCli(["client", "127.0.0.1", port, "Hi", "--udp", "--trace"]);
+    assert.equal(client.code, 0, client.stderr);
+    const calls = client.stdout.split("\n").flatMap((l) => /^\[\+\d+\.\d{6}s\] (.*)$/.exec(l)?.[1] ?? []);
+    assert.match(calls[0], /^bind\(0\.0\.0\.0:\d+\)$/);
+    assert.deepEqual(calls.slice(1), [
+      `sendto(127.0.0.1:${port}, 2) = 2`,
+      `recvfrom(127.0.0.1:${port}, 65508) = 2`,
+    ]);
+    await server.line(/\] sendto\(127\.0\.0\.1:\d+, 2\) = 2$/);
+    const traced = server.lines.flatMap((l) => /^\[\+\d+\.\d{6}s\] (\w+)\(/.exec(l)?.[1] ?? []);
+    assert.deepEqual(traced, ["bind", "recvfrom", "sendto"]);
+    const relay = await runCli(["relay", "udp://127.0.0.1:0", "udp://127.0.0.1:9", "--trace"]);
+    assert.equal(relay.code, 2);
+    assert.match(relay.stderr, /^sockkit: --trace follows socket calls: it does not work with udp:\/\//);
+  } finally {
+    const stopped = await server.stop();
+    assert.equal(stopped.code, 0, stopped.stderr);
+  }
+});

@@ -25,8 +25,11 @@ export interface Capabilities {
   peersExpire: boolean;
   /** The server keeps read/write access to files after listening (a Unix socket's file is removed at exit). */
   keepsFileAccess: boolean;
-  /** `--trace` and `--hex` can follow its connections. */
-  traceable: boolean;
+  /**
+   * `--trace` and `--hex` can follow its connections; `"calls"`: `--trace` follows its socket's calls (bind,
+   * sendto, recvfrom) on the server and the client, and `--hex` does not (UDP: one socket, no connections).
+   */
+  traceable: boolean | "calls";
   /**
    * Several event loops can listen on one address at once (SO_REUSEPORT; the kernel spreads new connections
    * over them), so the relay can run its pairs on `--workers` threads.
