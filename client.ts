@@ -53,6 +53,10 @@ export interface ClientOptions {
   timeoutMs?: number;
   /** Report every socket call (`--trace`). */
   trace?: boolean;
+  /** With `trace`: name the line of sockkit that made each call (`--trace=columns`). */
+  sites?: boolean;
+  /** With `trace`: time the calls from this `performance.now()` (`sockkit demo`: one clock for both sides). */
+  traceClock?: number;
   /** Report the bytes sent and received as hex dumps (`--hex`). */
   hex?: boolean;
   /** UDP: the largest datagram sent or received. */
@@ -109,7 +113,7 @@ export async function runClient(opts: ClientOptions, ctx: RunClientContext = {})
   // connect
   let conn: Connection;
   try {
-    conn = await connectWithin(endpoint, timeoutMs, signal, opts.io);
+    conn = await tap.connecting(connectWithin(endpoint, timeoutMs, signal, opts.io));
   } catch (err) {
     tap.trace("connect", { peer: address, error: err instanceof Error ? err.message : String(err) });
     throw err;
@@ -120,7 +124,7 @@ export async function runClient(opts: ClientOptions, ctx: RunClientContext = {})
   // through --proxy the connection's far end is the proxy: say so instead of naming it as the server
   const proxy = "proxy" in endpoint ? endpoint.proxy : undefined;
   const remote = proxy ? `through ${proxy.shown}` : formatAddr(conn.remoteAddr, zone);
-  tap.trace("connect", { peer: remote, address: formatAddr(conn.localAddr, zone) });
+  tap.connected(conn, { peer: remote, address: formatAddr(conn.localAddr, zone) });
   conn = tap.wrap(conn, remote);
   emit({ type: "connected", address, remote, connectMs, detail, ...tlsTrust(endpoint, conn) });
 

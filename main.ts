@@ -13,6 +13,7 @@ import { addClientCommand } from "./cli/client.ts";
 import { addRelayCommand } from "./cli/relay.ts";
 import { addBenchCommand } from "./cli/bench.ts";
 import { addProbeCommand } from "./cli/probe.ts";
+import { addDemoCommand } from "./cli/demo.ts";
 
 /** The version printed by `--version` and carried by compiled binaries. */
 export const VERSION: string = meta.version;
@@ -24,6 +25,7 @@ export const COMMAND_DOCS: Readonly<Record<string, string>> = {
   relay: "docs/relay.md",
   bench: "docs/bench.md",
   probe: "docs/probe.md",
+  demo: "docs/trace.md",
 };
 
 /** Where a command's details are: its page in docs/, or the README for a command without one. */
@@ -47,6 +49,7 @@ export function buildProgram(setExit: (code: number) => void) {
   addRelayCommand(program, setExit);
   addBenchCommand(program, setExit);
   addProbeCommand(program, setExit);
+  addDemoCommand(program, setExit);
   for (const command of program.commands) {
     command.addHelpText("after", `\nDetails: ${docFor(command.name())}`);
   }

@@ -47,6 +47,7 @@ import {
   endpointZone,
   type IoCore,
   listen,
+  type Listener,
   listenerAddress,
   peerLabel,
   transportNote,
@@ -55,6 +56,7 @@ import type { UdpSettings } from "./lib/transports/types.ts";
 import { transportOf } from "./lib/transports/mod.ts";
 import { EventLoopTurns, READS_PER_TURN } from "./lib/server/turns.ts";
 import { WireTap } from "./lib/server/wire.ts";
+import { TraceFeed } from "./lib/web/traces.ts";
 
 /** What `runServer` needs; main.ts fills in the defaults. */
 export interface ServerOptions {
@@ -83,6 +85,10 @@ export interface ServerOptions {
   io?: IoCore;
   /** Report every socket call (`--trace`). */
   trace?: boolean;
+  /** With `trace`: name the line of sockkit that made each call (`--trace=columns`). */
+  sites?: boolean;
+  /** With `trace`: time the calls from this `performance.now()` (`sockkit demo`: one clock for both sides). */
+  traceClock?: number;
   /** Report the bytes received and sent as hex dumps (`--hex`). */
   hex?: boolean;
   /** UDP: reply rate limit and largest datagram. */
@@ -415,7 +421,15 @@ export async function runServer(opts: ServerOptions, ctx: RunServerContext = {})
     counters,
   });
   const startedAt = loop ? loop.startedAt - performance.timeOrigin : performance.now();
-  const tap = new WireTap(opts, emit, startedAt);
+  // with --web, the /trace page draws the calls --trace reports
+  const traces = opts.web && opts.trace ? new TraceFeed() : undefined;
+  const wire: EventSink<ServerEvent> = traces
+    ? (e) => {
+      emit(e);
+      if (e.type === "trace") traces.publish(e);
+    }
+    : emit;
+  const tap = new WireTap(opts, wire, startedAt);
 
   // bind + listen (a WebSocket listener asks the guard rails before each upgrade: refusalOf, below)
   const admission = {
@@ -432,17 +446,22 @@ export async function runServer(opts: ServerOptions, ctx: RunServerContext = {})
       });
     },
   };
-  const listener = await listen(opts.endpoint, emit, {
+  const settings = {
     io: opts.io,
     idleTimeoutMs: opts.idleTimeoutMs,
     udp: opts.udp,
     counters,
     admission,
     reusePort: loop !== undefined,
-  }).catch(async (err) => {
-    await hub?.close();
-    throw err;
-  });
+    tap,
+  };
+  const addressOf = (l: Listener) => listenerAddress(l, opts.endpoint);
+  const listener = await tap.listening(listen(opts.endpoint, emit, settings), addressOf).catch(
+    async (err) => {
+      await hub?.close();
+      throw err;
+    },
+  );
   // The lines about clients coming and going, as the transport wants them (UDP limits them: a spoofer's flood).
   const report = listener.reporter?.(emit) ?? emit;
   const address = listenerAddress(listener, opts.endpoint);
@@ -461,6 +480,7 @@ export async function runServer(opts: ServerOptions, ctx: RunServerContext = {})
       emit({ type: "refused", peer, reason });
     },
     admit: (conn) => admit(conn, "ws", `${peerLabel(conn.remoteAddr, 0)} (web)`),
+    traces,
   };
   let http: { web?: HttpListener; metrics?: HttpListener };
   try {
@@ -470,8 +490,6 @@ export async function runServer(opts: ServerOptions, ctx: RunServerContext = {})
     await hub?.close();
     throw err;
   }
-  tap.trace("bind", { address });
-  tap.trace("listen", { address });
   emit({ type: "listening", address, mode: modeName, transport: transportNote(opts.endpoint) });
   if (http.web) {
     webRoom.localAddr = http.web.addr;
@@ -544,8 +562,10 @@ export async function runServer(opts: ServerOptions, ctx: RunServerContext = {})
   /** Serves one connection (accepted here, or a WebSocket from --web) as a client, guard rails first. */
   const admit = (accepted: Connection, via: ConnectionTransport, label?: string) => {
     const peer = label ?? peerLabel(accepted.remoteAddr, slots.issued + 1, endpointZone(opts.endpoint));
-    const conn = tap.wrap(accepted, peer);
-    tap.trace("accept", { address, peer });
+    // UDP's calls (sendto, recvfrom) are its one socket's, traced by its listener: no accept, no connection
+    const datagrams = via === "udp";
+    const conn = datagrams ? accepted : tap.wrap(accepted, peer);
+    if (!datagrams) tap.accepted(accepted, { address, peer });
     const denied = accessRefusal(accepted.remoteAddr, opts);
     if (denied) return refuse(conn, peer, { kind: "deny", reason: denied });
     // a slot for the whole server, taken at once: two loops cannot both let in the last client
@@ -582,7 +602,7 @@ export async function runServer(opts: ServerOptions, ctx: RunServerContext = {})
   };
 
   // accept, one task per client
-  await acceptLoop(listener, signal, emit, (accepted) => admit(accepted, transport));
+  await acceptLoop(tap.listener(listener), signal, emit, (accepted) => admit(accepted, transport));
   signal.removeEventListener("abort", stopAccepting);
 
   // shutdown: idle clients close now, busy ones get the grace period

@@ -9,7 +9,7 @@ import {
   proxyOption,
   tlsTrustOptions,
   transportFlagOptions,
-  wireOptions,
+  wireViewOptions,
 } from "./options.ts";
 import { transportOf } from "../lib/transports/mod.ts";
 import { withProxy } from "../lib/transports/dispatch.ts";
@@ -71,7 +71,7 @@ export function addClientCommand(program: Command, setExit: (code: number) => vo
     .addOption(durationOption("-t, --timeout <duration>", "limit for connecting and for each reply", "5s"))
     .option("-I, --interactive", "chat: send each line typed, print each line that arrives");
   outputOptions(
-    wireOptions(
+    wireViewOptions(
       tlsTrustOptions(proxyOption(ioOption(command, "the connection"), "the server"), "with --tls"),
       "narrate every socket call: connect, send, recv, close",
       "show the bytes sent and received as a hex dump",
@@ -112,7 +112,8 @@ export function addClientCommand(program: Command, setExit: (code: number) => vo
             count: o.count,
             intervalMs: o.interval,
             timeoutMs: o.timeout,
-            trace: o.trace,
+            trace: o.trace !== undefined,
+            sites: o.trace === "columns",
             hex: o.hex,
             udp: { maxDatagram: o.maxDatagram },
             binary: o.binary,

@@ -12,6 +12,7 @@ import { choiceOption, cidrListArg, pinArg, unixArg } from "./common.ts";
 import { transportOf } from "../lib/transports/mod.ts";
 import { type Endpoint, IO_CORES, type IoCore } from "../lib/transports/types.ts";
 import { UsageError } from "../lib/core/errors.ts";
+import { escapeText } from "../lib/core/format.ts";
 
 /**
  * `--ca`, `--servername`, `--pin` and `-k/--insecure`: how a TLS peer is verified. `scope` opens each
@@ -154,6 +155,31 @@ export function wireOptions<A extends unknown[], O extends OptionValues, G exten
   hex: string,
 ) {
   return cmd.option("--trace", trace).option("--hex", hex);
+}
+
+/** How `--trace` shows the calls: strace-like lines, or `--trace=columns` (a sequence, with each call's line). */
+export type TraceView = "lines" | "columns";
+
+/** Parses `--trace=VIEW`: `lines` (the default) or `columns`. */
+export function traceViewArg(value: string): TraceView {
+  if (value === "lines" || value === "columns") return value;
+  throw new UsageError(
+    `invalid --trace '${escapeText(value)}': expected --trace, --trace=lines or --trace=columns ` +
+      `(give the view with =, after the address)`,
+  );
+}
+
+/**
+ * `--trace[=columns]` and `--hex`: like `wireOptions`, and `--trace=columns` draws the calls as the client's
+ * and the server's columns of a sequence, each with the line of sockkit that made it.
+ */
+export function wireViewOptions<A extends unknown[], O extends OptionValues, G extends OptionValues>(
+  cmd: Command<A, O, G>,
+  trace: string,
+  hex: string,
+) {
+  return cmd.option("--trace [view]", `${trace}; --trace=columns draws them as a sequence`, traceViewArg)
+    .option("--hex", hex);
 }
 
 /** `-v/--verbose`, `-q/--quiet` and `--json`; `verbose` says what -v adds on this command. */

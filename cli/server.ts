@@ -8,7 +8,7 @@ import {
   ioOption,
   outputOptions,
   transportFlagOptions,
-  wireOptions,
+  wireViewOptions,
 } from "./options.ts";
 import { Command, Option } from "@commander-js/extra-typings";
 import { runServer, type RunServerContext, type ServerOptions } from "../server.ts";
@@ -195,7 +195,7 @@ export function addServerCommand(program: Command, setExit: (code: number) => vo
       allowOriginArg,
     );
   outputOptions(
-    wireOptions(
+    wireViewOptions(
       accessOptions(ioOption(command, "TCP clients"), "accept"),
       "narrate every socket call: bind, listen, accept, recv, send, close",
       "show the bytes received and sent as a hex dump",
@@ -234,7 +234,8 @@ export function addServerCommand(program: Command, setExit: (code: number) => vo
             io: o.io,
             allow: o.allow,
             deny: o.deny,
-            trace: o.trace,
+            trace: o.trace !== undefined,
+            sites: o.trace === "columns",
             hex: o.hex,
             udp: { ratePerSecond: o.udpRate, maxDatagram: o.maxDatagram },
             hub,

@@ -185,3 +185,96 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "browser: /trace draws every connection's calls live, one lifeline per client beside the server's" +
+    (HAS_CHROMIUM ? "" : ` (ignored: ${CHROMIUM} is missing; Debian package chromium)`),
+  ignore: !HAS_CHROMIUM,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const server = await startServer({
+      mode: "chat",
+      web: { hostname: "127.0.0.1", port: 0 },
+      trace: true,
+      sites: true,
+    });
+    const url = await httpUrl(server, "web");
+    const browser: Browser = await puppeteer.launch({
+      executablePath: CHROMIUM,
+      args: ["--no-sandbox", "--headless=new"],
+    });
+    const peers: LinePeer[] = [];
+    try {
+      const dialogs: string[] = [];
+      const page = await browser.newPage();
+      page.on("dialog", async (d) => {
+        dialogs.push(d.message());
+        await d.dismiss();
+      });
+      await page.setViewport({ width: 1100, height: 560 });
+      await page.goto(`${url}trace`);
+      await waitForStatus(page, /^live$/);
+
+      // two clients, one before the other: each gets its own lifeline, and its calls are drawn on it
+      for (const [i, line] of ["hello from the first", `${XSS} from the second`].entries()) {
+        const peer = await LinePeer.connect(server.port);
+        peers.push(peer);
+        await peer.until(new RegExp(`^\\* welcome user${i + 1}`));
+        await peer.send(`${line}\n`);
+      }
+      const labels = peers.map((p) => `client 127.0.0.1:${(p.conn.localAddr as Deno.NetAddr).port}`);
+      const lanes = () => page.$$eval("svg .peer", (ts) => ts.map((t) => t.textContent ?? ""));
+      const drawn = (peer: string) =>
+        page.$$eval(
+          "svg g.call",
+          (gs, p) =>
+            gs.filter((g) => g.getAttribute("data-peer") === p).map((g) => g.getAttribute("data-call")),
+          peer,
+        );
+      try {
+        await page.waitForFunction(
+          (want: string[]) => {
+            const shown = [...document.querySelectorAll("svg .peer")].map((t) => t.textContent);
+            return want.every((w) => shown.includes(w));
+          },
+          { timeout: WAIT_MS, polling: 50 },
+          labels,
+        );
+      } catch {
+        throw new Error(`lifelines ${JSON.stringify(await lanes())}, not ${JSON.stringify(labels)}`);
+      }
+      assert.deepEqual(await lanes(), labels, "one lifeline per client, in the order they came");
+      for (const label of labels) {
+        const peer = label.slice("client ".length);
+        await page.waitForFunction(
+          (p: string) =>
+            [...document.querySelectorAll("svg g.call")].filter((g) =>
+              (g as unknown as { getAttribute(n: string): string }).getAttribute("data-peer") === p
+            ).length >= 3,
+          { timeout: WAIT_MS, polling: 50 },
+          peer,
+        );
+        const calls = await drawn(peer);
+        assert.equal(calls[0], "accept", `${peer}: ${calls}`);
+        assert.ok(calls.includes("recv") && calls.includes("send"), `${peer}: ${calls}`);
+      }
+      const arrows = await page.$$eval("svg line.arrow", (ls) => ls.length);
+      assert.ok(arrows >= 6, `${arrows} arrows`);
+      const sites = await page.$$eval("svg .site", (ts) => ts.map((t) => t.textContent ?? ""));
+      assert.ok(sites.some((s) => /^lib\/server\/accept\.ts:\d+$/.test(s)), sites.join(", "));
+      assert.equal(await page.$$eval("svg img, img", (imgs) => imgs.length), 0);
+      assert.deepEqual(dialogs, []);
+
+      if (Deno.env.get("SOCKKIT_SCREENSHOT") === "1") {
+        const png = await page.screenshot({ type: "png", fullPage: true });
+        await Deno.mkdir(new URL("../docs/", import.meta.url), { recursive: true });
+        await Deno.writeFile(new URL("../docs/trace.png", import.meta.url), png);
+      }
+    } finally {
+      peers.forEach((p) => p.close());
+      await browser.close();
+      await server.stop();
+    }
+  },
+});

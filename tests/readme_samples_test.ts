@@ -12,7 +12,8 @@
  *   the comment's `then: CMD` lines run one after another (one ending in `&` is started in the background),
  *   `await: REGEX` lines between them wait for the log to match, then Ctrl-C, and the whole log is compared;
  * - a command ending in `&` is started like a `server:` (its output is not compared);
- * - `numbers` ignores every number in the block, and the length of histogram bars (load figures).
+ * - `numbers` ignores every number in the block, the length of histogram bars (load figures), and the spaces
+ *   that right-align a number in a column (the µs of `sockkit demo`).
  *
  * Ports are swapped for free ones (a server's `1234`, or `openssl s_server -accept 4436`, becomes `0`, and
  * later commands get the port it got; a server on every interface is run on 127.0.0.1),
@@ -91,7 +92,7 @@ function normalize(text: string, numbers: boolean): string {
     .replace(/valid until \d{4}-\d\d-\d\d/g, "valid until <date>")
     .replace(/\/tmp\/sockkit-sample-\w+\//g, "/tmp/")
     .replace(/^Listening on 0\.0\.0\.0:/m, "Listening on 127.0.0.1:");
-  if (numbers) t = t.replace(/\d[\d,]*(\.\d+)?(e[+-]?\d+)?/g, "N").replace(/█+/g, "█");
+  if (numbers) t = t.replace(/\d[\d,]*(\.\d+)?(e[+-]?\d+)?/g, "N").replace(/█+/g, "█").replace(/ +N/g, " N");
   return t.trimEnd();
 }
 

@@ -3,7 +3,8 @@ import { runClient } from "../client.ts";
 import type { ClientEvent, HexEvent, TraceEvent } from "../lib/report/events.ts";
 import { formatHex, formatTrace } from "../lib/server/wire.ts";
 import { ECHO_SMALL_BUFFER_SIZE } from "../lib/modes/echo.ts";
-import { echoRoundTrip, runCli, spawnCli, startServer } from "./_helpers.ts";
+import { echoRoundTrip, portOf, runCli, spawnCli, startServer } from "./_helpers.ts";
+import { arrowOf, columnHeader, columnRow, LIVE_LAYOUT } from "../lib/report/columns.ts";
 import { IO_CORES } from "../lib/transports/types.ts";
 
 const hello = new TextEncoder().encode("Hello\n");
@@ -196,3 +197,75 @@ for (const io of IO_CORES) {
     }
   });
 }
+
+Deno.test("trace columns: the client's calls on the left, the server's on the right, arrows the way bytes go", () => {
+  const send = {
+    type: "trace",
+    call: "send",
+    elapsedMs: 1.5,
+    size: 5,
+    result: 5,
+    site: "lib/core/io.ts:24",
+  } as const;
+  const header = columnHeader();
+  const client = columnRow(send, "client");
+  const server = columnRow({ ...send, peer: "127.0.0.1:50112" }, "server", { ...LIVE_LAYOUT, peers: true });
+  assert.match(client, /^ {5}1500 {2}send\(5\) = 5 +─+▶ +lib\/core\/io\.ts:24$/);
+  assert.equal(client.indexOf("send"), header.indexOf("client"));
+  assert.match(server, /^ {5}1500 +◀─+ send\(127\.0\.0\.1:50112, 5\) = 5 +lib\/core\/io\.ts:24$/);
+  assert.equal(server.indexOf("send"), header.indexOf("server"));
+  assert.equal(arrowOf("recv", "server"), "right");
+  assert.equal(arrowOf("handshake", "client"), "both");
+  assert.equal(arrowOf("bind", "server"), undefined);
+});
+
+Deno.test("CLI: --trace=columns draws real traffic, the server's calls on the right with the line of each", async () => {
+  const server = spawnCli(["server", "0", "--host", "127.0.0.1", "--workers", "1", "--trace=columns"]);
+  try {
+    const port = await portOf(server);
+    const client = await runCli(["client", "127.0.0.1", port, "Hi", "--trace=columns"]);
+    assert.equal(client.code, 0, client.stderr);
+    const lines = client.stdout.trimEnd().split("\n");
+    assert.match(lines[0], /^ +µs {2}client +server +line$/);
+    const calls = lines.filter((l) => /^ +\d+ {2}\w/.test(l)).map((l) => l.trim().split(/\s+/)[1]);
+    assert.deepEqual(calls, [`connect(127.0.0.1:${port})`, "send(2)", "recv(65536)", "close()"]);
+    assert.match(lines.find((l) => l.includes("connect("))!, /─+▶ +client\.ts:\d+$/);
+    const closed = await server.line(/◀─+ close\(127\.0\.0\.1:\d+\) +lib\/core\/io\.ts:\d+$/);
+    const column = server.lines[0].indexOf("server");
+    assert.equal(closed.indexOf("close("), column);
+    const accept = server.lines.find((l) => /accept\(\) = 127\.0\.0\.1:\d+/.test(l))!;
+    assert.match(accept, /─+▶ accept\(\) = 127\.0\.0\.1:\d+ +lib\/server\/accept\.ts:\d+$/);
+    assert.equal(accept.indexOf("accept("), column);
+
+    const bad = await runCli(["client", "--trace", "127.0.0.1", port]);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /^sockkit: invalid --trace '127\.0\.0\.1': expected --trace, --trace=lines or/);
+  } finally {
+    const stopped = await server.stop();
+    assert.equal(stopped.code, 0, stopped.stderr);
+  }
+});
+
+Deno.test("CLI over UDP: --trace shows bind, then a sendto and a recvfrom per datagram (no accept, no connect)", async () => {
+  const server = spawnCli(["server", "0", "--host", "127.0.0.1", "--udp", "--trace"]);
+  try {
+    const port = await portOf(server);
+    const client = await runCli(["client", "127.0.0.1", port, "Hi", "--udp", "--trace"]);
+    assert.equal(client.code, 0, client.stderr);
+    const calls = client.stdout.split("\n").flatMap((l) => /^\[\+\d+\.\d{6}s\] (.*)$/.exec(l)?.[1] ?? []);
+    assert.match(calls[0], /^bind\(0\.0\.0\.0:\d+\)$/);
+    assert.deepEqual(calls.slice(1), [
+      `sendto(127.0.0.1:${port}, 2) = 2`,
+      `recvfrom(127.0.0.1:${port}, 65508) = 2`,
+    ]);
+    await server.line(/\] sendto\(127\.0\.0\.1:\d+, 2\) = 2$/);
+    const traced = server.lines.flatMap((l) => /^\[\+\d+\.\d{6}s\] (\w+)\(/.exec(l)?.[1] ?? []);
+    assert.deepEqual(traced, ["bind", "recvfrom", "sendto"]);
+    const relay = await runCli(["relay", "udp://127.0.0.1:0", "udp://127.0.0.1:9", "--trace"]);
+    assert.equal(relay.code, 2);
+    assert.match(relay.stderr, /^sockkit: --trace follows socket calls: it does not work with udp:\/\//);
+  } finally {
+    const stopped = await server.stop();
+    assert.equal(stopped.code, 0, stopped.stderr);
+  }
+});

@@ -280,3 +280,57 @@ Deno.test("web: --web needs chat or broadcast over a stream: echo, discard and -
   assert.equal(done.code, 0, done.stderr);
   assert.ok(readToEnd);
 });
+
+Deno.test("web: /trace is served under the same CSP; /trace/ws sends each socket call the server makes as JSON", async () => {
+  const server = await startServer({ mode: "chat", web: LOCAL, trace: true, sites: true });
+  const closers: { close(): void }[] = [];
+  try {
+    const base = await httpUrl(server, "web");
+    const page = await fetch(base + "trace");
+    assert.match(page.headers.get("content-security-policy")!, /default-src 'none'; script-src 'self'/);
+    assert.match(await page.text(), /<script src="\/trace\.js" defer><\/script>/);
+    const js = await (await fetch(base + "trace.js")).text();
+    assert.doesNotMatch(js, /innerHTML|insertAdjacentHTML|document\.write|eval\(/, "text only");
+    const css = await fetch(base + "trace.css");
+    await css.body?.cancel();
+    assert.equal(css.status, 200);
+
+    const tcp = await LinePeer.connect(server.port);
+    closers.push(tcp.conn);
+    await tcp.until(/^\* welcome user1/);
+    const watcher = await WsPeer.open(base.replace(/^http/, "ws") + "trace/ws");
+    closers.push(watcher);
+    assert.deepEqual(JSON.parse(await watcher.line()), { type: "tracing", on: true });
+    const peer = `127.0.0.1:${(tcp.conn.localAddr as Deno.NetAddr).port}`;
+    const kept = [JSON.parse(await watcher.line()), JSON.parse(await watcher.line())];
+    assert.deepEqual(kept.map((c) => c.call), ["bind", "listen"], "the calls made before the page opened");
+    const accept = JSON.parse(await watcher.until(/"call":"accept"/));
+    assert.equal(accept.peer, peer);
+    assert.equal(accept.arrow, "right");
+    assert.equal(accept.text, `accept() = ${peer}`);
+    assert.match(accept.site, /^lib\/server\/accept\.ts:\d+$/);
+    await tcp.send("hello\n");
+    const recv = JSON.parse(await watcher.until(/"call":"recv"/));
+    assert.deepEqual([recv.peer, recv.result, recv.arrow], [peer, 6, "right"]);
+
+    const foreign = await upgradeStatus(Number(new URL(base).port), "/trace/ws", {
+      Origin: "http://evil.example",
+    });
+    assert.equal(foreign.status, 403);
+  } finally {
+    closers.forEach((c) => c.close());
+    await server.stop();
+  }
+});
+
+Deno.test("web: without --trace, /trace/ws says there is nothing to show", async () => {
+  const server = await startServer({ mode: "chat", web: LOCAL });
+  try {
+    const watcher = await WsPeer.open((await httpUrl(server, "web")).replace(/^http/, "ws") + "trace/ws");
+    assert.deepEqual(JSON.parse(await watcher.line()), { type: "tracing", on: false });
+    watcher.close();
+    await watcher.whenClosed();
+  } finally {
+    await server.stop();
+  }
+});

@@ -17,8 +17,8 @@ export interface TransportFlags {
   cert?: string;
   key?: string;
   alpn?: string[];
-  /** `--trace` and `--hex` follow socket calls: a transport that is not traceable refuses them. */
-  trace?: boolean;
+  /** `--trace` (`=columns`: how) and `--hex` follow socket calls: a transport not traceable refuses them. */
+  trace?: boolean | string;
   hex?: boolean;
   /** Set by a `ws://` or `wss://` address (`secure`): the path upgrades are accepted at or asked for. */
   ws?: { path: string; secure: boolean };
@@ -91,12 +91,16 @@ function foldSpec<F extends TransportFlags>(spec: string, role: "listen" | "conn
 
 /**
  * `--trace` and `--hex` follow a stream's socket calls: a transport that does not declare itself traceable
- * (UDP, WebSocket: messages) refuses them, whichever command and spelling chose it.
+ * (WebSocket: messages) refuses them, whichever command and spelling chose it; UDP takes `--trace` on the
+ * server and the client (`followsCalls`: its socket's calls), not `--hex`, nor on the relay.
  */
-function checkWire(ep: Endpoint, f: { trace?: boolean; hex?: boolean }): void {
+function checkWire(ep: Endpoint, f: { trace?: boolean | string; hex?: boolean }, followsCalls = true): void {
   const t = transportOf(ep);
-  if (t.capabilities.traceable || !(f.trace || f.hex)) return;
-  const flag = f.trace ? "--trace" : "--hex";
+  const { traceable } = t.capabilities;
+  if (traceable === true || !(f.trace || f.hex)) return;
+  // a server's or client's datagram socket is traced (bind, sendto, recvfrom); the relay's UDP sessions are not
+  if (traceable === "calls" && followsCalls && !f.hex) return;
+  const flag = f.trace && !(traceable === "calls" && followsCalls) ? "--trace" : "--hex";
   const schemes = t.schemes.join(" or ");
   throw new UsageError(`${flag} follows socket calls: it does not work with ${schemes} (${t.label}; try -v)`);
 }
@@ -444,7 +448,7 @@ export function relayEndpoints(listenSpec: string, targetSpec: string, f: RelayF
       if (given !== undefined) throw new UsageError(`${flag} is for a TLS target (tls://HOST:PORT)`);
     }
   }
-  checkWire(listen, f);
+  checkWire(listen, f, false);
   if (runsOverTls(listen)) {
     rejectWsAlpn(listen.transport === "ws", f);
     requireServerCertificate(f);

@@ -93,7 +93,18 @@ export interface TraceEvent {
   type: "trace";
   /** The event loop that made the call (1, 2, …), when the command runs on several (`--workers`). */
   loop?: number;
-  call: "bind" | "listen" | "accept" | "connect" | "recv" | "send" | "shutdown" | "close";
+  call:
+    | "bind"
+    | "listen"
+    | "accept"
+    | "connect"
+    | "handshake"
+    | "recv"
+    | "send"
+    | "recvfrom"
+    | "sendto"
+    | "shutdown"
+    | "close";
   /** Milliseconds since the command started. */
   elapsedMs: number;
   /** The local address (bind, listen, connect). */
@@ -105,6 +116,8 @@ export interface TraceEvent {
   /** Bytes received (0 at end of stream) or sent. */
   result?: number;
   error?: string;
+  /** The line of sockkit that made the call (`file:line`), with `--trace=columns` and in `sockkit demo`. */
+  site?: string;
 }
 
 /** Bytes on the wire for `--hex`: one event per recv or send, with the stream offset of its first byte. */

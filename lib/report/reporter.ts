@@ -2,6 +2,7 @@ import type { ClientEvent, ServerEvent } from "./events.ts";
 import { formatDuration } from "../core/duration.ts";
 import { formatBytes, plural } from "../core/format.ts";
 import { formatHex, formatTrace } from "../server/wire.ts";
+import { columnHeader, columnRow, LIVE_LAYOUT } from "./columns.ts";
 
 /** How events are shown. */
 export interface ReporterOptions {
@@ -17,6 +18,8 @@ export interface ReporterOptions {
   numbered?: boolean;
   /** The client is interactive: say how to use it, and when the server closes. */
   interactive?: boolean;
+  /** `--trace=columns`: calls drawn as a sequence (the client's column on the left, the server's on the right). */
+  trace?: boolean | string;
 }
 
 /** Where a reporter writes: status lines and warnings. */
@@ -82,7 +85,7 @@ export function formatServerEvent(event: ServerEvent, opts: ReporterOptions = {}
     case "note":
       return `${event.peer} ${event.text}`;
     case "trace":
-      return formatTrace(event);
+      return opts.trace === "columns" ? columnRow(event, "server", SERVER_LAYOUT) : formatTrace(event);
     case "hex":
       return formatHex(event).join("\n");
   }
@@ -116,6 +119,19 @@ function connectedDetail(event: Extract<ClientEvent, { type: "connected" }>): st
   return parts.length > 0 ? ` (${parts.join(", ")})` : "";
 }
 
+/** A server's columns name the peer in each call: it has several clients. */
+const SERVER_LAYOUT = { ...LIVE_LAYOUT, server: LIVE_LAYOUT.server + 12, peers: true };
+
+/** With `--trace=columns`, the heading row, printed once before the first call. */
+function columnHeading(opts: ReporterOptions, layout = LIVE_LAYOUT): (event: { type: string }) => string[] {
+  let shown = opts.trace !== "columns" || opts.json;
+  return (event) => {
+    if (shown || event.type !== "trace") return [];
+    shown = true;
+    return [columnHeader(layout)];
+  };
+}
+
 /** Events asked for by name (`--trace`, `--hex`) are shown even with `--quiet`. */
 function isWireEvent(event: { type: string }): boolean {
   return event.type === "trace" || event.type === "hex";
@@ -147,7 +163,7 @@ export function formatClientEvent(event: ClientEvent, opts: ReporterOptions = {}
     case "eof":
       return opts.verbose || opts.interactive ? [`Server closed the connection`] : [];
     case "trace":
-      return [formatTrace(event)];
+      return [opts.trace === "columns" ? columnRow(event, "client") : formatTrace(event)];
     case "hex":
       return formatHex(event);
     case "summary": {
@@ -189,7 +205,9 @@ function jsonLine(event: { type: string }): string {
 
 /** A sink for server events that prints them as text or JSON lines. */
 export function serverReporter(opts: ReporterOptions, out: ReporterOutput): (event: ServerEvent) => void {
+  const heading = columnHeading(opts, SERVER_LAYOUT);
   return (event) => {
+    heading(event).forEach(out.status);
     if (event.type === "warning" || (event.type === "hub" && event.state === "down")) {
       return out.warn(opts.json ? jsonLine(event) : formatServerEvent(event)!);
     }
@@ -215,7 +233,9 @@ export const INSECURE_WARNING =
 
 /** A sink for client events that prints them as text or JSON lines. */
 export function clientReporter(opts: ReporterOptions, out: ReporterOutput): (event: ClientEvent) => void {
+  const heading = columnHeading(opts);
   return (event) => {
+    heading(event).forEach(out.status);
     // What makes the exit code non-zero is said even with --quiet: a lost reply, or one that is not an echo.
     const failing = event.type === "lost" || (event.type === "reply" && event.differs === true);
     if (event.type === "connected" && event.verified === false) out.warn(INSECURE_WARNING);

@@ -25,8 +25,11 @@ export interface Capabilities {
   peersExpire: boolean;
   /** The server keeps read/write access to files after listening (a Unix socket's file is removed at exit). */
   keepsFileAccess: boolean;
-  /** `--trace` and `--hex` can follow its connections. */
-  traceable: boolean;
+  /**
+   * `--trace` and `--hex` can follow its connections; `"calls"`: `--trace` follows its socket's calls (bind,
+   * sendto, recvfrom) on the server and the client, and `--hex` does not (UDP: one socket, no connections).
+   */
+  traceable: boolean | "calls";
   /**
    * Several event loops can listen on one address at once (SO_REUSEPORT; the kernel spreads new connections
    * over them), so the relay can run its pairs on `--workers` threads.
@@ -59,6 +62,12 @@ export interface OwnClientOptions<E extends Endpoint = Endpoint> {
   binary?: boolean;
   /** WebSocket: the subprotocol to ask for (`--subprotocol`). */
   subprotocol?: string;
+  /** UDP: report each bind, sendto and recvfrom (`--trace`), with the line that made it (`sites`). */
+  trace?: boolean;
+  /** With `trace`: name the line of sockkit that made each call. */
+  sites?: boolean;
+  /** With `trace`: time the calls from this `performance.now()`. */
+  traceClock?: number;
 }
 
 /** How a transport's own client is driven: stopped by `signal`, observed through `onEvent`, with pipe mode's streams. */

@@ -181,6 +181,8 @@ export interface ListenSettings {
   admission?: Admission;
   /** Transports that share a port: bind with SO_REUSEPORT, beside the other event loops of the same relay. */
   reusePort?: boolean;
+  /** `--trace`: a datagram socket whose sendto and recvfrom are reported (UDP), from the server's tap. */
+  tap?: { datagram(socket: Deno.DatagramConn): Deno.DatagramConn };
 }
 
 /** A refusal by the guard rails before a WebSocket upgrade: the reason logged, and what the client gets. */

@@ -23,7 +23,7 @@ export const udp: Transport<UdpEndpoint> = {
     lossy: true,
     peersExpire: true,
     keepsFileAccess: false,
-    traceable: false,
+    traceable: "calls",
     backpressure: false,
     sharesPort: false,
     proxied: false,

@@ -1,7 +1,9 @@
 /**
  * What the `--web` and `--metrics` listener answers: `/metrics` (Prometheus text), and with a room `/` (the
  * chat page), `/chat.js`, `/chat.css` and `/ws` (the page's WebSocket, served by the room's mode as one more
- * client). `/ws` is refused (403) to peers the guard rails refuse and to pages of another origin.
+ * client), and `/trace` (every connection's socket calls as a sequence diagram: `/trace.js`, `/trace.css`,
+ * and `/trace/ws`, which sends them). `/ws` and `/trace/ws` are refused (403) to peers the guard rails
+ * refuse and to pages of another origin.
  * @module
  */
 import { originRefusal } from "../transports/ws/origin.ts";
@@ -17,6 +19,12 @@ import { WebSocketUpgrade } from "../http/websocket.ts";
 /** Seconds between pings to a page's WebSocket (a page gone without a close is dropped after two). */
 const WEB_PING_INTERVAL_S = 60;
 import { CHAT_CSS, CHAT_JS, chatPage } from "./page.ts";
+import { TRACE_CSS, TRACE_HTML, TRACE_JS } from "./trace_page.ts";
+import type { TraceFeed } from "./traces.ts";
+import type { WebSocket } from "ws";
+
+/** Bytes waiting to go to a `/trace` page past which its calls are dropped (one that cannot keep up). */
+const TRACE_HIGH_WATER = 1024 * 1024;
 
 /** The room a `--web` listener lets browsers into. */
 export interface WebRoom {
@@ -34,6 +42,8 @@ export interface WebRoom {
   refuse(peer: string, kind: RefusalKind, reason: string): void;
   /** Serves one WebSocket as a client of the room, with the server's guard rails. */
   admit(conn: WebSocketConn): void;
+  /** With `--trace`: the server's socket calls, for the `/trace` page. */
+  traces?: TraceFeed;
 }
 
 /** Security headers for everything served: nothing from elsewhere, no framing, no sniffing. */
@@ -79,17 +89,32 @@ export function httpHandler(
         return text(200, CHAT_CSS, "text/css; charset=utf-8");
       case "/ws":
         return upgrade(request, info, room);
+      case "/trace":
+        return text(200, TRACE_HTML, "text/html; charset=utf-8");
+      case "/trace.js":
+        return text(200, TRACE_JS, "text/javascript; charset=utf-8");
+      case "/trace.css":
+        return text(200, TRACE_CSS, "text/css; charset=utf-8");
+      case "/trace/ws":
+        return upgradeRefusal(request, info, room) ??
+          new WebSocketUpgrade(
+            { maxMessage: 1024, pingIntervalS: WEB_PING_INTERVAL_S },
+            (s) => sendTraces(s, room),
+          );
       default:
         return text(404, "not found\n");
     }
   };
 }
 
-/** `/ws`: checks who asks and from which page, then hands the WebSocket to the room. */
-function upgrade(request: Request, info: HttpRequestInfo, room: WebRoom): Response | WebSocketUpgrade {
+/**
+ * Why an upgrade (`/ws`, `/trace/ws`) is refused, as the answer, or undefined: not an upgrade, the server
+ * stopping, a peer the guard rails refuse, a malformed handshake, a Host or an Origin not this server's.
+ */
+function upgradeRefusal(request: Request, info: HttpRequestInfo, room: WebRoom): Response | undefined {
   const peer = `${formatAddr(info.remoteAddr)} (web)`;
   if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
-    return text(426, "this is the chat page's WebSocket: open / in a browser\n");
+    return text(426, "this is a WebSocket of the page at / or /trace: open the page in a browser\n");
   }
   if (room.stopping) return text(503, "server shutting down\n");
   const denied = accessRefusal(info.remoteAddr, room.rules);
@@ -117,6 +142,26 @@ function upgrade(request: Request, info: HttpRequestInfo, room: WebRoom): Respon
     room.refuse(peer, "deny", problem);
     return text(403, `${problem}\n`);
   }
+}
+
+/**
+ * `/trace/ws`: says whether the server traces, then sends each call (those kept first) as one JSON text;
+ * what a page that cannot keep up would be sent past TRACE_HIGH_WATER is dropped, not queued.
+ */
+function sendTraces(socket: WebSocket, room: WebRoom): void {
+  socket.send(JSON.stringify({ type: "tracing", on: room.traces !== undefined }));
+  const stop = room.traces?.watch((call) => {
+    if (socket.readyState === socket.OPEN && socket.bufferedAmount < TRACE_HIGH_WATER) {
+      socket.send(JSON.stringify(call));
+    }
+  });
+  socket.on("close", () => stop?.());
+}
+
+/** `/ws`: checks who asks and from which page, then hands the WebSocket to the room. */
+function upgrade(request: Request, info: HttpRequestInfo, room: WebRoom): Response | WebSocketUpgrade {
+  const refused = upgradeRefusal(request, info, room);
+  if (refused) return refused;
   // a message may be as long as what the room lets wait unread; an idle page is pinged, and dropped when no
   // pong comes back (lib/http/websocket.ts)
   const remoteAddr = info.remoteAddr;

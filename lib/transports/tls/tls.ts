@@ -9,6 +9,7 @@ import { SockkitError, toNetworkError, UsageError } from "../../core/errors.ts";
 import type { EventSink, ServerEvent } from "../../report/events.ts";
 import { closeQuietly, ForwardingConn } from "../../core/io.ts";
 import { limitedLog } from "../../core/ratelimit.ts";
+import { type SocketStep, step } from "../../core/site.ts";
 import type { Listener, ListenSettings, TlsEndpoint, TlsSettings } from "../types.ts";
 import { openVia } from "../proxy/mod.ts";
 
@@ -387,11 +388,12 @@ class HandshakingListener implements Listener {
       closeQuietly(conn);
     }, this.timeoutMs);
     try {
-      await conn.handshake();
+      const steps: SocketStep[] = [];
+      await step(steps, "handshake", conn.handshake());
       if (entry.dropped) throw new Deno.errors.BadResource(entry.dropped);
       this.#forget(conn);
       if (this.#closed) return closeQuietly(conn);
-      const ready = new LenientTlsConn(conn);
+      const ready = new LenientTlsConn(conn, steps);
       const waiter = this.#waiters.shift();
       if (waiter) waiter.resolve(ready);
       else this.#ready.push(ready);
@@ -429,7 +431,8 @@ function sourceKey(addr: Deno.Addr): string {
  * sockkit's server and client treat it the same way.
  */
 class LenientTlsConn extends ForwardingConn<Deno.TlsConn> implements Deno.TlsConn {
-  constructor(private readonly tls: Deno.TlsConn) {
+  /** `steps`: the TCP connect and the handshake made before it was handed up, for `--trace`. */
+  constructor(private readonly tls: Deno.TlsConn, readonly steps: readonly SocketStep[] = []) {
     super(tls);
   }
 
@@ -581,7 +584,11 @@ function unlessAborted<T extends { close(): void }>(promise: Promise<T>, signal?
   });
 }
 
-async function openTlsConnection(ep: TlsEndpoint, signal: AbortSignal | undefined): Promise<Deno.TlsConn> {
+async function openTlsConnection(
+  ep: TlsEndpoint,
+  signal: AbortSignal | undefined,
+  steps: SocketStep[],
+): Promise<Deno.TlsConn> {
   const s = ep.tls ?? {};
   const caCerts = s.caFile ? [await readPem(s.caFile, "--ca", "CERTIFICATE")] : undefined;
   const address = formatHostPort(ep.hostname, ep.port);
@@ -606,7 +613,7 @@ async function openTlsConnection(ep: TlsEndpoint, signal: AbortSignal | undefine
     // through --proxy: the hop's connection, on which TLS then runs end to end with the target
     const tcp = ep.proxy
       ? await openVia(ep.proxy, ep, signal)
-      : await Deno.connect({ hostname: ep.hostname, port: ep.port, signal });
+      : await step(steps, "connect", Deno.connect({ hostname: ep.hostname, port: ep.port, signal }));
     tcp.setNoDelay(true);
     return await Deno.startTls(tcp, { hostname: verifiedName(ep), caCerts, alpnProtocols: s.alpn });
   } catch (err) {
@@ -659,12 +666,13 @@ export async function connectTls(ep: TlsEndpoint, signal?: AbortSignal): Promise
       throw toNetworkError(err, "connect", address);
     }
   }
-  const conn = await openTlsConnection(ep, signal);
+  const steps: SocketStep[] = [];
+  const conn = await openTlsConnection(ep, signal, steps);
   const onAbort = () => closeQuietly(conn);
   signal?.addEventListener("abort", onAbort, { once: true });
   try {
-    await conn.handshake();
-    return new LenientTlsConn(conn);
+    await step(steps, "handshake", conn.handshake());
+    return new LenientTlsConn(conn, steps);
   } catch (err) {
     closeQuietly(conn);
     const timedOut = signal?.reason instanceof DOMException && signal.reason.name === "TimeoutError";

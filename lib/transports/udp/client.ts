@@ -13,6 +13,7 @@ import { RttAccumulator } from "../../core/stats.ts";
 import type { UdpEndpoint } from "../types.ts";
 import type { OwnClientContext, OwnClientOptions } from "../transport.ts";
 import { openDatagram, UDP_MAX_PAYLOAD } from "./listener.ts";
+import { WireTap } from "../../server/wire.ts";
 
 export type { UdpSettings } from "../types.ts";
 export {
@@ -53,12 +54,17 @@ export class UdpSender {
   socket: Deno.DatagramConn;
   #switched = false;
 
-  constructor(private readonly ep: UdpEndpoint, private readonly onSocket: (s: Deno.DatagramConn) => void) {
+  /** `tap` reports the socket's bind, sendto and recvfrom (`--trace`). */
+  constructor(
+    private readonly ep: UdpEndpoint,
+    private readonly onSocket: (s: Deno.DatagramConn) => void,
+    private readonly tap: WireTap = new WireTap({}, () => {}),
+  ) {
     this.socket = this.#open(ep.hostname.includes(":") ? "::" : "0.0.0.0");
   }
 
   #open(local: string): Deno.DatagramConn {
-    const socket = openDatagram(local, 0, formatHostPort(local, 0));
+    const socket = this.tap.datagram(this.tap.bound(openDatagram(local, 0, formatHostPort(local, 0))));
     this.onSocket(socket);
     return socket;
   }
@@ -106,9 +112,10 @@ export async function runUdpClient(
   const startedAt = performance.now();
   const replies = new ServerDatagrams();
   const receivers: Promise<void>[] = [];
+  const tap = new WireTap(opts, emit, startedAt);
   const sender = new UdpSender(opts.endpoint, (socket) => {
     receivers.push(receiveReplies(socket, opts.endpoint.port, maxDatagram, replies));
-  });
+  }, tap);
   const stop = () => closeQuietly(sender.socket);
   signal.addEventListener("abort", stop, { once: true });
   emit({ type: "sending", address, local: formatAddr(sender.socket.addr), transport: "UDP" });

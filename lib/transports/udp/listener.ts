@@ -419,7 +419,8 @@ export function listenUdp(
   emit: EventSink<ServerEvent>,
   settings: ListenSettings = {},
 ): Listener {
-  const socket = openDatagram(ep.hostname, ep.port, formatHostPort(ep.hostname, ep.port));
+  const opened = openDatagram(ep.hostname, ep.port, formatHostPort(ep.hostname, ep.port));
+  const socket = settings.tap?.datagram(opened) ?? opened;
   return new DatagramListener(socket, emit, {
     ratePerSecond: settings.udp?.ratePerSecond ?? DEFAULT_UDP_RATE,
     maxDatagram: settings.udp?.maxDatagram ?? UDP_MAX_PAYLOAD,
