@@ -128,6 +128,8 @@ export interface ServerLoopShare {
   hub: Hub;
   /** When the server started, in milliseconds since the epoch (traces are timed from it). */
   startedAt: number;
+  /** The first loop's, with --web and --trace: the /trace page's feed, which every loop's calls reach. */
+  traces?: TraceFeed;
 }
 
 /** The longest a loop waits at shutdown for what the other loops' rooms said before (lib/hub/loops.ts). */
@@ -422,7 +424,7 @@ export async function runServer(opts: ServerOptions, ctx: RunServerContext = {})
   });
   const startedAt = loop ? loop.startedAt - performance.timeOrigin : performance.now();
   // with --web, the /trace page draws the calls --trace reports
-  const traces = opts.web && opts.trace ? new TraceFeed() : undefined;
+  const traces = opts.web && opts.trace ? (loop?.traces ?? new TraceFeed()) : undefined;
   const wire: EventSink<ServerEvent> = traces
     ? (e) => {
       emit(e);

@@ -323,6 +323,35 @@ Deno.test("web: /trace is served under the same CSP; /trace/ws sends each socket
   }
 });
 
+Deno.test("web: on several event loops, /trace draws every loop's connections, not only the page's loop's", async () => {
+  const server = await startServer({ mode: "chat", web: LOCAL, trace: true, workers: 4 });
+  const closers: { close(): void }[] = [];
+  try {
+    const base = await httpUrl(server, "web");
+    const watcher = await WsPeer.open(base.replace(/^http/, "ws") + "trace/ws");
+    closers.push(watcher);
+    assert.deepEqual(JSON.parse(await watcher.line()), { type: "tracing", on: true });
+    // 16 clients: the kernel spreads them over the 4 loops by hash, so some land beyond the first
+    const peers = new Set<string>();
+    for (let i = 0; i < 16; i++) {
+      const tcp = await LinePeer.connect(server.port);
+      closers.push(tcp.conn);
+      await tcp.until(/^\* welcome user/);
+      peers.add(`127.0.0.1:${(tcp.conn.localAddr as Deno.NetAddr).port}`);
+    }
+    const accepted = new Map<string, number>();
+    while (accepted.size < peers.size) {
+      const call = JSON.parse(await watcher.until(/"call":"accept"/));
+      if (peers.has(call.peer)) accepted.set(call.peer, call.loop);
+    }
+    const loops = new Set(accepted.values());
+    assert.ok(loops.size > 1, `every accept is drawn, from loops ${[...loops].join(", ")}`);
+  } finally {
+    closers.forEach((c) => c.close());
+    await server.stop();
+  }
+});
+
 Deno.test("web: without --trace, /trace/ws says there is nothing to show", async () => {
   const server = await startServer({ mode: "chat", web: LOCAL });
   try {

@@ -12,6 +12,7 @@
  */
 import { checkServerOptions, connectHub, type RunServerContext, type ServerOptions } from "../../server.ts";
 import type { ServerSummary } from "../report/events.ts";
+import type { FedTrace } from "../web/traces.ts";
 import { type FromLoopHub, LoopHubHost } from "../hub/loops.ts";
 import { type LoopPlan, loopPlan, MAX_WORKERS } from "../loops/plan.ts";
 import { shareAddress, startLoops } from "../loops/pool.ts";
@@ -127,12 +128,19 @@ export async function runServerWorkers(
       startedAt: performance.timeOrigin + startedAt,
       hubReachable: host.reachable,
     });
+    // with --web and --trace, the first loop's /trace page draws the other loops' calls too
+    const feedTraces = opts.web !== undefined && opts.trace === true;
     const pool = startLoops({
       url: WORKER_URL,
       count,
       start,
       signal,
-      emit,
+      emit: (event) => {
+        emit(event);
+        if (feedTraces && event.type === "trace" && event.loop !== undefined && event.loop > 1) {
+          pool.send(0, { trace: event } satisfies FedTrace);
+        }
+      },
       onListening: (first) => emit({ ...first, address }),
       onStopping: () => emit({ type: "stopping", active: new SharedSlots(slots).active }),
       onChannel: (index, data) => host.receive(index, data as FromLoopHub),

@@ -7,6 +7,7 @@
 import { runServer, type ServerOptions } from "../../server.ts";
 import { LoopHub, type ToLoopHub } from "../hub/loops.ts";
 import { runAsLoop } from "../loops/loop.ts";
+import { isFedTrace, TraceFeed } from "../web/traces.ts";
 
 /** What a server loop is started with (see `ServerLoopShare` in server.ts). */
 export interface ServerLoopStart {
@@ -21,10 +22,15 @@ export interface ServerLoopStart {
 
 runAsLoop<ServerLoopStart>((start, loop) => {
   const hub = new LoopHub(loop.index, (message) => loop.send(message), start.hubReachable);
-  loop.onChannel((data) => hub.receive(data as ToLoopHub));
+  // the loop serving --web draws every loop's calls on /trace: the others' come through the main thread
+  const traces = start.opts.web && start.opts.trace ? new TraceFeed() : undefined;
+  loop.onChannel((data) => {
+    if (isFedTrace(data)) traces?.publish(data.trace);
+    else hub.receive(data as ToLoopHub);
+  });
   return runServer(start.opts, {
     signal: loop.signal,
     onEvent: loop.emit,
-    loop: { ...start, index: loop.index, hub },
+    loop: { ...start, index: loop.index, hub, traces },
   });
 });

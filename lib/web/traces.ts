@@ -49,3 +49,13 @@ export class TraceFeed {
     return () => this.#watchers.delete(watcher);
   }
 }
+
+/** A call of another event loop, sent to the loop that serves --web for its /trace page (lib/server/loops.ts). */
+export interface FedTrace {
+  trace: TraceEvent;
+}
+
+/** True for a `FedTrace` (the rest of what reaches a loop over its channel is for its hub). */
+export function isFedTrace(data: unknown): data is FedTrace {
+  return typeof data === "object" && data !== null && "trace" in data;
+}
