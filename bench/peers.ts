@@ -1356,7 +1356,7 @@ async function main(): Promise<void> {
           "",
         ]
         : []),
-      "## Targets (issue 10)",
+      "## Targets (issues 10 and 24)",
       "",
       ...renderTargets((core) => targets(runs, core)),
       "",
