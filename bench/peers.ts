@@ -12,7 +12,7 @@
  */
 import { parseArgs } from "node:util";
 import { hubBenchSection } from "./hub.ts";
-import type { BenchResult } from "../bench.ts";
+import type { BenchResult } from "../lib/bench/run.ts";
 import { parseDuration } from "../lib/core/duration.ts";
 import { sleep } from "../lib/core/io.ts";
 

@@ -5,7 +5,7 @@
 import { checkIo, ioOption, tlsTrustOptions, transportFlagOptions } from "./options.ts";
 import { transportOf } from "../lib/transports/mod.ts";
 import { Command } from "@commander-js/extra-typings";
-import { type BenchEvent, runBench } from "../bench.ts";
+import { type BenchEvent, runBench } from "../lib/bench/run.ts";
 import {
   formatHistogram,
   formatNothingEchoed,

@@ -14,7 +14,7 @@ import {
 import { transportOf } from "../lib/transports/mod.ts";
 import { withProxy } from "../lib/transports/dispatch.ts";
 import { Command } from "@commander-js/extra-typings";
-import { runClient } from "../client.ts";
+import { runClient } from "../lib/client/run.ts";
 import { clientTarget } from "../lib/endpoints/flags.ts";
 import { ExitCode, SockkitError, UsageError } from "../lib/core/errors.ts";
 import { clientReporter } from "../lib/report/reporter.ts";

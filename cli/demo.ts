@@ -3,7 +3,7 @@
  * @module
  */
 import { Command } from "@commander-js/extra-typings";
-import { type DemoResult, type DemoTransport, runDemo } from "../demo.ts";
+import { type DemoResult, type DemoTransport, runDemo } from "../lib/demo/run.ts";
 import { ExitCode, UsageError } from "../lib/core/errors.ts";
 import { MODE_NAMES, type ModeName } from "../lib/modes/mod.ts";
 import { columnHeader, columnRow, fittedLayout } from "../lib/report/columns.ts";

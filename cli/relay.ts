@@ -20,7 +20,7 @@ import {
   type RelayOptions,
   runRelay,
   type RunRelayContext,
-} from "../relay.ts";
+} from "../lib/relay/run.ts";
 import { DEFAULT_RELAY_WORKERS, relayLoops, runRelayWorkers } from "../lib/relay/workers.ts";
 import { parseDuration } from "../lib/core/duration.ts";
 import { relayEndpoints } from "../lib/endpoints/flags.ts";

@@ -11,7 +11,7 @@ import {
   wireViewOptions,
 } from "./options.ts";
 import { Command, Option } from "@commander-js/extra-typings";
-import { runServer, type RunServerContext, type ServerOptions } from "../server.ts";
+import { runServer, type RunServerContext, type ServerOptions } from "../lib/server/run.ts";
 import { DEFAULT_SERVER_WORKERS, runServerWorkers, serverLoops } from "../lib/server/loops.ts";
 import { parseDuration } from "../lib/core/duration.ts";
 import { looksLikeSpec, serverEndpoint } from "../lib/endpoints/flags.ts";

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { type BenchOptions, runBench } from "../bench.ts";
+import { type BenchOptions, runBench } from "../lib/bench/run.ts";
 import type { LoadMode } from "../lib/bench/load.ts";
 import { LatencyHistogram } from "../lib/bench/histogram.ts";
 import { PayloadStream } from "../lib/bench/payload.ts";

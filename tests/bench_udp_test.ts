@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { type BenchEvent, runBench } from "../bench.ts";
+import { type BenchEvent, runBench } from "../lib/bench/run.ts";
 import { formatProgress } from "../lib/bench/report.ts";
 import { SockkitError } from "../lib/core/errors.ts";
 import type { UdpEndpoint } from "../lib/transports/dispatch.ts";

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { type DemoCall, runDemo } from "../demo.ts";
+import { type DemoCall, runDemo } from "../lib/demo/run.ts";
 import { hasCommand, runCli } from "./_helpers.ts";
 
 const ROOT = new URL("../", import.meta.url);
@@ -113,7 +113,7 @@ Deno.test("demo CLI: columns with arrows, --json lines, and a one-line usage err
   assert.match(rows[1], /^ +µs {2}client +server +line$/);
   const row = (re: RegExp) => rows.find((l) => re.test(l)) ?? assert.fail(`no row ${re}:\n${text.stdout}`);
   const serverColumn = rows[1].indexOf("server");
-  assert.match(row(/connect\(/), /^ +\d+ {2}connect\(127\.0\.0\.1:\d+\) +─+▶ +client\.ts:\d+$/);
+  assert.match(row(/connect\(/), /^ +\d+ {2}connect\(127\.0\.0\.1:\d+\) +─+▶ +lib\/client\/run\.ts:\d+$/);
   assert.match(row(/accept\(\)/), /─+▶ accept\(\) = 127\.0\.0\.1:\d+ +lib\/server\/accept\.ts:\d+$/);
   assert.equal(row(/accept\(\)/).indexOf("accept"), serverColumn, "the server's calls in the right column");
   assert.match(row(/◀─+ send\(2\)/), /^ +\d+ +◀─+ send\(2\) = 2 /, "the server's echo points left");

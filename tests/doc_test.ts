@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 
 const ROOT = new URL("../", import.meta.url);
-const MODULES = ["main.ts", "server.ts", "client.ts", "relay.ts", "bench.ts", "lib/"];
+const MODULES = ["main.ts", "server.ts", "client.ts", "cli/", "lib/"];
 
 Deno.test("docs: every module's examples pass under deno test --doc", async () => {
   const out = await new Deno.Command(Deno.execPath(), {

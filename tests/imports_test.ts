@@ -54,6 +54,47 @@ Deno.test("imports: no module of sockkit imports itself through others (no cycle
   assert.deepEqual(cyclesOf(graph).map((c) => c.join(" -> ")), []);
 });
 
+/**
+ * Every import that reaches up out of lib/: a module of lib/ may import only lib/ (and npm, node:, and
+ * deno.json, the project's metadata: its version).
+ */
+function upwardImports(graph: Map<string, string[]>): string[] {
+  return [...graph].flatMap(([m, deps]) =>
+    m.startsWith("lib/")
+      ? deps.filter((d) => !d.startsWith("lib/") && d !== "deno.json").map((d) => `${m} -> ${d}`)
+      : []
+  );
+}
+
+Deno.test("imports: nothing in lib/ imports from above it (cli/, the entry points, tests)", async () => {
+  const graph = new Map<string, string[]>();
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["info", "--json", "main.ts"],
+    cwd: new URL(ROOT),
+  })
+    .output();
+  assert.ok(out.success, new TextDecoder().decode(out.stderr));
+  for (const m of (JSON.parse(new TextDecoder().decode(out.stdout)) as DenoInfo).modules) {
+    if (!m.specifier.startsWith(ROOT)) continue;
+    const deps = (m.dependencies ?? []).flatMap((d) => [d.code?.specifier, d.type?.specifier])
+      .filter((s): s is string => s?.startsWith(ROOT) ?? false);
+    graph.set(m.specifier.slice(ROOT.length), [...new Set(deps)].map((s) => s.slice(ROOT.length)));
+  }
+  assert.ok([...graph.keys()].some((m) => m.startsWith("lib/server/")));
+  assert.deepEqual(upwardImports(graph), []);
+  // the entry points the README shows stay thin: each command's run-file lives with its folder
+  for (const entry of ["server.ts", "client.ts"]) {
+    const text = await Deno.readTextFile(new URL(entry, ROOT));
+    const imports = [...text.matchAll(/^(?:import|export)\b.*\bfrom\s+"([^"]+)"/gm)].map((m) => m[1]);
+    assert.deepEqual(imports, [`./lib/${entry.replace(".ts", "")}/run.ts`], `${entry} only re-exports`);
+  }
+});
+
+Deno.test("imports: the upward-import check finds one when there is one", () => {
+  const graph = new Map([["lib/a.ts", ["lib/b.ts", "server.ts"]], ["cli/x.ts", ["lib/a.ts"]]]);
+  assert.deepEqual(upwardImports(graph), ["lib/a.ts -> server.ts"]);
+});
+
 Deno.test("imports: the cycle check finds a cycle when there is one", () => {
   const graph = new Map([["a.ts", ["b.ts"]], ["b.ts", ["c.ts"]], ["c.ts", ["a.ts"]], ["d.ts", ["a.ts"]]]);
   assert.deepEqual(cyclesOf(graph), [["a.ts", "b.ts", "c.ts", "a.ts"]]);

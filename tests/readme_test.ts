@@ -51,7 +51,7 @@ Deno.test("readme: 'Getting Deno' names every npm package sockkit's own code loa
     }
   };
   for (const dir of ["lib/", "cli/"]) walk(new URL(dir, ROOT));
-  for (const file of ["main.ts", "server.ts", "client.ts", "relay.ts", "bench.ts"]) {
+  for (const file of ["main.ts", "server.ts", "client.ts"]) {
     sources.push(await Deno.readTextFile(new URL(file, ROOT)));
   }
   const code = sources.join("\n");

@@ -15,7 +15,7 @@ import {
   startServer,
 } from "./_helpers.ts";
 import { closeQuietly, writeAll } from "../lib/core/io.ts";
-import { checkRelayPair } from "../relay.ts";
+import { checkRelayPair } from "../lib/relay/run.ts";
 import { parseAddressSpec } from "../lib/endpoints/addressspec.ts";
 import { IO_CORES } from "../lib/transports/types.ts";
 

@@ -229,7 +229,7 @@ Deno.test("CLI: --trace=columns draws real traffic, the server's calls on the ri
     assert.match(lines[0], /^ +µs {2}client +server +line$/);
     const calls = lines.filter((l) => /^ +\d+ {2}\w/.test(l)).map((l) => l.trim().split(/\s+/)[1]);
     assert.deepEqual(calls, [`connect(127.0.0.1:${port})`, "send(2)", "recv(65536)", "close()"]);
-    assert.match(lines.find((l) => l.includes("connect("))!, /─+▶ +client\.ts:\d+$/);
+    assert.match(lines.find((l) => l.includes("connect("))!, /─+▶ +lib\/client\/run\.ts:\d+$/);
     const closed = await server.line(/◀─+ close\(127\.0\.0\.1:\d+\) +lib\/core\/io\.ts:\d+$/);
     const column = server.lines[0].indexOf("server");
     assert.equal(closed.indexOf("close("), column);

@@ -23,7 +23,7 @@ function sources(dir: URL, out: { path: string; text: string }[] = []) {
 /** The fixed parts of each error message in the code: the literal's text between its `${…}` parts. */
 function errorMessages(): { path: string; message: string; fragments: string[] }[] {
   const files = sources(new URL("lib/", ROOT), sources(new URL("cli/", ROOT)));
-  for (const f of ["main.ts", "server.ts", "client.ts", "relay.ts", "bench.ts"]) {
+  for (const f of ["main.ts", "server.ts", "client.ts"]) {
     files.push({ path: f, text: Deno.readTextFileSync(new URL(f, ROOT)) });
   }
   const found = [];

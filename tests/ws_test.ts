@@ -15,8 +15,8 @@ import {
   spawnCli,
   startServer,
 } from "./_helpers.ts";
-import { runRelay } from "../relay.ts";
-import { runBench } from "../bench.ts";
+import { runRelay } from "../lib/relay/run.ts";
+import { runBench } from "../lib/bench/run.ts";
 import type { ServerEvent } from "../lib/report/events.ts";
 import { IS_LINUX, rssKiB, spawnServer, within } from "./_proc.ts";
 import { parseCidr } from "../lib/endpoints/cidr.ts";

@@ -3,7 +3,7 @@
  * `--histogram` chart.
  * @module
  */
-import type { BenchEvent, BenchResult } from "../../bench.ts";
+import type { BenchEvent, BenchResult } from "./run.ts";
 import { formatDuration } from "../core/duration.ts";
 import { plural } from "../core/format.ts";
 import { DEFAULT_UDP_RATE } from "../transports/udp/client.ts";

@@ -3,7 +3,7 @@
  * another pair, and so on without end. What can be told from the command line is refused up front
  * (`checkRelayLoop`); what only shows once a name resolves (`127.1`, this machine's host name) is told from
  * the addresses of the connections themselves (`leadsBack`, `fromThisMachine`), and what a port forward or
- * another relay hides is bounded by the relay's pair ceiling (relay.ts).
+ * another relay hides is bounded by the relay's pair ceiling (lib/relay/run.ts).
  * @module
  */
 import { UsageError } from "../core/errors.ts";

@@ -1,9 +1,9 @@
 /**
  * One event loop of a relay spread over threads (`sockkit relay --workers N`, lib/relay/workers.ts): it runs
- * the relay itself (relay.ts: accept loop, guard rails, pairs) on the shared port (lib/loops/loop.ts).
+ * the relay itself (lib/relay/run.ts: accept loop, guard rails, pairs) on the shared port (lib/loops/loop.ts).
  * @module
  */
-import { type RelayOptions, runRelay } from "../../relay.ts";
+import { type RelayOptions, runRelay } from "./run.ts";
 import { runAsLoop } from "../loops/loop.ts";
 
 /** What a relay loop is started with: the options, the cells shared with the other loops, the start time. */

@@ -1,11 +1,11 @@
 /**
  * A relay spread over several event loops (`sockkit relay --workers N`, the default for a TCP or TLS listen
- * address), through the loops every command shares (lib/loops/): each loop runs relay.ts on its share of the
+ * address), through the loops every command shares (lib/loops/): each loop runs lib/relay/run.ts on its share of the
  * clients (lib/relay/worker.ts); pair numbers and `--max-conns` live in cells the loops share
  * (lib/loops/slots.ts); the main thread says what a relay on one loop says, once, and adds up the summaries.
  * @module
  */
-import type { RelayOptions, RunRelayContext } from "../../relay.ts";
+import type { RelayOptions, RunRelayContext } from "./run.ts";
 import type { ServerSummary } from "../report/events.ts";
 import { type LoopPlan, loopPlan } from "../loops/plan.ts";
 import { shareAddress, startLoops } from "../loops/pool.ts";
@@ -42,7 +42,7 @@ export function relayLoops(asked: number | undefined, opts: Pick<RelayOptions, "
 
 /**
  * Runs a stream relay on `count` worker threads until `signal` aborts; events and the summary are those of
- * a relay on one event loop (relay.ts), said once for the whole relay.
+ * a relay on one event loop (lib/relay/run.ts), said once for the whole relay.
  *
  * @example
  * ```ts ignore

@@ -2,7 +2,7 @@
  * A server spread over several event loops (`sockkit server --workers N`, the default for a TCP or TLS
  * listen address): one Deno event loop serves about 100–128 busy connections evenly and starves some past
  * that (bench/NOTES.md), so each loop, a worker thread binding the port with SO_REUSEPORT
- * (lib/loops/pool.ts), serves its share of the clients with server.ts (lib/server/worker.ts). What is the
+ * (lib/loops/pool.ts), serves its share of the clients with lib/server/run.ts (lib/server/worker.ts). What is the
  * whole server's lives in memory every loop shares: client numbers and `--max-conns` (lib/loops/slots.ts),
  * the counters (`ServerCounters.shared`, so `/metrics` and the summary add every loop up); a chat or
  * broadcast room is one room through the main thread's `LoopHubHost`, which is also the process's one
@@ -10,7 +10,7 @@
  * every loop's.
  * @module
  */
-import { checkServerOptions, connectHub, type RunServerContext, type ServerOptions } from "../../server.ts";
+import { checkServerOptions, connectHub, type RunServerContext, type ServerOptions } from "./run.ts";
 import type { ServerSummary } from "../report/events.ts";
 import type { FedTrace } from "../web/traces.ts";
 import { type FromLoopHub, LoopHubHost } from "../hub/loops.ts";
@@ -79,7 +79,7 @@ export function serverLoops(
 
 /**
  * Runs a server on `count` event loops until `signal` aborts; its events and summary are those of a server
- * on one loop (server.ts), said once for the whole server.
+ * on one loop (lib/server/run.ts), said once for the whole server.
  *
  * @example
  * ```ts ignore

@@ -1,15 +1,15 @@
 /**
  * One event loop of a server spread over threads (`sockkit server --workers N`, lib/server/loops.ts): it
- * runs the server itself (server.ts: accept loop, guard rails, the mode) on the shared port, its room
+ * runs the server itself (lib/server/run.ts: accept loop, guard rails, the mode) on the shared port, its room
  * meeting the other loops' through a `LoopHub` (lib/hub/loops.ts) over the main thread.
  * @module
  */
-import { runServer, type ServerOptions } from "../../server.ts";
+import { runServer, type ServerOptions } from "./run.ts";
 import { LoopHub, type ToLoopHub } from "../hub/loops.ts";
 import { runAsLoop } from "../loops/loop.ts";
 import { isFedTrace, TraceFeed } from "../web/traces.ts";
 
-/** What a server loop is started with (see `ServerLoopShare` in server.ts). */
+/** What a server loop is started with (see `ServerLoopShare` in lib/server/run.ts). */
 export interface ServerLoopStart {
   opts: ServerOptions;
   loops: number;

@@ -125,7 +125,7 @@ export interface Transport<E extends Endpoint = Endpoint> {
    */
   connect?(ep: E, signal?: AbortSignal, io?: IoCore): Promise<Connection>;
   /**
-   * `sockkit client`'s exchange, where the transport's own differs from the byte-stream one in client.ts (UDP:
+   * `sockkit client`'s exchange, where the transport's own differs from the byte-stream one in lib/client/run.ts (UDP:
    * datagrams whose loss is counted, not a connection; WebSocket: whole messages and close codes).
    */
   runClient?(opts: OwnClientOptions<E>, ctx: OwnClientContext): Promise<ClientSummary>;

@@ -4,20 +4,20 @@
  * with any stream target; UDP to UDP with a session per source (lib/relay/udp.ts).
  * @module
  */
-import { RelayTotals } from "./lib/relay/totals.ts";
-import { acceptLoop } from "./lib/server/accept.ts";
-import { isStream } from "./lib/endpoints/addressspec.ts";
-import type { Cidr } from "./lib/endpoints/cidr.ts";
-import { networkReason, SockkitError, UsageError } from "./lib/core/errors.ts";
-import type { EventSink, RelayEvent, ServerEvent, ServerSummary } from "./lib/report/events.ts";
-import { plural } from "./lib/core/format.ts";
-import { accessRefusal, idleReason, IdleTimer } from "./lib/server/guards.ts";
-import { closeQuietly, sleep } from "./lib/core/io.ts";
-import { type PairResult, relayPair } from "./lib/relay/pair.ts";
-import { runUdpRelay } from "./lib/relay/udp.ts";
-import { madeEnds, PairSlots } from "./lib/relay/slots.ts";
-import { checkRelayLoop, fromThisMachine, leadsBack } from "./lib/relay/loops.ts";
-import { heldBackNote, limited } from "./lib/core/ratelimit.ts";
+import { RelayTotals } from "../relay/totals.ts";
+import { acceptLoop } from "../server/accept.ts";
+import { isStream } from "../endpoints/addressspec.ts";
+import type { Cidr } from "../endpoints/cidr.ts";
+import { networkReason, SockkitError, UsageError } from "../core/errors.ts";
+import type { EventSink, RelayEvent, ServerEvent, ServerSummary } from "../report/events.ts";
+import { plural } from "../core/format.ts";
+import { accessRefusal, idleReason, IdleTimer } from "../server/guards.ts";
+import { closeQuietly, sleep } from "../core/io.ts";
+import { type PairResult, relayPair } from "../relay/pair.ts";
+import { runUdpRelay } from "../relay/udp.ts";
+import { madeEnds, PairSlots } from "../relay/slots.ts";
+import { checkRelayLoop, fromThisMachine, leadsBack } from "../relay/loops.ts";
+import { heldBackNote, limited } from "../core/ratelimit.ts";
 import {
   connect,
   type Connection,
@@ -31,8 +31,8 @@ import {
   type StreamEndpoint,
   TRANSPORT_LABELS,
   transportNote,
-} from "./lib/transports/dispatch.ts";
-import { WireTap } from "./lib/server/wire.ts";
+} from "../transports/dispatch.ts";
+import { WireTap } from "../server/wire.ts";
 
 /** What `runRelay` needs; main.ts fills in the defaults. */
 export interface RelayOptions {

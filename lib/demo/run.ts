@@ -5,12 +5,12 @@
  * recv) can be read as one sequence: the client's calls on the left, the server's on the right.
  * @module
  */
-import { runServer } from "./server.ts";
-import { runClient } from "./client.ts";
-import type { ClientSummary, ServerSummary, TraceEvent } from "./lib/report/events.ts";
-import type { ModeName } from "./lib/modes/mod.ts";
-import type { Endpoint } from "./lib/transports/types.ts";
-import type { Side } from "./lib/report/columns.ts";
+import { runServer } from "../server/run.ts";
+import { runClient } from "../client/run.ts";
+import type { ClientSummary, ServerSummary, TraceEvent } from "../report/events.ts";
+import type { ModeName } from "../modes/mod.ts";
+import type { Endpoint } from "../transports/types.ts";
+import type { Side } from "../report/columns.ts";
 
 /** The transports the demo runs over. */
 export type DemoTransport = "tcp" | "tls" | "udp" | "unix";
@@ -156,7 +156,7 @@ async function demoEndpoints(transport: DemoTransport): Promise<{
     }
     case "tls": {
       // an ephemeral certificate the client trusts as its CA: verified as a real client verifies a server
-      const { serverCertificate } = await import("./lib/transports/tls/tls.ts");
+      const { serverCertificate } = await import("../transports/tls/tls.ts");
       const { cert, key } = await serverCertificate({}, hostname);
       const caFile = await Deno.makeTempFile({ prefix: "sockkit-demo-", suffix: ".pem" });
       await Deno.writeTextFile(caFile, cert);

@@ -6,14 +6,14 @@
  * @module
  */
 import process from "node:process";
-import type { EventSink } from "./lib/report/events.ts";
-import { SockkitError, UsageError } from "./lib/core/errors.ts";
-import { LatencyHistogram, type LatencySummary } from "./lib/bench/histogram.ts";
-import type { LoadDriver, LoadMode, LoadProgress, LoadResult } from "./lib/bench/load.ts";
-import { type AnyLoadSpec, createLoad } from "./lib/bench/loads.ts";
-import { noReplyError } from "./lib/bench/udp_load.ts";
-import type { FromWorker, ToWorker } from "./lib/bench/worker.ts";
-import { type Endpoint, formatEndpoint, type IoCore } from "./lib/transports/dispatch.ts";
+import type { EventSink } from "../report/events.ts";
+import { SockkitError, UsageError } from "../core/errors.ts";
+import { LatencyHistogram, type LatencySummary } from "../bench/histogram.ts";
+import type { LoadDriver, LoadMode, LoadProgress, LoadResult } from "../bench/load.ts";
+import { type AnyLoadSpec, createLoad } from "../bench/loads.ts";
+import { noReplyError } from "../bench/udp_load.ts";
+import type { FromWorker, ToWorker } from "../bench/worker.ts";
+import { type Endpoint, formatEndpoint, type IoCore } from "../transports/dispatch.ts";
 
 /** What `runBench` needs; main.ts fills in the defaults. */
 export interface BenchOptions {
@@ -160,7 +160,7 @@ class LocalRunner implements LoadRunner {
   terminate(): void {}
 }
 
-const WORKER_URL = new URL("./lib/bench/worker.ts", import.meta.url);
+const WORKER_URL = new URL("../bench/worker.ts", import.meta.url);
 
 /** A share of the load in a Deno worker. */
 class WorkerRunner implements LoadRunner {
