@@ -1,5 +1,5 @@
 /**
- * TLS over TCP: certificates, verification, pinning and handshake errors live in ./tls/tls.ts; this module
+ * TLS over TCP: certificates, the listener, the client and handshake errors live in ./tls/ (certs.ts, listener.ts, connect.ts, errors.ts); this module
  * declares the transport.
  * @module
  */
