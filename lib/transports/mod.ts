@@ -1,7 +1,7 @@
 /**
  * The registry of transports: one line per transport. Commands find a transport here by its name or by the
  * scheme of an address spec, and ask it what it can do; adding a transport is one module in this folder
- * and one line below (plus its endpoint type in ../transport_types.ts).
+ * and one line below (plus its endpoint type in ./types.ts); docs/architecture.md has the whole list.
  * @module
  */
 import type { Endpoint, TlsEndpoint, TransportName, WsEndpoint } from "./types.ts";
