@@ -5,6 +5,8 @@
  * loop can read the whole server's totals at once (`SummedCounters`), without a message between loops.
  * @module
  */
+import { TRANSPORTS } from "../transports/mod.ts";
+import type { TransportName } from "../transports/types.ts";
 
 import type { ServerSummary } from "../report/events.ts";
 
@@ -14,11 +16,11 @@ export type RefusalKind = "max-conns" | "deny" | "handshake" | "too-slow" | "idl
 /** Every refusal kind, in the order `/metrics` lists them. */
 export const REFUSAL_KINDS: readonly RefusalKind[] = ["max-conns", "deny", "handshake", "too-slow", "idle"];
 
-/** How a client reached the server, as `sockkit_connections_active` labels it. */
-export type ConnectionTransport = "tcp" | "tls" | "unix" | "udp" | "ws";
+/** How a client reached the server, as `sockkit_connections_active` labels it: its transport's name. */
+export type ConnectionTransport = TransportName;
 
-/** Every way a client reaches the server, in the order `/metrics` lists them. */
-export const CONNECTION_TRANSPORTS: readonly ConnectionTransport[] = ["tcp", "tls", "unix", "udp", "ws"];
+/** Every way a client reaches the server, in the order `/metrics` lists them: the transport registry's. */
+export const CONNECTION_TRANSPORTS: readonly ConnectionTransport[] = TRANSPORTS.map((t) => t.name);
 
 /** What fan-out modes count: bytes waiting in their queues, and the clients cut off for falling behind. */
 export interface FanOutCounters {

@@ -16,7 +16,7 @@
  * @module
  */
 import { formatBytes, isUtf8 } from "../../core/format.ts";
-import type { Message } from "../../modes/mode.ts";
+import type { Message } from "../types.ts";
 import {
   CLOSE_NORMAL,
   CLOSE_POLICY,
