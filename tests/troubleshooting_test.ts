@@ -28,7 +28,11 @@ function errorMessages(): { path: string; message: string; fragments: string[] }
   }
   const found = [];
   for (const { path, text } of files) {
-    for (const m of text.matchAll(/new (?:UsageError|SockkitError)\(\s*([`"])((?:\\.|(?!\1)[\s\S])*)\1/g)) {
+    for (
+      const m of text.matchAll(
+        /new (?:UsageError|SockkitError|ProxyRefusal)\(\s*([`"])((?:\\.|(?!\1)[\s\S])*)\1/g,
+      )
+    ) {
       const fragments = m[2].split(/\$\{[^}]*\}/).map((s) => s.replace(/^[\s'":;,.(]+|[\s'":;,.(]+$/g, ""))
         .map((s) => s.replace(/\s+/g, " ")).filter((s) => s.length >= 12);
       if (fragments.length) found.push({ path, message: m[2].replace(/\s+/g, " "), fragments });

@@ -118,7 +118,8 @@ async function writeResponse(conn: Connection, response: Response, head: boolean
   await writeAll(conn, out);
 }
 
-function plain(status: number, reason: string, headers: Record<string, string> = {}): Response {
+/** A plain-text answer, `STATUS REASON` on one line (what every listener's refusals look like). */
+export function plain(status: number, reason: string, headers: Record<string, string> = {}): Response {
   return new Response(`${status} ${reason}\n`, {
     status,
     headers: { "content-type": "text/plain; charset=utf-8", ...headers },

@@ -13,6 +13,8 @@ import type { Connection } from "../transports/types.ts";
 import { Buffer } from "node:buffer";
 import type { WebSocket } from "ws";
 import { connDuplex } from "./duplex.ts";
+import { closeReasonText } from "../transports/ws/close.ts";
+import { CLOSE_WAIT_MS } from "../transports/ws/conn.ts";
 
 /** How a server answers an upgrade: the subprotocol it agrees to, its limits, and who takes the socket. */
 export interface WebSocketOptions {
@@ -30,16 +32,6 @@ export interface WebSocketOptions {
 export class WebSocketUpgrade {
   /** `open` gets the socket once the 101 answer is written: it is open already. */
   constructor(readonly options: WebSocketOptions, readonly open: (socket: WebSocket) => void) {}
-}
-
-/** The longest close reason the protocol allows, in UTF-8 bytes. */
-const MAX_REASON_BYTES = 123;
-
-function fit(reason: string): string {
-  const encoder = new TextEncoder();
-  let text = reason;
-  while (encoder.encode(text).length > MAX_REASON_BYTES) text = text.slice(0, -2) + "…";
-  return text;
 }
 
 /**
@@ -97,14 +89,11 @@ function explainProtocolErrors(socket: WebSocket, maxMessage: number, limitName:
     if (reason === undefined && last && code !== undefined) {
       reason = code === 1009 && /max payload/i.test(last.message)
         ? `a message over ${limitName} (${maxMessage} bytes)`
-        : fit(last.message);
+        : closeReasonText(last.message);
     }
     close(code, reason);
   };
 }
-
-/** How long a peer that broke the protocol has to take the close frame before its socket is dropped. */
-const CLOSE_WAIT_MS = 2000;
 
 /**
  * After a protocol error `ws` has sent its close frame and reads on to drain the socket: reading stops

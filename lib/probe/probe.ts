@@ -21,7 +21,7 @@ import { lookup } from "node:dns/promises";
 import { isIP } from "node:net";
 import { formatHostPort } from "../endpoints/address.ts";
 import { formatDuration } from "../core/duration.ts";
-import { openVia } from "../transports/proxy/mod.ts";
+import { openVia, ProxyRefusal } from "../transports/proxy/mod.ts";
 import type { ProxySpec } from "../transports/types.ts";
 import { SockkitError, UsageError } from "../core/errors.ts";
 import type { EventSink } from "../report/events.ts";
@@ -203,10 +203,19 @@ const STATES: Record<number, ProbeState> = { [OPEN]: "open", [CLOSED]: "closed",
 /** One connect's outcome; `stopped` when the probe was interrupted first. */
 type Outcome = { state: number; ms?: number; reason?: string } | "stopped";
 
-/** Errors that say nothing about the port but about this machine: the probe stops with them. */
-function localFailure(err: unknown, hostname: string, concurrency: number): SockkitError | undefined {
-  // the proxy itself unreachable, silent or refusing the credentials: no port can be probed through it
-  if (err instanceof SockkitError && /--proxy|authentication|password|did not answer as/.test(err.message)) {
+/**
+ * Errors that say nothing about the port but about this machine, or about the proxy it goes through: the
+ * probe stops with them.
+ */
+function localFailure(
+  err: unknown,
+  hostname: string,
+  concurrency: number,
+  proxied: boolean,
+): SockkitError | undefined {
+  // the proxy itself unreachable, silent, not a proxy, or refusing the credentials: no port can be probed
+  // through it (a proxy that could not reach the target says so per port: a ProxyRefusal)
+  if (proxied && err instanceof SockkitError && !(err instanceof ProxyRefusal)) {
     return new SockkitError(`cannot probe through the proxy: ${err.message}`, undefined, { cause: err });
   }
   if (err instanceof Deno.errors.NotCapable) {
@@ -238,11 +247,8 @@ function localFailure(err: unknown, hostname: string, concurrency: number): Sock
  * proxy, its answer says which (SOCKS5 reply 5 is a refusal; an HTTP proxy's 5xx is no answer).
  */
 function classify(err: unknown): { state: number; reason: string } {
-  const said = err instanceof Error
-    ? /(?:could not connect to \S+|would not connect to \S+): (.*)$/.exec(err.message)
-    : null;
-  if (said) {
-    return { state: /connection refused/.test(said[1]) ? CLOSED : NO_ANSWER, reason: `proxy: ${said[1]}` };
+  if (err instanceof ProxyRefusal) {
+    return { state: err.refused ? CLOSED : NO_ANSWER, reason: `proxy: ${err.said}` };
   }
   if (err instanceof Deno.errors.ConnectionRefused) return { state: CLOSED, reason: "refused" };
   if (err instanceof Deno.errors.ConnectionReset) return { state: CLOSED, reason: "reset" };
@@ -373,7 +379,7 @@ export async function runProbe(opts: ProbeOptions, hooks: ProbeHooks = {}): Prom
       try {
         outcome = await probePort(address, ports[i], timeoutMs, stop.signal, opts.proxy);
       } catch (err) {
-        const local = localFailure(err, address, concurrency);
+        const local = localFailure(err, address, concurrency, opts.proxy !== undefined);
         if (local) {
           failure ??= local;
           stop.abort();

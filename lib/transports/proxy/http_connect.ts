@@ -7,8 +7,9 @@
 import { SockkitError } from "../../core/errors.ts";
 import { writeAll } from "../../core/io.ts";
 import type { Connection, ProxyAuth } from "../types.ts";
-import { readHead } from "./read.ts";
-import { formatTarget, type HopTarget } from "./socks5.ts";
+import { ProxyRefusal, readHead } from "./read.ts";
+import type { HopTarget } from "./socks5.ts";
+import { formatHostPort } from "../../endpoints/address.ts";
 
 /**
  * Runs `CONNECT target` on `conn` (connected to the HTTP proxy at `proxy`). Throws a `SockkitError` with
@@ -27,7 +28,7 @@ export async function httpConnectHop(
   auth?: ProxyAuth,
 ): Promise<void> {
   const where = `the HTTP proxy ${proxy}`;
-  const authority = formatTarget({ hostname: target.hostname.replace(/%.*$/, ""), port: target.port });
+  const authority = formatHostPort(target.hostname.replace(/%.*$/, ""), target.port);
   const lines = [`CONNECT ${authority} HTTP/1.1`, `Host: ${authority}`];
   if (auth) lines.push(`Proxy-Authorization: Basic ${btoa(`${auth.username}:${auth.password}`)}`);
   await writeAll(conn, new TextEncoder().encode(lines.join("\r\n") + "\r\n\r\n"));
@@ -44,6 +45,7 @@ export async function httpConnectHop(
     );
   }
   if (code < 200 || code > 299) {
-    throw new SockkitError(`${where} would not connect to ${authority}: it answered ${text}`);
+    const said = `it answered ${text}`;
+    throw new ProxyRefusal(`${where} would not connect to ${authority}: ${said}`, said, false);
   }
 }

@@ -15,6 +15,7 @@ import { type HopTarget, socks5Hop } from "./socks5.ts";
 import type { ProxyAuth, ProxySpec } from "../types.ts";
 
 export type { HopTarget } from "./socks5.ts";
+export { ProxyRefusal } from "./read.ts";
 export type { ProxyAuth, ProxySpec } from "../types.ts";
 
 /** One kind of hop: the URL schemes that select it, its name, its default port, and the handshake. */

@@ -43,3 +43,14 @@ export async function readHead(conn: Connection, where: string, max = 8192): Pro
   }
   throw new SockkitError(`${where} sent an answer head over ${max} bytes: is it an HTTP proxy?`);
 }
+
+/**
+ * A proxy that was reached and answered, but could not reach the target: `said` is its answer in words
+ * (`connection refused (SOCKS5 reply 5)`, `it answered 504 Gateway Timeout`), `refused` whether the target
+ * refused the connection. Any other error of a hop is the proxy's own (unreachable, silent, credentials).
+ */
+export class ProxyRefusal extends SockkitError {
+  constructor(message: string, readonly said: string, readonly refused: boolean) {
+    super(message);
+  }
+}

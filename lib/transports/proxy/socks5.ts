@@ -8,7 +8,9 @@
 import { SockkitError } from "../../core/errors.ts";
 import { writeAll } from "../../core/io.ts";
 import type { Connection, ProxyAuth } from "../types.ts";
-import { readExactly } from "./read.ts";
+import { ProxyRefusal, readExactly } from "./read.ts";
+import { parseIp } from "../../endpoints/cidr.ts";
+import { formatHostPort } from "../../endpoints/address.ts";
 
 /** The SOCKS5 reply codes (RFC 1928 §6), in words. */
 export const SOCKS5_REPLIES: Record<number, string> = {
@@ -32,34 +34,13 @@ const encoder = new TextEncoder();
 
 /** The address part of a request: IPv4 (1), a name (3) or IPv6 (4), then the port. */
 function address(target: HopTarget): Uint8Array {
-  const host = target.hostname.replace(/^\[|\]$/g, "").replace(/%.*$/, "");
+  const host = target.hostname.replace(/%.*$/, "");
   const port = [target.port >> 8, target.port & 255];
-  const v4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(host);
-  if (v4) return new Uint8Array([1, ...v4.slice(1).map(Number), ...port]);
-  if (host.includes(":")) return new Uint8Array([4, ...ipv6Bytes(host), ...port]);
+  const ip = parseIp(host);
+  if (ip) return new Uint8Array([ip.length === 4 ? 1 : 4, ...ip, ...port]);
   const name = encoder.encode(host);
   if (name.length > 255) throw new SockkitError(`SOCKS5 cannot carry a host name over 255 bytes: ${host}`);
   return new Uint8Array([3, name.length, ...name, ...port]);
-}
-
-/** The 16 bytes of an IPv6 address written in text (`::1`, `fd00::1:2`, `::ffff:1.2.3.4`). */
-function ipv6Bytes(text: string): number[] {
-  let host = text;
-  const v4 = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(host);
-  if (v4) {
-    const [a, b, c, d] = v4.slice(1).map(Number);
-    host = host.slice(0, v4.index) + `${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
-  }
-  const [head, tail] = host.includes("::") ? host.split("::") : [host, undefined];
-  const left = head ? head.split(":") : [];
-  const right = tail ? tail.split(":") : [];
-  const groups = tail === undefined
-    ? left
-    : [...left, ...Array(8 - left.length - right.length).fill("0"), ...right];
-  return groups.flatMap((g) => {
-    const n = parseInt(g || "0", 16);
-    return [n >> 8, n & 255];
-  });
 }
 
 /**
@@ -113,17 +94,8 @@ export async function socks5Hop(
   if (rest < 0) throw new SockkitError(`${where} sent a reply with an unknown address type (${type})`);
   await readExactly(conn, rest + 2, where);
   if (reply !== 0) {
-    const words = SOCKS5_REPLIES[reply] ?? `reply code ${reply}`;
-    throw new SockkitError(
-      `${where} could not connect to ${formatTarget(target)}: ${words} (SOCKS5 reply ${reply})`,
-    );
+    const said = `${SOCKS5_REPLIES[reply] ?? `reply code ${reply}`} (SOCKS5 reply ${reply})`;
+    const to = formatHostPort(target.hostname, target.port);
+    throw new ProxyRefusal(`${where} could not connect to ${to}: ${said}`, said, reply === 5);
   }
-}
-
-/** `host:port`, `[v6]:port`. */
-export function formatTarget(target: HopTarget): string {
-  const host = target.hostname.includes(":") && !target.hostname.startsWith("[")
-    ? `[${target.hostname}]`
-    : target.hostname;
-  return `${host}:${target.port}`;
 }

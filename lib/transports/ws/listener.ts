@@ -16,7 +16,7 @@ import type { Admission, Listener, WsEndpoint } from "../types.ts";
 import { DEFAULT_MAX_MESSAGE, DEFAULT_WS_MAX_QUEUE, type SocketLike, WsConn } from "./conn.ts";
 import { originRefusal } from "./origin.ts";
 import { handshakeRefusal, hostRefusal } from "./handshake.ts";
-import { type HttpRequestInfo, serveHttp } from "../../http/server.ts";
+import { type HttpRequestInfo, plain, serveHttp } from "../../http/server.ts";
 import { WebSocketUpgrade } from "../../http/websocket.ts";
 
 /** The default `--ping-interval`: seconds without a message before a ping (and as long again for its pong). */
@@ -77,13 +77,6 @@ class WsListener implements Listener {
   }
 }
 
-function plain(status: number, text: string, headers: Record<string, string> = {}): Response {
-  return new Response(text + "\n", {
-    status,
-    headers: { "content-type": "text/plain; charset=utf-8", ...headers },
-  });
-}
-
 /**
  * Listens for WebSocket clients on `ep` (`wss://`: with `--cert`/`--key`, or an ephemeral certificate
  * reported through `emit` with its fingerprint, as `tls://` does). Throws a `SockkitError` that says why it
@@ -108,21 +101,21 @@ export async function listenWs(
   const listener = new WsListener({ stop: () => stopper.abort() });
   const refuse = (addr: Deno.Addr, status: number, reason: string, notice = reason, headers = {}) => {
     admission.refused?.(addr, reason);
-    return plain(status, `${status} ${notice}`, headers);
+    return plain(status, notice, headers);
   };
   const handler = (req: Request, info: HttpRequestInfo): Response | WebSocketUpgrade => {
     const url = new URL(req.url);
     if (url.pathname !== ep.path) {
-      return plain(404, `404 not found: the WebSocket is at ${ep.path}`);
+      return plain(404, `not found: the WebSocket is at ${ep.path}`);
     }
     if (req.headers.get("upgrade")?.toLowerCase() !== "websocket") {
-      return plain(426, `426 upgrade required: this is a WebSocket endpoint (connect with ws://)`, {
+      return plain(426, `upgrade required: this is a WebSocket endpoint (connect with ws://)`, {
         upgrade: "websocket",
         connection: "Upgrade",
       });
     }
     const remoteAddr = info.remoteAddr;
-    if (listener.closed) return plain(503, "503 server shutting down");
+    if (listener.closed) return plain(503, "server shutting down");
     const malformed = handshakeRefusal(req.headers);
     if (malformed) {
       return refuse(remoteAddr, malformed.status, malformed.reason, undefined, malformed.headers);
